@@ -1,0 +1,1 @@
+"""Agent REST + WebSocket API (thin: authenticate, one domain action, serialise)."""

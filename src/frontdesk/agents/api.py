@@ -1,0 +1,256 @@
+"""The agent API: REST actions and a WebSocket of live chat events, described by OpenAPI at
+``/agent/api/v1/openapi.json`` (interactive docs at ``/agent/api/v1/docs``)."""
+
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import (
+    Depends,
+    FastAPI,
+    File,
+    HTTPException,
+    Query,
+    Request,
+    UploadFile,
+    WebSocket,
+    WebSocketDisconnect,
+)
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.websockets import WebSocketState
+
+from frontdesk.bus.interfaces import chat_topic
+from frontdesk.delivery.agent_stream import AgentStream
+from frontdesk.delivery.notifier import Notifier
+from frontdesk.domain.agents import AgentService, ChatView
+from frontdesk.domain.config import ContactCenterConfig
+from frontdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
+from frontdesk.domain.files import FileService, UploadTooLarge
+from frontdesk.protocol import agent as wire
+from frontdesk.protocol.tenant import normalise_tenant
+from frontdesk.storage.records import AgentRecord, PartyRecord
+
+MAX_EVENTS_WAIT_SECS = 25.0
+HELLO_TIMEOUT_SECS = 10.0
+WS_CLOSE_UNAUTHORIZED = 4401
+WS_CLOSE_BAD_HELLO = 4400
+
+_STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 400, Unavailable: 503, UploadTooLarge: 413}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentApi:
+    config: ContactCenterConfig
+    agents: AgentService
+    files: FileService
+    stream: AgentStream
+    notifier: Notifier
+    version: str
+
+
+def _agent_info(agent: AgentRecord) -> wire.AgentInfo:
+    return wire.AgentInfo(agent_id=agent.agent_id, username=agent.username, first_name=agent.first_name,
+                          last_name=agent.last_name, display_name=agent.display_name,
+                          state=agent.state,  # type: ignore[arg-type]
+                          max_chats=agent.max_chats)
+
+
+def _party(p: PartyRecord) -> wire.Party:
+    return wire.Party(party_id=p.party_id, type=p.party_type, display_name=p.display_name, first_name=p.first_name,
+                      last_name=p.last_name, agent_id=p.agent_id, joined_at=p.joined_at, left_at=p.left_at)
+
+
+def _summary(view: ChatView) -> wire.ChatSummary:
+    s = view.session
+    return wire.ChatSummary(chat_id=s.chat_id, state=s.state, app_id=s.app_id,
+                            client_kind=s.client_kind,  # type: ignore[arg-type]
+                            created_at=s.created_at, last_seq=s.last_seq, parameters=s.parameters,
+                            phone_number=s.phone_number, from_=s.from_, case_id=s.case_id,
+                            parties=[_party(p) for p in view.parties])
+
+
+def build_agent_app(api: AgentApi) -> FastAPI:
+    app = FastAPI(title="frontdesk agent API", version=api.version,
+                  description="Log in, take chats from the queue and talk to customers. Live events "
+                              "arrive on the WebSocket `/ws` (see docs/agent-api.md).")
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    async def current_agent(request: Request) -> AgentRecord:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            return await api.agents.authenticate(token.strip())
+        except Forbidden:
+            raise HTTPException(401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"}) from None
+
+    Agent = Annotated[AgentRecord, Depends(current_agent)]
+    errors: dict[int | str, dict[str, Any]] = {code: {"model": wire.ErrorBody} for code in (400, 401, 403, 404, 409)}
+
+    @app.post("/login", response_model=wire.LoginResponse, responses=errors)
+    async def login(body: wire.LoginRequest) -> wire.LoginResponse:
+        tenant = normalise_tenant(body.tenant) or api.config.default_tenant
+        resolved = api.config.resolve_tenant(tenant, "")
+        if resolved is None:
+            raise HTTPException(401, "unknown username or wrong password")
+        try:
+            token, agent = await api.agents.login(resolved.name, body.username, body.password)
+        except Forbidden as exc:
+            raise HTTPException(401, str(exc)) from None
+        return wire.LoginResponse(token=token, agent=_agent_info(agent))
+
+    @app.post("/logout", response_model=wire.Ok, responses=errors)
+    async def logout(agent: Agent) -> wire.Ok:
+        await api.agents.logout(agent.agent_id)
+        return wire.Ok()
+
+    @app.get("/me", response_model=wire.AgentInfo, responses=errors)
+    async def me(agent: Agent) -> wire.AgentInfo:
+        return _agent_info(agent)
+
+    @app.post("/state", response_model=wire.AgentInfo, responses=errors)
+    async def set_state(body: wire.StateRequest, agent: Agent) -> wire.AgentInfo:
+        return _agent_info(await api.agents.set_state(agent.agent_id, body.state))
+
+    @app.get("/offers", response_model=list[wire.ChatSummary], responses=errors)
+    async def offers(agent: Agent) -> list[wire.ChatSummary]:
+        return [_summary(ChatView(s, [])) for s in await api.agents.offers(agent.agent_id)]
+
+    @app.post("/chats/{chat_id}/accept", response_model=wire.ChatSummary, responses=errors)
+    async def accept(chat_id: str, agent: Agent) -> wire.ChatSummary:
+        return _summary(await api.agents.accept(agent.agent_id, chat_id))
+
+    @app.post("/chats/{chat_id}/reject", response_model=wire.Ok, responses=errors)
+    async def reject(chat_id: str, agent: Agent) -> wire.Ok:
+        await api.agents.reject(agent.agent_id, chat_id)
+        return wire.Ok()
+
+    @app.get("/chats", response_model=list[wire.ChatSummary], responses=errors)
+    async def chats(agent: Agent) -> list[wire.ChatSummary]:
+        return [_summary(await api.agents.view(agent.agent_id, s.chat_id))
+                for s in await api.agents.held_chats(agent.agent_id)]
+
+    @app.get("/chats/{chat_id}", response_model=wire.ChatSummary, responses=errors)
+    async def chat(chat_id: str, agent: Agent) -> wire.ChatSummary:
+        return _summary(await api.agents.view(agent.agent_id, chat_id))
+
+    @app.get("/chats/{chat_id}/events", response_model=wire.ChatEvents, responses=errors)
+    async def chat_events(chat_id: str, agent: Agent, after: Annotated[int, Query(ge=0)] = 0,
+                          wait: Annotated[float, Query(ge=0, le=MAX_EVENTS_WAIT_SECS)] = 0) -> wire.ChatEvents:
+        """Events after ``after``; with ``wait`` > 0, hold until one arrives or ``wait`` seconds pass."""
+        signal = api.notifier.subscribe(chat_topic(chat_id))
+        try:
+            records = await api.agents.read_events(agent.agent_id, chat_id, after)
+            if not records and wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await signal.wait()
+                records = await api.agents.read_events(agent.agent_id, chat_id, after)
+        finally:
+            api.notifier.unsubscribe(chat_topic(chat_id), signal)
+        return wire.ChatEvents(chat_id=chat_id, events=[wire.ChatEvent(seq=r.seq, event=r.payload) for r in records])
+
+    @app.post("/chats/{chat_id}/messages", response_model=wire.SentEvent, responses=errors)
+    async def message(chat_id: str, body: wire.MessageRequest, agent: Agent) -> wire.SentEvent:
+        record = await api.agents.send_message(agent.agent_id, chat_id, body.text)
+        return wire.SentEvent(seq=record.seq, msg_id=str(record.payload["msg_id"]))
+
+    @app.post("/chats/{chat_id}/typing", response_model=wire.Ok, responses=errors)
+    async def typing(chat_id: str, body: wire.TypingRequest, agent: Agent) -> wire.Ok:
+        await api.agents.set_typing(agent.agent_id, chat_id, body.typing)
+        return wire.Ok()
+
+    @app.post("/chats/{chat_id}/receipts", response_model=wire.Ok, responses=errors)
+    async def receipt(chat_id: str, body: wire.ReceiptRequest, agent: Agent) -> wire.Ok:
+        await api.agents.send_receipt(agent.agent_id, chat_id, body.ref_msg_id, body.kind)
+        return wire.Ok()
+
+    @app.post("/chats/{chat_id}/files", response_model=wire.FileSent, responses=errors)
+    async def send_file(chat_id: str, agent: Agent, file: Annotated[UploadFile, File()]) -> wire.FileSent:
+        await api.agents.view(agent.agent_id, chat_id)
+        size = file.size if file.size is not None else 0
+        record = await api.files.upload(agent.tenant, f"agent:{agent.agent_id}", file.filename or "file",
+                                        file.content_type or "", file.file, size)
+        event = await api.agents.send_file(agent.agent_id, chat_id, record.file_id)
+        return wire.FileSent(seq=event.seq, file_id=record.file_id, file_name=record.file_name)
+
+    @app.get("/chats/{chat_id}/files/{file_id}", responses=errors)
+    async def get_file(chat_id: str, file_id: str, agent: Agent) -> FileResponse:
+        await api.agents.view(agent.agent_id, chat_id)
+        stored = await api.files.open(file_id, chat_id)
+        return FileResponse(stored.path, media_type=stored.record.content_type, filename=stored.record.file_name,
+                            content_disposition_type="attachment", headers={"X-Content-Type-Options": "nosniff"})
+
+    @app.post("/chats/{chat_id}/forms", response_model=wire.FormShown, responses=errors)
+    async def show_form(chat_id: str, body: wire.FormRequest, agent: Agent) -> wire.FormShown:
+        form_id = await api.agents.show_form(agent.agent_id, chat_id, body.form_name, body.timeout_secs)
+        return wire.FormShown(form_request_id=form_id)
+
+    @app.post("/chats/{chat_id}/case", response_model=wire.Ok, responses=errors)
+    async def set_case(chat_id: str, body: wire.CaseRequest, agent: Agent) -> wire.Ok:
+        await api.agents.set_case(agent.agent_id, chat_id, body.case_id)
+        return wire.Ok()
+
+    @app.post("/chats/{chat_id}/signaling", response_model=wire.Ok, responses=errors)
+    async def signaling(chat_id: str, body: wire.SignalingRequest, agent: Agent) -> wire.Ok:
+        await api.agents.send_signaling(agent.agent_id, chat_id, body.data)
+        return wire.Ok()
+
+    @app.post("/chats/{chat_id}/end", response_model=wire.Ok, responses=errors)
+    async def end(chat_id: str, agent: Agent) -> wire.Ok:
+        await api.agents.end_chat(agent.agent_id, chat_id)
+        return wire.Ok()
+
+    @app.websocket("/ws")
+    async def websocket(ws: WebSocket, token: str = "") -> None:
+        """Live events: send ``{"type": "hello", "cursors": {chat_id: seq}}`` first; receive
+        ``snapshot`` and ``event`` messages (docs/agent-api.md)."""
+        await ws.accept()
+        try:
+            agent = await api.agents.authenticate(token)
+        except Forbidden:
+            await ws.close(WS_CLOSE_UNAUTHORIZED, "invalid or expired token")
+            return
+        try:
+            async with asyncio.timeout(HELLO_TIMEOUT_SECS):
+                hello = await ws.receive_json()
+        except (TimeoutError, ValueError, WebSocketDisconnect):
+            if ws.client_state == WebSocketState.CONNECTED:
+                await ws.close(WS_CLOSE_BAD_HELLO, "expected a hello message")
+            return
+        cursors = hello.get("cursors", {}) if isinstance(hello, dict) and hello.get("type") == "hello" else None
+        if not isinstance(cursors, dict) or not all(isinstance(v, int) for v in cursors.values()):
+            await ws.close(WS_CLOSE_BAD_HELLO, "hello.cursors must map chat ids to integers")
+            return
+        stop = asyncio.Event()
+
+        async def read_client() -> None:
+            try:
+                while True:
+                    message = await ws.receive_json()
+                    if isinstance(message, dict) and message.get("type") == "ping":
+                        await ws.send_json({"type": "pong"})
+            except (WebSocketDisconnect, ValueError, RuntimeError):
+                pass
+            finally:
+                stop.set()
+
+        reader = asyncio.ensure_future(read_client())
+        try:
+            await api.stream.run(agent.agent_id, ws.send_json, {str(k): v for k, v in cursors.items()}, stop)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            reader.cancel()
+            if ws.client_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(RuntimeError):
+                    await ws.close()
+
+    return app

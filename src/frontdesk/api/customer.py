@@ -1,0 +1,361 @@
+"""The customer routes of the Mobile/Web API under ``/clientweb/api/v1/`` and ``/v2/``."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Message, Receive, Scope, Send
+
+from frontdesk.api.identity import identify, resolve_tenant, visitor_cookie_header
+from frontdesk.api.photos import initials_svg
+from frontdesk.api.wire import NO_STORE, json_error, json_ok, read_json
+from frontdesk.delivery.longpoll import CustomerPolls, PollWaiter
+from frontdesk.domain.config import ContactCenterConfig
+from frontdesk.domain.customers import CaseNotSpecified, CustomerIdentity, CustomerService
+from frontdesk.domain.errors import DomainError, Forbidden, Invalid, NotFound, Unavailable
+from frontdesk.domain.files import MAX_UPLOAD_BYTES, FileService, UploadTooLarge
+from frontdesk.domain.routing import UNKNOWN_EWT_SECS
+from frontdesk.protocol.client_events import parse_client_events
+from frontdesk.protocol.errors import ApiError, ErrorCode
+
+log = logging.getLogger(__name__)
+
+VERSIONS = ("v1", "v2")
+MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries and part headers around a 25 MB file
+PUSH_KEYS = ("ios_apns_device_token", "ios_firebase_device_token", "android_firebase_device_token")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerApi:
+    config: ContactCenterConfig
+    customers: CustomerService
+    polls: CustomerPolls
+    files: FileService
+    server_version: str
+    cookie_secure: bool = True
+
+
+def _domain_to_api(error: DomainError, not_found: ErrorCode) -> ApiError:
+    if isinstance(error, UploadTooLarge):
+        return ApiError(ErrorCode.UPLOAD_TOO_LARGE, str(error))
+    if isinstance(error, CaseNotSpecified):
+        return ApiError(ErrorCode.CASE_NOT_SPECIFIED)
+    if isinstance(error, NotFound):
+        return ApiError(not_found)
+    if isinstance(error, Unavailable):
+        return ApiError(ErrorCode.SERVER_NOT_AVAILABLE, str(error))
+    if isinstance(error, Forbidden):
+        return ApiError(ErrorCode.BAD_APP_ID, str(error))
+    if isinstance(error, Invalid):
+        return ApiError(ErrorCode.INVALID_JSON, str(error))
+    return ApiError(ErrorCode.UNSPECIFIED)
+
+
+def endpoint(not_found: ErrorCode = ErrorCode.CHAT_NOT_FOUND,
+             versions: tuple[str, ...] = VERSIONS) -> Callable[[Handler], Handler]:
+    """Turn errors into the documented JSON error answers; refuse unknown API versions."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapped(request: Request) -> Response:
+            version = request.path_params.get("version")
+            try:
+                if version is not None and version not in versions:
+                    raise ApiError(ErrorCode.UNSPECIFIED, "No such API method in this version", status=404)
+                return await handler(request)
+            except ApiError as error:
+                return json_error(error)
+            except DomainError as error:
+                return json_error(_domain_to_api(error, not_found))
+
+        return wrapped
+
+    return decorate
+
+
+def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
+    def who(request: Request) -> tuple[CustomerIdentity, dict[str, str]]:
+        identity, new_cookie = identify(api.config, request)
+        headers = {"Set-Cookie": visitor_cookie_header(new_cookie, api.cookie_secure)} if new_cookie else {}
+        return identity, headers
+
+    @endpoint()
+    async def availability(request: Request) -> Response:
+        identity, headers = who(request)
+        entry = identity.entry
+        state = "available" if entry.enabled else entry.unavailable_value
+        return json_ok({"chat": state, "ewt": str(UNKNOWN_EWT_SECS)}, headers)
+
+    @endpoint()
+    async def parameters(request: Request) -> Response:
+        identity, headers = who(request)
+        return json_ok({"parameters": [{name: kind} for name, kind in identity.entry.parameters]}, headers)
+
+    @endpoint()
+    async def request_chat(request: Request) -> Response:
+        identity, headers = who(request)
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise ApiError(ErrorCode.INVALID_JSON, "Error decoding JSON request body: expected an object")
+        ticket = await api.customers.request_chat(identity, body)
+        return json_ok({"state": ticket.state, "ewt": str(ticket.ewt_secs), "chat_id": ticket.chat_id,
+                        "is_new_chat": ticket.is_new_chat, "phone_number": ticket.phone_number}, headers)
+
+    @endpoint()
+    async def request_sms(request: Request) -> Response:
+        who(request)
+        await read_json(request)
+        return json_ok({"sms_error_code": 5,
+                        "error_message": "SMS chat is not configured: no SMS access number for this entry"})
+
+    @endpoint()
+    async def active_chat(request: Request) -> Response:
+        identity, headers = who(request)
+        ticket = await api.customers.active_chat(identity)
+        return json_ok({"chat_id": ticket.chat_id, "state": ticket.state, "ewt": str(ticket.ewt_secs),
+                        "phone_number": ticket.phone_number}, headers)
+
+    @endpoint()
+    async def post_events(request: Request) -> Response:
+        identity, headers = who(request)
+        events = parse_client_events(await read_json(request))
+        await api.customers.apply_events(identity, request.path_params["chat_id"], events)
+        return json_ok({"events": []}, headers)
+
+    @endpoint()
+    async def get_events(request: Request) -> Response:
+        identity, headers = who(request)
+        after_text = request.query_params.get("after")
+        after: int | None = None
+        if after_text is not None:
+            if not after_text.isdigit():
+                raise ApiError(ErrorCode.INVALID_JSON, "'after' must be a non-negative integer", status=400)
+            after = int(after_text)
+        return LongPollResponse(api.polls, identity, request.path_params["chat_id"], after, headers)
+
+    @endpoint()
+    async def history(request: Request) -> Response:
+        identity, headers = who(request)
+        events = await api.customers.history(identity, request.path_params["chat_id"])
+        return json_ok({"events": events}, headers)
+
+    @endpoint(not_found=ErrorCode.FILE_NOT_FOUND)
+    async def upload(request: Request) -> Response:
+        identity, headers = who(request)
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES:
+            raise ApiError(ErrorCode.UPLOAD_TOO_LARGE)
+        limited = Request(request.scope, _limit_receive(request.receive, MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES))
+        try:
+            async with limited.form(max_files=1, max_fields=20) as form:
+                upload_file = next((v for _, v in form.multi_items() if isinstance(v, UploadFile)), None)
+                if upload_file is None:
+                    raise ApiError(ErrorCode.INVALID_JSON, "The multipart body has no file part", status=400)
+                size = upload_file.size if upload_file.size is not None else 0
+                record = await api.files.upload(
+                    identity.tenant.name, f"customer:{identity.client_id}", upload_file.filename or "file",
+                    upload_file.content_type or "", upload_file.file, size)
+        except _BodyTooLarge:
+            raise ApiError(ErrorCode.UPLOAD_TOO_LARGE) from None
+        except (AssertionError, ValueError, KeyError) as exc:
+            if isinstance(exc, ApiError):
+                raise
+            raise ApiError(ErrorCode.INVALID_JSON, f"Malformed multipart body: {exc}", status=400) from None
+        return json_ok({"file_id": record.file_id, "file_name": record.file_name}, headers)
+
+    @endpoint(not_found=ErrorCode.FILE_NOT_FOUND)
+    async def chat_file(request: Request) -> Response:
+        stored = await api.files.open(request.path_params["file_id"], request.path_params["chat_id"])
+        return _file_response(stored.path, stored.record.content_type, stored.record.file_name)
+
+    @endpoint(not_found=ErrorCode.FILE_NOT_FOUND)
+    async def bare_file(request: Request) -> Response:
+        stored = await api.files.open(request.path_params["file_id"])
+        return _file_response(stored.path, stored.record.content_type, stored.record.file_name)
+
+    @endpoint(not_found=ErrorCode.FILE_NOT_FOUND)
+    async def profile_photo(request: Request) -> Response:
+        party = await api.customers.party_for_photo(request.path_params["chat_id"], request.path_params["party_id"])
+        if party.photo_path:
+            return FileResponse(party.photo_path, headers={"Cache-Control": "private, max-age=3600"})
+        return Response(initials_svg(party.display_name), media_type="image/svg+xml",
+                        headers={"Cache-Control": "private, max-age=3600",
+                                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+    @endpoint(not_found=ErrorCode.FILE_NOT_FOUND)
+    async def chat_icon(request: Request) -> Response:
+        icon = await api.customers.chat_icon(request.path_params["chat_id"])
+        return FileResponse(icon, headers={"Cache-Control": "private, max-age=3600"})
+
+    @endpoint()
+    async def ice_servers(request: Request) -> Response:
+        identity, headers = who(request)
+        return json_ok({"servers": [dict(s) for s in identity.entry.ice_servers]}, headers)
+
+    @endpoint()
+    async def configuration(request: Request) -> Response:
+        identity, headers = who(request)
+        return json_ok(identity.entry.widget_configuration, headers)
+
+    @endpoint()
+    async def notifications(request: Request) -> Response:
+        identity, headers = who(request)
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise ApiError(ErrorCode.INVALID_JSON, "Error decoding JSON request body: expected an object")
+        subscription = _push_subscription(body)
+        if subscription and not identity.entry.push_enabled:
+            raise ApiError(ErrorCode.TOO_MANY_PARAMETERS, "Push notifications are not configured for this entry")
+        await api.customers.subscribe_push(identity, request.path_params["chat_id"], subscription)
+        return json_ok({}, headers)
+
+    @endpoint()
+    async def case_history(request: Request) -> Response:
+        identity, headers = who(request)
+        sessions = await api.customers.case_history(identity, request.path_params.get("chat_id"))
+        return json_ok({"sessions": [{"chat_id": s.chat_id, "created_time": str(int(s.created_at)),
+                                      "events": s.events} for s in sessions]}, headers)
+
+    @endpoint()
+    async def close_case(request: Request) -> Response:
+        identity, headers = who(request)
+        await read_json(request)  # Android sends {"events":[{"event":"chat_session_end"}]} here: ignored
+        await api.customers.close_case(identity, request.path_params.get("chat_id"))
+        return json_ok({}, headers)
+
+    @endpoint(versions=("v2",))
+    async def version(request: Request) -> Response:
+        resolve_tenant(api.config, request)
+        return json_ok({"server_version": api.server_version})
+
+    base = "/clientweb/api/{version}"
+    chat = base + "/chats/{chat_id}"
+    return [
+        Route(base + "/availability", availability, methods=["GET"]),
+        Route(base + "/parameters", parameters, methods=["GET"]),
+        Route(base + "/chats", request_chat, methods=["POST"]),
+        Route(base + "/requestsms", request_sms, methods=["POST"]),
+        Route(base + "/chats/active", active_chat, methods=["GET"]),
+        Route(chat + "/events", get_events, methods=["GET"]),
+        Route(chat + "/events", post_events, methods=["POST"]),
+        Route(chat + "/history", history, methods=["GET"]),
+        Route(base + "/files", upload, methods=["POST"]),
+        Route(chat + "/files/{file_id}", chat_file, methods=["GET"]),
+        Route(chat + "/profilephotos/{party_id}", profile_photo, methods=["GET"]),
+        Route(chat + "/chaticon", chat_icon, methods=["GET"]),
+        Route(base + "/iceservers", ice_servers, methods=["GET"]),
+        Route(base + "/configuration", configuration, methods=["GET"]),
+        Route(chat + "/notifications", notifications, methods=["POST"]),
+        Route(chat + "/casehistory", case_history, methods=["GET"]),
+        Route(base + "/casehistory", case_history, methods=["GET"]),
+        Route(chat + "/closecase", close_case, methods=["POST"]),
+        Route(base + "/closecase", close_case, methods=["POST"]),
+        Route(base + "/version", version, methods=["GET"]),
+        Route("/clientweb/file/{file_id}", bare_file, methods=["GET"]),
+    ]
+
+
+def _push_subscription(body: dict[str, Any]) -> dict[str, str]:
+    tokens = {k: body[k] for k in PUSH_KEYS if body.get(k)}
+    if len(tokens) > 1:
+        raise ApiError(ErrorCode.TOO_MANY_PARAMETERS, "Send exactly one device token")
+    unknown = set(body) - set(PUSH_KEYS) - {"ios_app_bundle_id"}
+    if unknown:
+        raise ApiError(ErrorCode.TOO_MANY_PARAMETERS, f"Unknown parameters: {', '.join(sorted(unknown))[:200]}")
+    if not all(isinstance(v, str) and len(v) <= 4096 for v in body.values()):
+        raise ApiError(ErrorCode.INVALID_JSON, "Device tokens must be strings")
+    if tokens.get("ios_apns_device_token") and not body.get("ios_app_bundle_id"):
+        raise ApiError(ErrorCode.INVALID_JSON, "ios_apns_device_token needs ios_app_bundle_id")
+    if not tokens:
+        return {}
+    result = dict(tokens)
+    if "ios_apns_device_token" in tokens:
+        result["ios_app_bundle_id"] = body["ios_app_bundle_id"]
+    return result
+
+
+def _file_response(path: Any, content_type: str, file_name: str) -> Response:
+    # uploaded content is served from our origin: only raster images are shown inline
+    inline = content_type.startswith("image/") and content_type != "image/svg+xml"
+    return FileResponse(path, media_type=content_type, filename=file_name,
+                        content_disposition_type="inline" if inline else "attachment",
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400"})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _limit_receive(receive: Receive, limit: int) -> Receive:
+    seen = 0
+
+    async def limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _BodyTooLarge
+        return message
+
+    return limited
+
+
+_YIELDS_BEFORE_WRITE = 3  # select() → connection_lost → our watcher task: three loop turns
+
+
+class LongPollResponse(Response):
+    """Holds the poll, writes the batch, and commits the cursor only if the write completed while
+    the client was still connected (see ``frontdesk.delivery.longpoll``)."""
+
+    def __init__(self, polls: CustomerPolls, identity: CustomerIdentity, chat_id: str, after: int | None,
+                 headers: dict[str, str]) -> None:
+        super().__init__(status_code=200, headers={**NO_STORE, **headers}, media_type="application/json")
+        self.polls = polls
+        self.identity = identity
+        self.chat_id = chat_id
+        self.after = after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        waiter = PollWaiter()
+
+        async def watch_disconnect() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    waiter.disconnect()
+                    return
+
+        watcher = asyncio.ensure_future(watch_disconnect())
+        try:
+            async with self.polls.poll(self.identity, self.chat_id, self.after, waiter) as batch:
+                if batch.last_seq:
+                    # Let the loop poll the socket and run a pending disconnect notice before we
+                    # trust the connection: a poll whose client left is answered by nobody and
+                    # commits nothing, so its events go to the next poll.
+                    for _ in range(_YIELDS_BEFORE_WRITE):
+                        await asyncio.sleep(0)
+                if waiter.disconnected:
+                    return
+                watcher.cancel()
+                body = orjson.dumps({"events": batch.events})
+                self.headers["content-length"] = str(len(body))
+                await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+                await send({"type": "http.response.body", "body": body})
+                await batch.commit()
+        except NotFound:
+            await json_error(ApiError(ErrorCode.CHAT_NOT_FOUND))(scope, receive, send)
+        finally:
+            watcher.cancel()

@@ -1,0 +1,120 @@
+"""The composition root: builds storage, bus, clock, services and routes from ``Settings``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from frontdesk import __version__
+from frontdesk.agents.api import AgentApi, build_agent_app
+from frontdesk.api.customer import CustomerApi, build_customer_routes
+from frontdesk.api.middleware import CollapseSlashes, CredentialedCors
+from frontdesk.api.wire import json_error, json_ok
+from frontdesk.bus.local import LocalBus
+from frontdesk.delivery.agent_stream import AgentStream
+from frontdesk.delivery.longpoll import CustomerPolls
+from frontdesk.delivery.notifier import Notifier
+from frontdesk.domain.agents import AgentService
+from frontdesk.domain.clock import Clock, SystemClock
+from frontdesk.domain.customers import CustomerService
+from frontdesk.domain.files import FileService
+from frontdesk.domain.journal import Journal
+from frontdesk.domain.timers import TimerService
+from frontdesk.protocol.errors import ApiError, ErrorCode
+from frontdesk.settings import Settings
+from frontdesk.storage.blobs import LocalBlobStore
+from frontdesk.storage.sqlite.store import SqliteStorage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Frontdesk:
+    """One assembled server: its services and its ASGI application."""
+
+    settings: Settings
+    clock: Clock
+    storage: SqliteStorage
+    notifier: Notifier
+    customers: CustomerService
+    agents: AgentService
+    files: FileService
+    timers: TimerService
+    polls: CustomerPolls
+    asgi: CollapseSlashes = field(init=False)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self) -> list[asyncio.Task[None]]:
+        await self.agents.provision()
+        if self.settings.timers_enabled:
+            return [asyncio.ensure_future(self.timers.run(self._stop))]
+        return []
+
+    async def stop(self, tasks: list[asyncio.Task[None]]) -> None:
+        self._stop.set()
+        self.polls.drain()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.storage.close()
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
+    clock = clock or SystemClock()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    storage = SqliteStorage(settings.data_dir / "frontdesk.sqlite3", synchronous=settings.sqlite_synchronous)
+    bus = LocalBus()
+    notifier = Notifier()
+    bus.add_listener(notifier.wake)
+    journal = Journal(storage, bus, clock)
+    config = settings.contact_center
+    customers = CustomerService(journal, config)
+    agents = AgentService(journal, config)
+    max_files = min((t.max_stored_files for t in config.tenants.values()), default=1000)
+    files = FileService(journal, LocalBlobStore(settings.data_dir / "files"), max_files)
+    timers = TimerService(journal, config)
+    polls = CustomerPolls(customers, notifier, settings.poll_hold_secs)
+    server = Frontdesk(settings=settings, clock=clock, storage=storage, notifier=notifier, customers=customers,
+                       agents=agents, files=files, timers=timers, polls=polls)
+
+    customer_routes = build_customer_routes(CustomerApi(config=config, customers=customers, polls=polls,
+                                                        files=files, server_version=__version__,
+                                                        cookie_secure=settings.cookie_secure))
+    agent_app = build_agent_app(AgentApi(config=config, agents=agents, files=files,
+                                         stream=AgentStream(agents, notifier), notifier=notifier,
+                                         version=__version__))
+
+    async def unknown_method(request: Request) -> Response:
+        return json_error(ApiError(ErrorCode.UNSPECIFIED, "No such API method", status=404))
+
+    async def index(request: Request) -> Response:
+        return json_ok({"name": "frontdesk", "version": __version__, "customer_api": "/clientweb/api/v1/",
+                        "agent_api": "/agent/api/v1/", "agent_api_docs": "/agent/api/v1/docs"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        tasks = await server.start()
+        try:
+            yield
+        finally:
+            await server.stop(tasks)
+
+    starlette = Starlette(
+        routes=[
+            Route("/", index, methods=["GET"]),
+            *customer_routes,
+            Route("/clientweb/{rest:path}", unknown_method, methods=["GET", "POST"]),
+            Mount("/agent/api/v1", app=agent_app),
+        ],
+        lifespan=lifespan,
+    )
+    server.asgi = CollapseSlashes(CredentialedCors(starlette))
+    return server

@@ -1,0 +1,1 @@
+"""Wake-up bus: tells readers that a session log advanced. It never carries events."""

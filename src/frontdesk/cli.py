@@ -1,0 +1,61 @@
+"""Command line: ``frontdesk serve`` and ``frontdesk hash-password``. Parsing only; no logic."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+from frontdesk import __version__
+from frontdesk.app import build_app
+from frontdesk.domain.ids import hash_password
+from frontdesk.server import serve
+from frontdesk.settings import (
+    DEMO_AGENT_PASSWORD,
+    DEMO_AGENT_USERNAME,
+    DEMO_APP_ID,
+    DEMO_TENANT,
+    ConfigError,
+    load_settings,
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="frontdesk", description="Contact-center chat server")
+    parser.add_argument("--version", action="version", version=f"frontdesk {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="run the server (the embedded demo without --config)")
+    run.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
+    run.add_argument("--config", type=Path, default=None, help="TOML configuration file")
+    run.add_argument("--data-dir", type=Path, default=None, help="where the database and files live (default ./data)")
+    commands.add_parser("hash-password", help="print a password_hash for the configuration file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "hash-password":
+        print(hash_password(getpass.getpass("Password: ")))
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(args.config, {"host": args.host, "port": args.port, "data_dir": args.data_dir})
+    except ConfigError as exc:
+        print(f"frontdesk: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    frontdesk = build_app(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"frontdesk {__version__} on {base}  (data in {settings.data_dir.resolve()})", flush=True)
+    if settings.is_demo:
+        print(f"  demo tenant {DEMO_TENANT}, appId {DEMO_APP_ID}", flush=True)
+        print(f"  demo agent: username {DEMO_AGENT_USERNAME}  password {DEMO_AGENT_PASSWORD}", flush=True)
+    print(f"  customer API {base}/clientweb/api/v1/   agent API docs {base}/agent/api/v1/docs", flush=True)
+    serve(frontdesk, settings.host, settings.port)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""Fan-out of session logs to an agent's WebSocket.
+
+Each connection keeps a cursor per chat it follows. On every wake-up of the agent's topic or of a
+followed chat it sends a fresh snapshot (only when it changed) and every agent-audience event
+after each cursor. A chat the agent no longer holds is followed until its last events were sent,
+so ``party_left`` and ``chat_session_ended`` always arrive. A reconnecting client passes its
+cursors in its ``hello`` and resumes without gaps or repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from frontdesk.bus.interfaces import agent_topic, chat_topic
+from frontdesk.delivery.notifier import Notifier
+from frontdesk.domain.agents import AgentService
+from frontdesk.storage.records import Audience, JsonObject, SessionRecord
+
+MAX_EVENTS_PER_READ = 500
+
+Send = Callable[[JsonObject], Awaitable[None]]
+
+
+def session_summary(session: SessionRecord) -> JsonObject:
+    return {"chat_id": session.chat_id, "state": session.state, "app_id": session.app_id,
+            "client_kind": session.client_kind, "created_at": session.created_at, "last_seq": session.last_seq,
+            "parameters": session.parameters, "from": session.from_, "phone_number": session.phone_number,
+            "case_id": session.case_id}
+
+
+class AgentStream:
+    def __init__(self, agents: AgentService, notifier: Notifier) -> None:
+        self.agents = agents
+        self.notifier = notifier
+
+    async def run(self, agent_id: str, send: Send, cursors: dict[str, int], stop: asyncio.Event) -> None:
+        signal = asyncio.Event()
+        followed: dict[str, int] = dict(cursors)
+        subscribed: set[str] = set()
+        own_topic = agent_topic(agent_id)
+        self.notifier.subscribe(own_topic, signal)
+        last_snapshot: JsonObject | None = None
+        try:
+            while not stop.is_set():
+                signal.clear()
+                snapshot, held = await self._snapshot(agent_id)
+                if snapshot != last_snapshot:
+                    await send(snapshot)
+                    last_snapshot = snapshot
+                for chat_id in held:
+                    followed.setdefault(chat_id, 0)
+                for chat_id in list(followed):
+                    if chat_id not in subscribed:
+                        self.notifier.subscribe(chat_topic(chat_id), signal)
+                        subscribed.add(chat_id)
+                    followed[chat_id] = await self._send_events(chat_id, followed[chat_id], send)
+                    # the snapshot was read before these events, so a chat that is no longer held
+                    # has just had its last events for this agent (its party_left) sent
+                    if chat_id not in held:
+                        del followed[chat_id]
+                        self.notifier.unsubscribe(chat_topic(chat_id), signal)
+                        subscribed.discard(chat_id)
+                if signal.is_set():
+                    continue
+                stop_task = asyncio.ensure_future(stop.wait())
+                signal_task = asyncio.ensure_future(signal.wait())
+                try:
+                    await asyncio.wait((stop_task, signal_task), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stop_task.cancel()
+                    signal_task.cancel()
+        finally:
+            self.notifier.unsubscribe(own_topic, signal)
+            for chat_id in subscribed:
+                self.notifier.unsubscribe(chat_topic(chat_id), signal)
+
+    async def _snapshot(self, agent_id: str) -> tuple[JsonObject, set[str]]:
+        async with self.agents.journal.read() as tx:
+            agent = await tx.agents.get(agent_id)
+            held = await tx.sessions.list_for_agent(agent_id)
+            connecting = await tx.sessions.list_in_state(agent.tenant, ("connecting",)) if agent else []
+        offers = [session_summary(s) for s in connecting if s.offered_agent_id == agent_id]
+        snapshot: JsonObject = {
+            "type": "snapshot",
+            "agent": {"agent_id": agent_id, "state": agent.state if agent else "logged_out"},
+            "offers": offers,
+            "chats": [{k: v for k, v in session_summary(s).items() if k != "last_seq"} for s in held],
+        }
+        return snapshot, {s.chat_id for s in held}
+
+    async def _send_events(self, chat_id: str, cursor: int, send: Send) -> int:
+        while True:
+            async with self.agents.journal.read() as tx:
+                records = await tx.events.read_after(chat_id, cursor, Audience.AGENTS, MAX_EVENTS_PER_READ)
+            for record in records:
+                await send({"type": "event", "chat_id": chat_id, "seq": record.seq, "event": record.payload})
+                cursor = record.seq
+            if len(records) < MAX_EVENTS_PER_READ:
+                return cursor

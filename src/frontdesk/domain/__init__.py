@@ -1,0 +1,1 @@
+"""The contact-center engine: sessions, parties, routing, timers. Knows nothing of HTTP."""

@@ -1,0 +1,298 @@
+"""Agent actions: log in, change state, take offered chats, talk to the customer, end chats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from frontdesk.domain import routing
+from frontdesk.domain.config import ContactCenterConfig, EntryConfig
+from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from frontdesk.domain.ids import (
+    hash_password,
+    new_msg_id,
+    new_party_id,
+    new_token,
+    token_hash,
+    verify_password,
+)
+from frontdesk.domain.journal import ActionContext, Journal, to_customer, to_everyone
+from frontdesk.domain.lifecycle import (
+    FORM_TIMEOUT_PREFIX,
+    active_parties,
+    arm_inactivity,
+    end_session,
+    party_leaves,
+)
+from frontdesk.protocol import events as ev
+from frontdesk.storage.records import (
+    AgentRecord,
+    Audience,
+    EventRecord,
+    FileRecord,
+    FormRequestRecord,
+    JsonObject,
+    PartyRecord,
+    SessionRecord,
+    TimerRecord,
+)
+
+AGENT_STATES = ("ready", "not_ready")
+MAX_FORM_TIMEOUT_SECS = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class ChatView:
+    """What an agent sees of a chat: its state, the customer's pre-chat data and its parties."""
+
+    session: SessionRecord
+    parties: list[PartyRecord]
+
+
+class AgentService:
+    def __init__(self, journal: Journal, config: ContactCenterConfig) -> None:
+        self.journal = journal
+        self.config = config
+        # a fixed hash to verify against when the username is unknown: same cost, no user enumeration
+        self._dummy_hash = hash_password("frontdesk-no-such-agent")
+
+    def entry_for(self, session: SessionRecord) -> EntryConfig | None:
+        tenant = self.config.tenants.get(session.tenant)
+        return tenant.entries.get(session.app_id) if tenant else None
+
+    # ---- accounts ---------------------------------------------------------------------------------
+
+    async def provision(self) -> None:
+        """Create or update the agent accounts of the configuration (state and tokens are kept)."""
+        async with self.journal.action() as ctx:
+            for tenant in self.config.tenants.values():
+                for conf in tenant.agents:
+                    existing = await ctx.tx.agents.get_by_username(tenant.name, conf.username)
+                    agent = AgentRecord(
+                        agent_id=existing.agent_id if existing else f"{tenant.name}/{conf.username}",
+                        tenant=tenant.name, username=conf.username, password_hash=conf.password_hash,
+                        first_name=conf.first_name, last_name=conf.last_name, display_name=conf.display_name,
+                        max_chats=conf.max_chats, state=existing.state if existing else "logged_out",
+                        state_since=existing.state_since if existing else ctx.now, photo_path=conf.photo_path)
+                    await ctx.tx.agents.upsert(agent)
+
+    async def login(self, tenant: str, username: str, password: str) -> tuple[str, AgentRecord]:
+        async with self.journal.read() as tx:
+            agent = await tx.agents.get_by_username(tenant, username)
+        if agent is None:
+            verify_password(password, self._dummy_hash)
+            raise Forbidden("unknown username or wrong password")
+        if not verify_password(password, agent.password_hash):
+            raise Forbidden("unknown username or wrong password")
+        token = new_token()
+        async with self.journal.action() as ctx:
+            await ctx.tx.agents.add_token(token_hash(token), agent.agent_id, ctx.now)
+            fresh = await ctx.tx.agents.get(agent.agent_id)
+            assert fresh is not None
+            if fresh.state == "logged_out":
+                fresh.state, fresh.state_since = "not_ready", ctx.now
+                await ctx.tx.agents.upsert(fresh)
+                ctx.wake_agent(fresh.agent_id)
+        return token, fresh
+
+    async def authenticate(self, token: str) -> AgentRecord:
+        async with self.journal.read() as tx:
+            agent_id = await tx.agents.agent_for_token(token_hash(token))
+            agent = await tx.agents.get(agent_id) if agent_id else None
+        if agent is None:
+            raise Forbidden("invalid or expired token")
+        return agent
+
+    async def logout(self, agent_id: str) -> None:
+        """Log out: tokens are revoked and held or offered chats go back to the queue."""
+        async with self.journal.action() as ctx:
+            agent = await self._agent(ctx, agent_id)
+            await self._release_chats(ctx, agent)
+            agent.state, agent.state_since = "logged_out", ctx.now
+            await ctx.tx.agents.upsert(agent)
+            await ctx.tx.agents.drop_tokens(agent_id)
+            ctx.wake_agent(agent_id)
+            await routing.dispatch(ctx, agent.tenant)
+
+    async def set_state(self, agent_id: str, state: str) -> AgentRecord:
+        if state not in AGENT_STATES:
+            raise Invalid(f"state must be one of {', '.join(AGENT_STATES)}")
+        async with self.journal.action() as ctx:
+            agent = await self._agent(ctx, agent_id)
+            if agent.state != state:
+                agent.state, agent.state_since = state, ctx.now
+                await ctx.tx.agents.upsert(agent)
+                ctx.wake_agent(agent_id)
+                ctx.wake_tenant(agent.tenant)
+            if state == "ready":
+                await routing.dispatch(ctx, agent.tenant)
+            return agent
+
+    async def _agent(self, ctx: ActionContext, agent_id: str) -> AgentRecord:
+        agent = await ctx.tx.agents.get(agent_id)
+        if agent is None:
+            raise NotFound("no such agent")
+        return agent
+
+    async def _release_chats(self, ctx: ActionContext, agent: AgentRecord) -> None:
+        for session in await ctx.tx.sessions.list_in_state(agent.tenant, ("connecting",)):
+            if session.offered_agent_id == agent.agent_id:
+                await routing.requeue(ctx, session)
+        for session in await ctx.tx.sessions.list_for_agent(agent.agent_id):
+            for party in await active_parties(ctx, session):
+                if party.agent_id == agent.agent_id:
+                    await party_leaves(ctx, session, party)
+            if not any(p.party_type == "internal" for p in await active_parties(ctx, session)):
+                await routing.requeue(ctx, session)
+
+    # ---- offers ---------------------------------------------------------------------------------
+
+    async def offers(self, agent_id: str) -> list[SessionRecord]:
+        async with self.journal.read() as tx:
+            agent = await tx.agents.get(agent_id)
+            if agent is None:
+                return []
+            connecting = await tx.sessions.list_in_state(agent.tenant, ("connecting",))
+        return [s for s in connecting if s.offered_agent_id == agent_id]
+
+    async def accept(self, agent_id: str, chat_id: str) -> ChatView:
+        async with self.journal.action() as ctx:
+            agent = await self._agent(ctx, agent_id)
+            session = await ctx.tx.sessions.get(chat_id)
+            if session is None or session.tenant != agent.tenant:
+                raise NotFound("no such chat")
+            if session.terminal or session.state != "connecting" or session.offered_agent_id != agent_id:
+                raise Conflict("this chat is not offered to you")
+            party = PartyRecord(party_id=new_party_id(), chat_id=chat_id, party_type="internal",
+                                agent_id=agent_id, first_name=agent.first_name, last_name=agent.last_name,
+                                display_name=agent.display_name, joined_at=ctx.now)
+            await ctx.tx.parties.insert(party)
+            session.offered_agent_id = ""
+            session.state = "connected"
+            session.connected_at = session.connected_at or ctx.now
+            await ctx.emit(session,
+                           to_everyone(ev.party_joined(party.party_id, "internal", party.first_name,
+                                                       party.last_name, party.display_name, ctx.now)),
+                           to_everyone(ev.status("connected", 0)))
+            entry = self.entry_for(session)
+            if entry is not None:
+                await arm_inactivity(ctx, session, entry)
+            ctx.wake_agent(agent_id)
+            ctx.wake_tenant(session.tenant)
+            parties = await ctx.tx.parties.list_for_chat(chat_id)
+            return ChatView(session, parties)
+
+    async def reject(self, agent_id: str, chat_id: str) -> None:
+        async with self.journal.action() as ctx:
+            session = await ctx.tx.sessions.get(chat_id)
+            if session is None or session.offered_agent_id != agent_id or session.state != "connecting":
+                raise Conflict("this chat is not offered to you")
+            session.declined_agents = [*session.declined_agents, agent_id]
+            await routing.requeue(ctx, session)
+            ctx.wake_agent(agent_id)
+            await routing.dispatch(ctx, session.tenant)
+
+    # ---- chats the agent holds ------------------------------------------------------------------------
+
+    async def held_chats(self, agent_id: str) -> list[SessionRecord]:
+        async with self.journal.read() as tx:
+            return await tx.sessions.list_for_agent(agent_id)
+
+    async def view(self, agent_id: str, chat_id: str) -> ChatView:
+        async with self.journal.read() as tx:
+            session = await tx.sessions.get(chat_id)
+            if session is None:
+                raise NotFound("no such chat")
+            parties = await tx.parties.list_for_chat(chat_id)
+        if not any(p.agent_id == agent_id for p in parties) and session.offered_agent_id != agent_id:
+            raise Forbidden("you do not hold this chat")
+        return ChatView(session, parties)
+
+    async def read_events(self, agent_id: str, chat_id: str, after_seq: int, limit: int = 500) -> list[EventRecord]:
+        view = await self.view(agent_id, chat_id)
+        async with self.journal.read() as tx:
+            return await tx.events.read_after(view.session.chat_id, after_seq, Audience.AGENTS, limit)
+
+    async def _held(self, ctx: ActionContext, agent_id: str, chat_id: str) -> tuple[SessionRecord, PartyRecord]:
+        session = await ctx.tx.sessions.get(chat_id)
+        if session is None:
+            raise NotFound("no such chat")
+        party = next((p for p in await active_parties(ctx, session) if p.agent_id == agent_id), None)
+        if party is None:
+            raise Forbidden("you do not hold this chat")
+        if session.terminal:
+            raise Conflict("this chat has ended")
+        return session, party
+
+    async def send_message(self, agent_id: str, chat_id: str, text: str) -> EventRecord:
+        if not text.strip():
+            raise Invalid("a message needs text")
+        async with self.journal.action() as ctx:
+            session, party = await self._held(ctx, agent_id, chat_id)
+            payload = ev.message(party.party_id, new_msg_id(), ev.html_from_text(text), text, ctx.now)
+            (record,) = await ctx.emit(session, to_everyone(payload, "agent"))
+            return record
+
+    async def set_typing(self, agent_id: str, chat_id: str, typing: bool) -> None:
+        async with self.journal.action() as ctx:
+            session, party = await self._held(ctx, agent_id, chat_id)
+            payload = ev.typing(party.party_id, ctx.now) if typing else ev.not_typing(party.party_id, ctx.now)
+            await ctx.emit(session, to_everyone(payload, "agent", in_history=False))
+
+    async def send_receipt(self, agent_id: str, chat_id: str, ref_msg_id: str, kind: str) -> None:
+        if kind not in ("delivered", "read"):
+            raise Invalid("kind must be 'delivered' or 'read'")
+        async with self.journal.action() as ctx:
+            session, party = await self._held(ctx, agent_id, chat_id)
+            await ctx.emit(session, to_everyone(ev.receipt(kind, party.party_id, ref_msg_id, ctx.now), "agent"))
+
+    async def send_file(self, agent_id: str, chat_id: str, file_id: str) -> EventRecord:
+        async with self.journal.action() as ctx:
+            session, party = await self._held(ctx, agent_id, chat_id)
+            record: FileRecord | None = await ctx.tx.files.get(file_id)
+            if record is None or record.tenant != session.tenant or record.chat_id not in ("", chat_id):
+                raise Invalid("no such uploaded file")
+            await ctx.tx.files.attach(file_id, chat_id)
+            payload = ev.file(party.party_id, new_msg_id(), file_id, record.file_name,
+                              ev.file_type_for(record.content_type), ctx.now)
+            (event,) = await ctx.emit(session, to_everyone(payload, "agent"))
+            return event
+
+    async def show_form(self, agent_id: str, chat_id: str, form_name: str, timeout_secs: int) -> int:
+        if not 0 < timeout_secs <= MAX_FORM_TIMEOUT_SECS:
+            raise Invalid(f"timeout_secs must be between 1 and {MAX_FORM_TIMEOUT_SECS}")
+        async with self.journal.action() as ctx:
+            session, party = await self._held(ctx, agent_id, chat_id)
+            form_request_id = session.last_seq + 1  # the seq of the form_show event: unique and an integer
+            channel = "web" if session.client_kind == "web" else "mobile"
+            await ctx.emit(session, to_everyone(ev.form_show(party.party_id, form_request_id, form_name,
+                                                             timeout_secs, channel, ctx.now), "agent"))
+            due = ctx.now + timeout_secs
+            await ctx.tx.forms.insert(FormRequestRecord(chat_id, form_request_id, form_name, party.party_id,
+                                                        "pending", due))
+            await ctx.tx.timers.set(TimerRecord(chat_id, f"{FORM_TIMEOUT_PREFIX}{form_request_id}", due,
+                                                {"form_request_id": form_request_id}))
+            return form_request_id
+
+    async def set_case(self, agent_id: str, chat_id: str, case_id: str) -> None:
+        if len(case_id) > 128:
+            raise Invalid("case_id is longer than 128 characters")
+        async with self.journal.action() as ctx:
+            session, _ = await self._held(ctx, agent_id, chat_id)
+            session.case_id = case_id
+            if case_id:
+                await ctx.tx.cases.ensure(session.tenant, case_id, ctx.now)
+            await ctx.emit(session, to_everyone(ev.case_set(case_id, ctx.now), "agent"))
+
+    async def send_signaling(self, agent_id: str, chat_id: str, data: JsonObject) -> None:
+        if data.get("type") not in ev.SIGNALING_TYPES:
+            raise Invalid(f"data.type must be one of {', '.join(sorted(ev.SIGNALING_TYPES))}")
+        async with self.journal.action() as ctx:
+            session, party = await self._held(ctx, agent_id, chat_id)
+            payload = ev.signaling(party.party_id, str(session.last_seq + 1), data, ctx.now)
+            await ctx.emit(session, to_customer(payload, "agent", in_history=False))
+
+    async def end_chat(self, agent_id: str, chat_id: str) -> None:
+        async with self.journal.action() as ctx:
+            session, _ = await self._held(ctx, agent_id, chat_id)
+            await end_session(ctx, session, "agent_end", customer_sees=True)
+            await routing.dispatch(ctx, session.tenant)

@@ -1,0 +1,369 @@
+"""Customer actions of the Mobile/Web API: request a chat, send events, read history and cases.
+
+Who may touch a chat: the client that created it. For mobile clients that is the same
+(tenant, appId, clientId); web visitors all share clientId ``WebChat``, so their chat id — a
+random UUID that only their browser learned — is the capability, and when both the request and
+the chat carry a visitor cookie, the cookies must match too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from frontdesk.domain import routing
+from frontdesk.domain.config import ContactCenterConfig, EntryConfig, TenantConfig
+from frontdesk.domain.errors import Invalid, NotFound, Unavailable
+from frontdesk.domain.ids import new_chat_id, new_msg_id, new_party_id
+from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
+from frontdesk.domain.lifecycle import FORM_TIMEOUT_PREFIX, arm_inactivity, end_session
+from frontdesk.protocol import events as ev
+from frontdesk.protocol.client_events import ClientEvent
+from frontdesk.storage.interfaces import Transaction
+from frontdesk.storage.records import Audience, EventRecord, JsonObject, PartyRecord, SessionRecord
+
+WEB = "web"
+MOBILE = "mobile"
+MAX_PARAMETERS_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerIdentity:
+    tenant: TenantConfig
+    entry: EntryConfig
+    client_id: str
+    visitor_cookie: str
+
+    @property
+    def kind(self) -> str:
+        return WEB if self.client_id == "WebChat" else MOBILE
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTicket:
+    """What Request Chat and Get Active Chat answer."""
+
+    chat_id: str
+    state: str
+    ewt_secs: int
+    is_new_chat: bool
+    phone_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSession:
+    chat_id: str
+    created_at: float
+    events: list[JsonObject]
+
+
+def visible_names(kind: str) -> frozenset[str]:
+    return ev.MOBILE_EVENT_NAMES if kind == MOBILE else ev.WEB_EVENT_NAMES
+
+
+def history_view(records: list[EventRecord], kind: str) -> list[JsonObject]:
+    """History as the customer sees it: their own events and what was sent to them, filtered to
+    the event names their client decodes."""
+    names = visible_names(kind)
+    return [r.payload for r in records
+            if r.name in names and (r.origin == "customer" or r.audience & Audience.CUSTOMER)]
+
+
+class CustomerService:
+    def __init__(self, journal: Journal, config: ContactCenterConfig) -> None:
+        self.journal = journal
+        self.config = config
+
+    # ---- access -------------------------------------------------------------------------------
+
+    @staticmethod
+    def owns(identity: CustomerIdentity, session: SessionRecord) -> bool:
+        if session.tenant != identity.tenant.name or session.app_id != identity.entry.app_id:
+            return False
+        if session.client_id != identity.client_id:
+            return False
+        return not (identity.kind == WEB and identity.visitor_cookie and session.visitor_cookie
+                    and identity.visitor_cookie != session.visitor_cookie)
+
+    async def load_owned(self, tx: Transaction, identity: CustomerIdentity, chat_id: str) -> SessionRecord:
+        session = await tx.sessions.get(chat_id)
+        if session is None or not self.owns(identity, session):
+            raise NotFound("chat not found")
+        return session
+
+    @staticmethod
+    def is_gone(session: SessionRecord, after_seq: int | None = None) -> bool:
+        """Terminal and every event meant for the customer was delivered (per the cursor)."""
+        cursor = session.customer_cursor if after_seq is None else after_seq
+        return session.terminal and cursor >= session.customer_last_seq
+
+    # ---- request chat ---------------------------------------------------------------------------
+
+    async def request_chat(self, identity: CustomerIdentity, body: JsonObject) -> ChatTicket:
+        entry = identity.entry
+        if not entry.enabled:
+            raise Unavailable("this chat entry is disabled")
+        phone_number = _text_field(body, "phone_number")
+        from_ = _text_field(body, "from")
+        parameters = body.get("parameters", {})
+        if parameters is None:
+            parameters = {}
+        if not isinstance(parameters, dict):
+            raise Invalid("'parameters' must be an object")
+        initial = body.get("initial_message")
+        initial_msg = _initial_message(initial)
+        async with self.journal.action() as ctx:
+            if identity.kind == MOBILE:
+                existing = await ctx.tx.sessions.find_active_for_client(
+                    identity.tenant.name, entry.app_id, identity.client_id, "")
+                if existing is not None:
+                    return ChatTicket(existing.chat_id, existing.state, routing.UNKNOWN_EWT_SECS, False,
+                                      existing.phone_number)
+            session = SessionRecord(
+                chat_id=new_chat_id(), tenant=identity.tenant.name, app_id=entry.app_id,
+                client_id=identity.client_id, client_kind=identity.kind, visitor_cookie=identity.visitor_cookie,
+                state="queued", created_at=ctx.now, queue_id=entry.queue_id, phone_number=phone_number,
+                from_=from_, parameters=parameters, queued_at=ctx.now)
+            await ctx.create(session)
+            if entry.welcome_message:
+                bot = PartyRecord(party_id=new_party_id(), chat_id=session.chat_id, party_type="scenario",
+                                  agent_id="", first_name=entry.bot_name, last_name="",
+                                  display_name=entry.bot_name, joined_at=ctx.now)
+                await ctx.tx.parties.insert(bot)
+                await ctx.emit(session,
+                               to_everyone(ev.party_joined(bot.party_id, "scenario", bot.first_name, "",
+                                                           bot.display_name, ctx.now)),
+                               to_everyone(ev.message(bot.party_id, new_msg_id(),
+                                                      ev.html_from_text(entry.welcome_message),
+                                                      entry.welcome_message, ctx.now)))
+            await ctx.emit(session, to_everyone(ev.status("queued", routing.UNKNOWN_EWT_SECS)))
+            if initial_msg is not None:
+                await self._customer_message(ctx, session, initial_msg)
+            ctx.wake_tenant(session.tenant)
+            await routing.dispatch(ctx, session.tenant)
+            return ChatTicket(session.chat_id, "queued", routing.UNKNOWN_EWT_SECS, True, phone_number)
+
+    async def active_chat(self, identity: CustomerIdentity) -> ChatTicket:
+        async with self.journal.read() as tx:
+            session = await tx.sessions.find_active_for_client(
+                identity.tenant.name, identity.entry.app_id, identity.client_id,
+                identity.visitor_cookie if identity.kind == WEB else "")
+        if session is None or (identity.kind == WEB and not identity.visitor_cookie):
+            raise NotFound("no active chat")
+        return ChatTicket(session.chat_id, session.state, routing.UNKNOWN_EWT_SECS, False, session.phone_number)
+
+    # ---- client events --------------------------------------------------------------------------
+
+    async def apply_events(self, identity: CustomerIdentity, chat_id: str, events: list[ClientEvent]) -> None:
+        """Apply a validated batch atomically: every event or none."""
+        async with self.journal.action() as ctx:
+            session = await self.load_owned(ctx.tx, identity, chat_id)
+            if session.terminal:
+                raise NotFound("chat is over")
+            for event in events:
+                if session.terminal:
+                    break
+                await self._apply(ctx, identity, session, event)
+
+    async def _apply(self, ctx: ActionContext, identity: CustomerIdentity, session: SessionRecord,
+                     event: ClientEvent) -> None:
+        f = event.fields
+        me = session.chat_id
+        name = event.name
+        if name == ev.MESSAGE:
+            await self._customer_message(ctx, session, f)
+            await arm_inactivity(ctx, session, identity.entry)
+        elif name in (ev.TYPING, ev.NOT_TYPING):
+            payload = (ev.typing(me, ctx.now, f.get("msg")) if name == ev.TYPING else ev.not_typing(me, ctx.now))
+            await ctx.emit(session, to_staff(payload, "customer", in_history=False))
+        elif name in (ev.MESSAGE_DELIVERED, ev.MESSAGE_READ):
+            kind = "delivered" if name == ev.MESSAGE_DELIVERED else "read"
+            await ctx.emit(session, to_staff(ev.receipt(kind, me, f["ref_msg_id"], ctx.now), "customer"))
+        elif name in (ev.FORM_DATA, ev.SECURE_FORM_DATA):
+            await self._form_answer(ctx, session, name, f, answered=True)
+            await arm_inactivity(ctx, session, identity.entry)
+        elif name in (ev.FORM_CANCEL, ev.SECURE_FORM_CANCEL):
+            await self._form_answer(ctx, session, name, f, answered=False)
+        elif name == ev.FILE:
+            await self._customer_file(ctx, session, f)
+            await arm_inactivity(ctx, session, identity.entry)
+        elif name == ev.LOCATION:
+            payload = ev.location(me, f["msg_id"], f["latitude"], f["longitude"], f["url"], ctx.now)
+            await ctx.emit(session, to_staff(payload, "customer"))
+            await arm_inactivity(ctx, session, identity.entry)
+        elif name == ev.NAVIGATION:
+            payload = {"event": ev.NAVIGATION, "party_id": me, "msg_id": f["msg_id"], "page": f["page"],
+                       "title": f["title"], "timestamp": ev.ts_string(ctx.now)}
+            await ctx.emit(session, to_staff(payload, "customer"))
+        elif name == ev.SIGNALING:
+            await self._customer_signaling(ctx, session, f)
+        elif name.startswith("chat_session_cobrowsing_"):
+            payload = {"event": name, "party_id": me, **f, "timestamp": ev.ts_string(ctx.now)}
+            await ctx.emit(session, to_staff(payload, "customer", in_history=False))
+        elif name == ev.END:
+            await ctx.emit(session, to_staff({"event": ev.END, "party_id": me, "timestamp": ev.ts_string(ctx.now)},
+                                             "customer"))
+            await end_session(ctx, session, "customer_end", customer_sees=False)
+        elif name == ev.DISCONNECT:
+            await ctx.emit(session, to_staff({"event": ev.DISCONNECT, "party_id": me,
+                                              "timestamp": ev.ts_string(ctx.now)}, "customer"))
+            await end_session(ctx, session, "customer_disconnect", customer_sees=True)
+        else:  # pragma: no cover - parse_client_events admits only the names above
+            raise Invalid(f"unsupported event {name}")
+
+    async def _customer_message(self, ctx: ActionContext, session: SessionRecord, f: JsonObject) -> None:
+        msg_id = f.get("msg_id") or new_msg_id()
+        payload = ev.message(session.chat_id, msg_id, f["msg"], f["msg_text"], ctx.now)
+        await ctx.emit(session, to_staff(payload, "customer"))
+
+    async def _form_answer(self, ctx: ActionContext, session: SessionRecord, name: str, f: JsonObject,
+                           answered: bool) -> None:
+        form = await ctx.tx.forms.get(session.chat_id, f["form_request_id"])
+        if form is None:
+            raise Invalid(f"form request {f['form_request_id']} was never shown in this chat")
+        if form.state != "pending":
+            raise Invalid(f"form request {form.form_request_id} is already {form.state}")
+        secure = name in (ev.SECURE_FORM_DATA, ev.SECURE_FORM_CANCEL)
+        form.state = "answered" if answered else "cancelled"
+        form.data = f.get("data") if answered and not secure else None
+        await ctx.tx.forms.update(form)
+        await ctx.tx.timers.cancel(session.chat_id, f"{FORM_TIMEOUT_PREFIX}{form.form_request_id}")
+        payload: JsonObject = {"event": name, "party_id": session.chat_id,
+                               "form_request_id": form.form_request_id, "form_name": form.form_name or f["form_name"],
+                               "timestamp": ev.ts_string(ctx.now)}
+        if answered:
+            payload["data"] = f.get("data", {})
+        # secure form data reaches agents through the log but is kept out of the transcript
+        await ctx.emit(session, to_staff(payload, "customer", in_history=not secure))
+
+    async def _customer_file(self, ctx: ActionContext, session: SessionRecord, f: JsonObject) -> None:
+        record = await ctx.tx.files.get(f["file_id"])
+        if record is None or record.tenant != session.tenant or record.chat_id not in ("", session.chat_id):
+            raise Invalid(f"file {f['file_id'][:64]} was not uploaded")
+        await ctx.tx.files.attach(record.file_id, session.chat_id)
+        file_type = f["file_type"] or ev.file_type_for(record.content_type)
+        payload = ev.file(session.chat_id, f["msg_id"] or new_msg_id(), record.file_id, record.file_name,
+                          file_type, ctx.now)
+        await ctx.emit(session, to_staff(payload, "customer"))
+
+    async def _customer_signaling(self, ctx: ActionContext, session: SessionRecord, f: JsonObject) -> None:
+        destination = f["destination_party_id"]
+        if destination:
+            party = await ctx.tx.parties.get(destination)
+            if party is None or party.chat_id != session.chat_id or party.left_at is not None:
+                raise Invalid("destination_party_id is not a party of this chat")
+        payload = ev.signaling(session.chat_id, f["msg_id"] or str(session.last_seq + 1), f["data"], ctx.now,
+                               destination_party_id=destination or None)
+        await ctx.emit(session, to_staff(payload, "customer", in_history=False))
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    async def history(self, identity: CustomerIdentity, chat_id: str) -> list[JsonObject]:
+        async with self.journal.read() as tx:
+            session = await self.load_owned(tx, identity, chat_id)
+            if self.is_gone(session):
+                raise NotFound("chat is over")
+            records = await tx.events.read_history(chat_id)
+        return history_view(records, identity.kind)
+
+    async def case_history(self, identity: CustomerIdentity, chat_id: str | None) -> list[CaseSession]:
+        async with self.journal.read() as tx:
+            session = await self._case_session(tx, identity, chat_id)
+            result: list[CaseSession] = []
+            for other in await tx.sessions.list_for_case(session.tenant, session.case_id):
+                if other.app_id != session.app_id or other.client_id != session.client_id:
+                    continue
+                records = await tx.events.read_history(other.chat_id)
+                result.append(CaseSession(other.chat_id, other.created_at, history_view(records, identity.kind)))
+        return result
+
+    async def close_case(self, identity: CustomerIdentity, chat_id: str | None) -> None:
+        async with self.journal.action() as ctx:
+            session = await self._case_session(ctx.tx, identity, chat_id)
+            await ctx.tx.cases.close(session.tenant, session.case_id, ctx.now)
+            await ctx.emit(session, to_staff({"event": "frontdesk_case_closed", "case_id": session.case_id,
+                                              "timestamp": ev.ts_string(ctx.now)}, "customer"))
+
+    async def _case_session(self, tx: Transaction, identity: CustomerIdentity,
+                            chat_id: str | None) -> SessionRecord:
+        if chat_id is None:
+            found = await tx.sessions.find_active_for_client(
+                identity.tenant.name, identity.entry.app_id, identity.client_id,
+                identity.visitor_cookie if identity.kind == WEB else "")
+            if found is None:
+                raise NotFound("no active chat")
+            session = found
+        else:
+            session = await self.load_owned(tx, identity, chat_id)
+        if not session.case_id:
+            raise CaseNotSpecified("no case is set for this chat")
+        return session
+
+    async def subscribe_push(self, identity: CustomerIdentity, chat_id: str, subscription: JsonObject) -> None:
+        async with self.journal.action() as ctx:
+            session = await self.load_owned(ctx.tx, identity, chat_id)
+            if session.terminal:
+                raise NotFound("chat is over")
+            if subscription:
+                await ctx.tx.push.set(chat_id, subscription, ctx.now)
+            else:
+                await ctx.tx.push.delete(chat_id)
+
+    async def party_for_photo(self, chat_id: str, party_id: str) -> PartyPhoto:
+        """The photo of a chat's party. Loaded by ``<img>`` without credentials: the chat id and
+        party id, both random, are what is needed."""
+        async with self.journal.read() as tx:
+            party = await tx.parties.get(party_id)
+            if party is None or party.chat_id != chat_id:
+                raise NotFound("no such party")
+            agent = await tx.agents.get(party.agent_id) if party.agent_id else None
+        return PartyPhoto(party.display_name, agent.photo_path if agent else "")
+
+    async def chat_icon(self, chat_id: str) -> str:
+        async with self.journal.read() as tx:
+            session = await tx.sessions.get(chat_id)
+        tenant = self.config.tenants.get(session.tenant) if session else None
+        entry = tenant.entries.get(session.app_id) if tenant and session else None
+        if entry is None or not entry.chat_icon_path:
+            raise NotFound("no chat icon")
+        return entry.chat_icon_path
+
+    async def acknowledge(self, chat_id: str, seq: int) -> None:
+        """The customer's poll response up to ``seq`` was written: move the server-side cursor."""
+        async with self.journal.action() as ctx:
+            await ctx.tx.sessions.set_customer_cursor(chat_id, seq)
+
+
+@dataclass(frozen=True, slots=True)
+class PartyPhoto:
+    display_name: str
+    photo_path: str
+
+
+class CaseNotSpecified(Invalid):
+    """Case history or close case on a chat without a case (wire code 5601)."""
+
+
+def _text_field(body: JsonObject, name: str) -> str:
+    value: Any = body.get(name, "")
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise Invalid(f"'{name}' must be a string")
+    if len(value) > 256:
+        raise Invalid(f"'{name}' is longer than 256 characters")
+    return value
+
+
+def _initial_message(value: Any) -> JsonObject | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("msg"), str):
+        raise Invalid("'initial_message' must be an object with a string 'msg'")
+    msg = value["msg"]
+    if not msg.strip():
+        return None
+    msg_id = value.get("msg_id")
+    return {"msg": msg, "msg_text": ev.text_from_html(msg), "msg_id": "" if msg_id is None else str(msg_id)}

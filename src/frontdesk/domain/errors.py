@@ -1,0 +1,27 @@
+"""Errors raised by domain actions. The HTTP layers map them to their wire codes."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every refusal by the engine; the action changed nothing."""
+
+
+class NotFound(DomainError):
+    """The chat, file, agent, form or party does not exist for this caller."""
+
+
+class Invalid(DomainError):
+    """The request is well-formed but cannot apply (answered form, unknown file, …)."""
+
+
+class Forbidden(DomainError):
+    """The caller may not do this (bad credentials, a chat the agent does not hold)."""
+
+
+class Conflict(DomainError):
+    """The state changed under the caller (offer no longer open, chat already ended)."""
+
+
+class Unavailable(DomainError):
+    """The contact center cannot take the request now (entry closed or disabled)."""

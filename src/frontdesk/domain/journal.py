@@ -1,0 +1,95 @@
+"""The one way domain actions change state: a transaction that appends events and, after commit,
+publishes wake-ups.
+
+``Journal.action()`` opens a transaction; ``ActionContext.emit`` appends events to a session's log
+and marks the session for saving; on commit every touched session is saved and every wake-up is
+published. An exception rolls everything back and publishes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from frontdesk.bus.interfaces import Bus, agent_topic, chat_topic, tenant_topic
+from frontdesk.domain.clock import Clock
+from frontdesk.storage.interfaces import Storage, Transaction
+from frontdesk.storage.records import Audience, EventRecord, JsonObject, NewEvent, SessionRecord
+
+
+def to_everyone(payload: JsonObject, origin: str = "system", in_history: bool = True) -> NewEvent:
+    """An event the customer and the staff read."""
+    return NewEvent(payload=payload, audience=Audience.ALL, in_history=in_history, origin=origin)
+
+
+def to_staff(payload: JsonObject, origin: str, in_history: bool = True) -> NewEvent:
+    """An event only agents and supervisors read (the customer's own events, internal notices)."""
+    return NewEvent(payload=payload, audience=Audience.STAFF, in_history=in_history, origin=origin)
+
+
+def to_customer(payload: JsonObject, origin: str, in_history: bool = True) -> NewEvent:
+    return NewEvent(payload=payload, audience=Audience.CUSTOMER | Audience.SUPERVISORS, in_history=in_history,
+                    origin=origin)
+
+
+class ActionContext:
+    def __init__(self, tx: Transaction, now: float) -> None:
+        self.tx = tx
+        self.now = now
+        self._sessions: dict[str, SessionRecord] = {}
+        self.wakes: dict[str, int] = {}
+
+    def track(self, session: SessionRecord) -> None:
+        """Save this session when the action commits."""
+        self._sessions[session.chat_id] = session
+
+    async def create(self, session: SessionRecord) -> None:
+        await self.tx.sessions.insert(session)
+        self.track(session)
+
+    async def emit(self, session: SessionRecord, *events: NewEvent) -> list[EventRecord]:
+        if not events:
+            return []
+        records = await self.tx.events.append(session.chat_id, session.last_seq + 1, self.now, events)
+        session.last_seq = records[-1].seq
+        for record in records:
+            if record.audience & Audience.CUSTOMER:
+                session.customer_last_seq = record.seq
+        self.track(session)
+        self.wake(chat_topic(session.chat_id), session.last_seq)
+        return records
+
+    def wake(self, topic: str, seq: int = 0) -> None:
+        self.wakes[topic] = max(seq, self.wakes.get(topic, 0))
+
+    def wake_agent(self, agent_id: str) -> None:
+        if agent_id:
+            self.wake(agent_topic(agent_id))
+
+    def wake_tenant(self, tenant: str) -> None:
+        self.wake(tenant_topic(tenant))
+
+    async def flush(self) -> None:
+        for session in self._sessions.values():
+            await self.tx.sessions.update(session)
+
+
+class Journal:
+    def __init__(self, storage: Storage, bus: Bus, clock: Clock) -> None:
+        self.storage = storage
+        self.bus = bus
+        self.clock = clock
+
+    @asynccontextmanager
+    async def action(self) -> AsyncIterator[ActionContext]:
+        async with self.storage.transaction() as tx:
+            ctx = ActionContext(tx, self.clock.now())
+            yield ctx
+            await ctx.flush()
+        for topic, seq in ctx.wakes.items():
+            self.bus.publish(topic, seq)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Transaction]:
+        async with self.storage.read() as tx:
+            yield tx

@@ -1,0 +1,63 @@
+"""Transitions shared by customer, agent and timer actions: joining, leaving, ending, inactivity."""
+
+from __future__ import annotations
+
+from frontdesk.domain.config import EntryConfig
+from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
+from frontdesk.protocol import events as ev
+from frontdesk.storage.records import PartyRecord, SessionRecord, TimerRecord
+
+INACTIVITY_WARNING = "inactivity_warning"
+INACTIVITY_TIMEOUT = "inactivity_timeout"
+FORM_TIMEOUT_PREFIX = "form_timeout:"
+
+
+async def active_parties(ctx: ActionContext, session: SessionRecord) -> list[PartyRecord]:
+    return [p for p in await ctx.tx.parties.list_for_chat(session.chat_id) if p.left_at is None]
+
+
+async def party_leaves(ctx: ActionContext, session: SessionRecord, party: PartyRecord,
+                       customer_sees: bool = True) -> None:
+    party.left_at = ctx.now
+    await ctx.tx.parties.update(party)
+    payload = ev.party_left(party.party_id, party.party_type, ctx.now)
+    await ctx.emit(session, to_everyone(payload) if customer_sees else to_staff(payload, "system"))
+    ctx.wake_agent(party.agent_id)
+
+
+async def end_session(ctx: ActionContext, session: SessionRecord, reason: str, customer_sees: bool) -> None:
+    """Every party leaves, ``chat_session_ended`` is appended, and the session becomes terminal.
+
+    ``customer_sees`` is False when the customer ended the chat themselves (or already received a
+    terminal event such as ``chat_session_inactivity_timeout``): they stop polling, so nothing more
+    is queued for them and the chat answers 5005 at once.
+    """
+    if session.terminal:
+        return
+    for party in await active_parties(ctx, session):
+        await party_leaves(ctx, session, party, customer_sees)
+    if session.offered_agent_id:
+        ctx.wake_agent(session.offered_agent_id)
+        session.offered_agent_id = ""
+    payload = ev.ended(ctx.now)
+    await ctx.emit(session, to_everyone(payload) if customer_sees else to_staff(payload, "system"))
+    session.state = "completed" if session.connected_at is not None else "failed"
+    session.terminal = True
+    session.end_reason = reason
+    session.ended_at = ctx.now
+    await ctx.tx.timers.cancel_all(session.chat_id)
+    ctx.wake_tenant(session.tenant)
+
+
+async def arm_inactivity(ctx: ActionContext, session: SessionRecord, entry: EntryConfig) -> None:
+    """(Re)start the customer-inactivity clock of a connected chat."""
+    if session.terminal or session.state != "connected" or entry.inactivity_timeout_secs <= 0:
+        return
+    await ctx.tx.timers.cancel(session.chat_id, INACTIVITY_TIMEOUT)
+    warning_secs = entry.inactivity_warning_secs
+    if 0 < warning_secs < entry.inactivity_timeout_secs:
+        await ctx.tx.timers.set(TimerRecord(session.chat_id, INACTIVITY_WARNING, ctx.now + warning_secs, {}))
+    else:
+        await ctx.tx.timers.cancel(session.chat_id, INACTIVITY_WARNING)
+        await ctx.tx.timers.set(TimerRecord(session.chat_id, INACTIVITY_TIMEOUT,
+                                            ctx.now + entry.inactivity_timeout_secs, {}))

@@ -1,0 +1,57 @@
+"""Routing of queued chats to agents: the first ready agent with spare capacity, longest idle first.
+
+Skills, priorities, offer timeouts and an estimated wait time built from live data belong to the
+contact-center engine; this module keeps their shape: ``dispatch`` is the single place where a
+chat meets an agent.
+"""
+
+from __future__ import annotations
+
+from frontdesk.domain.journal import ActionContext, to_everyone
+from frontdesk.protocol import events as ev
+from frontdesk.storage.records import AgentRecord, SessionRecord
+
+UNKNOWN_EWT_SECS = 0  # the protocol's value for "no estimate"; the EWT model replaces it
+
+
+async def eligible_agents(ctx: ActionContext, tenant: str) -> list[tuple[AgentRecord, int]]:
+    """Ready agents with spare capacity and their current load, longest in ready state first."""
+    result: list[tuple[AgentRecord, int]] = []
+    for agent in await ctx.tx.agents.list_for_tenant(tenant):
+        if agent.state != "ready":
+            continue
+        load = await ctx.tx.agents.count_chats(agent.agent_id)
+        if load < agent.max_chats:
+            result.append((agent, load))
+    return result
+
+
+async def dispatch(ctx: ActionContext, tenant: str) -> None:
+    """Offer every queued chat of the tenant that an eligible agent can take, in FIFO order."""
+    queued = await ctx.tx.sessions.list_in_state(tenant, ("queued",))
+    if not queued:
+        return
+    candidates = await eligible_agents(ctx, tenant)
+    for session in queued:
+        chosen = next(((a, load) for a, load in candidates if a.agent_id not in session.declined_agents), None)
+        if chosen is None:
+            continue
+        agent, load = chosen
+        await offer(ctx, session, agent)
+        candidates.remove(chosen)
+        if load + 1 < agent.max_chats:
+            candidates.append((agent, load + 1))
+
+
+async def offer(ctx: ActionContext, session: SessionRecord, agent: AgentRecord) -> None:
+    session.state = "connecting"
+    session.offered_agent_id = agent.agent_id
+    await ctx.emit(session, to_everyone(ev.status("connecting", UNKNOWN_EWT_SECS)))
+    ctx.wake_agent(agent.agent_id)
+
+
+async def requeue(ctx: ActionContext, session: SessionRecord) -> None:
+    """Put a chat back in its queue, keeping its original place (head of the queue)."""
+    session.state = "queued"
+    session.offered_agent_id = ""
+    await ctx.emit(session, to_everyone(ev.status("queued", UNKNOWN_EWT_SECS)))

@@ -1,0 +1,113 @@
+"""Timers with a due time in storage: inactivity warning and timeout, form timeouts.
+
+``fire_due`` claims each due timer inside the transaction that acts on it, so a timer fires
+exactly once. ``run`` is the background loop of a live server; tests call ``fire_due`` after
+advancing a fake clock instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from frontdesk.domain import routing
+from frontdesk.domain.config import ContactCenterConfig, EntryConfig
+from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
+from frontdesk.domain.lifecycle import (
+    FORM_TIMEOUT_PREFIX,
+    INACTIVITY_TIMEOUT,
+    INACTIVITY_WARNING,
+    end_session,
+)
+from frontdesk.protocol import events as ev
+from frontdesk.storage.records import SessionRecord, TimerRecord
+
+log = logging.getLogger(__name__)
+
+BATCH = 100  # timers handled per pass; the loop comes back at once while more are due
+MAX_SLEEP_SECS = 1.0  # bound on how late a timer set by another node (or a clock jump) is noticed
+
+
+class TimerService:
+    def __init__(self, journal: Journal, config: ContactCenterConfig) -> None:
+        self.journal = journal
+        self.config = config
+
+    def _entry(self, session: SessionRecord) -> EntryConfig | None:
+        tenant = self.config.tenants.get(session.tenant)
+        return tenant.entries.get(session.app_id) if tenant else None
+
+    async def fire_due(self) -> int:
+        """Fire every timer due at the clock's now; returns how many fired."""
+        fired = 0
+        while True:
+            async with self.journal.read() as tx:
+                due = await tx.timers.due(self.journal.clock.now(), BATCH)
+            if not due:
+                return fired
+            for timer in due:
+                await self._fire(timer)
+                fired += 1
+
+    async def _fire(self, timer: TimerRecord) -> None:
+        async with self.journal.action() as ctx:
+            # claim: only the transaction that still finds the timer, unchanged, acts on it
+            current = await ctx.tx.timers.due(ctx.now, BATCH)
+            if not any(t.chat_id == timer.chat_id and t.kind == timer.kind and t.due_at == timer.due_at
+                       for t in current):
+                return
+            await ctx.tx.timers.cancel(timer.chat_id, timer.kind)
+            session = await ctx.tx.sessions.get(timer.chat_id)
+            if session is None or session.terminal:
+                return
+            if timer.kind == INACTIVITY_WARNING:
+                await self._warn(ctx, session)
+            elif timer.kind == INACTIVITY_TIMEOUT:
+                await self._time_out(ctx, session)
+            elif timer.kind.startswith(FORM_TIMEOUT_PREFIX):
+                await self._expire_form(ctx, session, int(timer.payload["form_request_id"]))
+            else:
+                log.warning("unknown timer kind %s on chat %s", timer.kind, timer.chat_id)
+
+    async def _warn(self, ctx: ActionContext, session: SessionRecord) -> None:
+        entry = self._entry(session)
+        if entry is None:
+            return
+        await ctx.emit(session, to_everyone(ev.timeout_warning(entry.inactivity_warning_msg, ctx.now)))
+        remaining = max(0, entry.inactivity_timeout_secs - entry.inactivity_warning_secs)
+        await ctx.tx.timers.set(TimerRecord(session.chat_id, INACTIVITY_TIMEOUT, ctx.now + remaining, {}))
+
+    async def _time_out(self, ctx: ActionContext, session: SessionRecord) -> None:
+        entry = self._entry(session)
+        msg = entry.inactivity_timeout_msg if entry else "This chat was closed because there was no reply."
+        await ctx.emit(session, to_everyone(ev.inactivity_timeout(msg, ctx.now)))
+        # the customer's client ends the chat on inactivity_timeout: nothing more is queued for it
+        await end_session(ctx, session, "inactivity_timeout", customer_sees=False)
+        await routing.dispatch(ctx, session.tenant)
+
+    async def _expire_form(self, ctx: ActionContext, session: SessionRecord, form_request_id: int) -> None:
+        form = await ctx.tx.forms.get(session.chat_id, form_request_id)
+        if form is None or form.state != "pending":
+            return
+        form.state = "expired"
+        await ctx.tx.forms.update(form)
+        await ctx.emit(session, to_staff({"event": "frontdesk_form_expired", "form_request_id": form_request_id,
+                                          "form_name": form.form_name, "timestamp": ev.ts_string(ctx.now)},
+                                         "system"))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fire timers until ``stop`` is set (the server's background task)."""
+        while not stop.is_set():
+            try:
+                await self.fire_due()
+                async with self.journal.read() as tx:
+                    next_due = await tx.timers.next_due_at()
+            except Exception:
+                log.exception("timer pass failed")
+                next_due = None
+            delay = MAX_SLEEP_SECS
+            if next_due is not None:
+                delay = min(MAX_SLEEP_SECS, max(0.0, next_due - self.journal.clock.now()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)

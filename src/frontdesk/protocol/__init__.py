@@ -1,0 +1,1 @@
+"""Wire formats of the Mobile/Web API and the agent API: pure data, no I/O."""

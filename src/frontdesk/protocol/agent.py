@@ -1,0 +1,119 @@
+"""Wire formats of the agent API (REST bodies and answers; WebSocket messages are documented in
+docs/agent-api.md)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=1, max_length=1024)
+    tenant: str = Field(default="", max_length=253, description="Tenant host; the default tenant when empty")
+
+
+class AgentInfo(BaseModel):
+    agent_id: str
+    username: str
+    first_name: str
+    last_name: str
+    display_name: str
+    state: Literal["logged_out", "not_ready", "ready"]
+    max_chats: int
+
+
+class LoginResponse(BaseModel):
+    token: str
+    agent: AgentInfo
+
+
+class StateRequest(BaseModel):
+    state: Literal["ready", "not_ready"]
+
+
+class Party(BaseModel):
+    party_id: str
+    type: str
+    display_name: str
+    first_name: str
+    last_name: str
+    agent_id: str
+    joined_at: float
+    left_at: float | None
+
+
+class ChatSummary(BaseModel):
+    chat_id: str
+    state: str
+    app_id: str
+    client_kind: Literal["web", "mobile"]
+    created_at: float
+    last_seq: int
+    parameters: dict[str, Any]
+    phone_number: str
+    from_: str = Field(alias="from")
+    case_id: str
+    parties: list[Party] = []
+
+    model_config = {"populate_by_name": True}
+
+
+class ChatEvent(BaseModel):
+    seq: int
+    event: dict[str, Any]
+
+
+class ChatEvents(BaseModel):
+    chat_id: str
+    events: list[ChatEvent]
+
+
+class MessageRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=32_000)
+
+
+class SentEvent(BaseModel):
+    seq: int
+    msg_id: str = ""
+
+
+class TypingRequest(BaseModel):
+    typing: bool
+
+
+class ReceiptRequest(BaseModel):
+    ref_msg_id: str = Field(min_length=1, max_length=512)
+    kind: Literal["delivered", "read"]
+
+
+class FormRequest(BaseModel):
+    form_name: str = Field(max_length=128, description='"" asks for the next typed message as the answer')
+    timeout_secs: int = Field(default=300, ge=1, le=86_400)
+
+
+class FormShown(BaseModel):
+    form_request_id: int
+
+
+class CaseRequest(BaseModel):
+    case_id: str = Field(max_length=128)
+
+
+class SignalingRequest(BaseModel):
+    data: dict[str, Any]
+
+
+class FileSent(BaseModel):
+    seq: int
+    file_id: str
+    file_name: str
+
+
+class Ok(BaseModel):
+    ok: bool = True
+
+
+class ErrorBody(BaseModel):
+    detail: str

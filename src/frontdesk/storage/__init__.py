@@ -1,0 +1,1 @@
+"""Storage: interfaces per area (records.py, interfaces.py) and their backends (sqlite/)."""

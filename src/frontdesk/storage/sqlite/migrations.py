@@ -1,0 +1,142 @@
+"""Versioned schema migrations of the SQLite backend. Append new steps; never edit old ones."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: the initial schema
+    """
+    CREATE TABLE sessions (
+        chat_id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        app_id TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        client_kind TEXT NOT NULL,
+        visitor_cookie TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        queue_id TEXT NOT NULL,
+        phone_number TEXT NOT NULL,
+        from_ TEXT NOT NULL,
+        parameters TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        offered_agent_id TEXT NOT NULL,
+        declined_agents TEXT NOT NULL,
+        last_seq INTEGER NOT NULL,
+        customer_last_seq INTEGER NOT NULL,
+        customer_cursor INTEGER NOT NULL,
+        terminal INTEGER NOT NULL,
+        end_reason TEXT NOT NULL,
+        ended_at REAL,
+        queued_at REAL,
+        connected_at REAL
+    );
+    CREATE INDEX sessions_client ON sessions (tenant, app_id, client_id) WHERE terminal = 0;
+    CREATE INDEX sessions_state ON sessions (tenant, state) WHERE terminal = 0;
+    CREATE INDEX sessions_case ON sessions (tenant, case_id) WHERE case_id != '';
+    CREATE TABLE events (
+        chat_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        name TEXT NOT NULL,
+        audience INTEGER NOT NULL,
+        in_history INTEGER NOT NULL,
+        origin TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        PRIMARY KEY (chat_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE parties (
+        party_id TEXT PRIMARY KEY,
+        chat_id TEXT NOT NULL,
+        party_type TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        first_name TEXT NOT NULL,
+        last_name TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        joined_at REAL NOT NULL,
+        left_at REAL
+    );
+    CREATE INDEX parties_chat ON parties (chat_id);
+    CREATE INDEX parties_agent ON parties (agent_id) WHERE left_at IS NULL;
+    CREATE TABLE agents (
+        agent_id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        username TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        first_name TEXT NOT NULL,
+        last_name TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        max_chats INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        state_since REAL NOT NULL,
+        photo_path TEXT NOT NULL,
+        UNIQUE (tenant, username)
+    );
+    CREATE TABLE agent_tokens (
+        token_hash TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE files (
+        file_id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        uploader TEXT NOT NULL
+    );
+    CREATE INDEX files_tenant ON files (tenant, created_at);
+    CREATE TABLE timers (
+        chat_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        due_at REAL NOT NULL,
+        payload TEXT NOT NULL,
+        PRIMARY KEY (chat_id, kind)
+    );
+    CREATE INDEX timers_due ON timers (due_at);
+    CREATE TABLE form_requests (
+        chat_id TEXT NOT NULL,
+        form_request_id INTEGER NOT NULL,
+        form_name TEXT NOT NULL,
+        party_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        due_at REAL,
+        data TEXT,
+        PRIMARY KEY (chat_id, form_request_id)
+    );
+    CREATE TABLE push_subscriptions (
+        chat_id TEXT PRIMARY KEY,
+        subscription TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE cases (
+        tenant TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        closed_at REAL,
+        PRIMARY KEY (tenant, case_id)
+    );
+    """,
+]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to the newest version; returns that version."""
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    for version, script in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)

@@ -1,0 +1,399 @@
+"""SQLite implementation of every storage interface.
+
+One connection in WAL mode serves the process. SQLite calls are fast enough to run on the event
+loop thread (no thread hop), and a transaction never awaits anything but its own statements, so
+an ``asyncio.Lock`` is enough to keep transactions from interleaving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from frontdesk.storage.records import (
+    AgentRecord,
+    Audience,
+    EventRecord,
+    FileRecord,
+    FormRequestRecord,
+    JsonObject,
+    NewEvent,
+    PartyRecord,
+    SessionRecord,
+    TimerRecord,
+)
+from frontdesk.storage.sqlite.migrations import migrate
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+_SESSION_COLUMNS = (
+    "chat_id, tenant, app_id, client_id, client_kind, visitor_cookie, state, created_at, queue_id, "
+    "phone_number, from_, parameters, case_id, offered_agent_id, declined_agents, last_seq, "
+    "customer_last_seq, customer_cursor, terminal, end_reason, ended_at, queued_at, connected_at"
+)
+
+
+def _session_row(s: SessionRecord) -> tuple[Any, ...]:
+    return (s.chat_id, s.tenant, s.app_id, s.client_id, s.client_kind, s.visitor_cookie, s.state, s.created_at,
+            s.queue_id, s.phone_number, s.from_, _dumps(s.parameters), s.case_id, s.offered_agent_id,
+            _dumps(s.declined_agents), s.last_seq, s.customer_last_seq, s.customer_cursor, int(s.terminal),
+            s.end_reason, s.ended_at, s.queued_at, s.connected_at)
+
+
+def _session(row: sqlite3.Row) -> SessionRecord:
+    return SessionRecord(
+        chat_id=row[0], tenant=row[1], app_id=row[2], client_id=row[3], client_kind=row[4],
+        visitor_cookie=row[5], state=row[6], created_at=row[7], queue_id=row[8], phone_number=row[9],
+        from_=row[10], parameters=orjson.loads(row[11]), case_id=row[12], offered_agent_id=row[13],
+        declined_agents=orjson.loads(row[14]), last_seq=row[15], customer_last_seq=row[16],
+        customer_cursor=row[17], terminal=bool(row[18]), end_reason=row[19], ended_at=row[20],
+        queued_at=row[21], connected_at=row[22])
+
+
+class _Sessions:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def insert(self, session: SessionRecord) -> None:
+        marks = ",".join("?" * 23)
+        self._c.execute(f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({marks})", _session_row(session))
+
+    async def get(self, chat_id: str) -> SessionRecord | None:
+        row = self._c.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE chat_id = ?", (chat_id,)).fetchone()
+        return _session(row) if row else None
+
+    async def update(self, session: SessionRecord) -> None:
+        names = _SESSION_COLUMNS.split(", ")[1:]
+        assignments = ", ".join(f"{name} = ?" for name in names)
+        row = _session_row(session)
+        self._c.execute(f"UPDATE sessions SET {assignments} WHERE chat_id = ?", (*row[1:], row[0]))
+
+    async def set_customer_cursor(self, chat_id: str, seq: int) -> None:
+        self._c.execute("UPDATE sessions SET customer_cursor = MAX(customer_cursor, ?) WHERE chat_id = ?",
+                        (seq, chat_id))
+
+    async def find_active_for_client(self, tenant: str, app_id: str, client_id: str,
+                                     visitor_cookie: str) -> SessionRecord | None:
+        query = (f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = ? AND app_id = ? AND client_id = ? "
+                 "AND terminal = 0")
+        params: tuple[Any, ...] = (tenant, app_id, client_id)
+        if visitor_cookie:
+            query += " AND visitor_cookie = ?"
+            params = (*params, visitor_cookie)
+        row = self._c.execute(query + " ORDER BY created_at DESC LIMIT 1", params).fetchone()
+        return _session(row) if row else None
+
+    async def list_in_state(self, tenant: str, states: Sequence[str]) -> list[SessionRecord]:
+        marks = ",".join("?" * len(states))
+        rows = self._c.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = ? AND terminal = 0 AND state IN ({marks}) "
+            "ORDER BY queued_at, created_at", (tenant, *states)).fetchall()
+        return [_session(r) for r in rows]
+
+    async def list_for_agent(self, agent_id: str) -> list[SessionRecord]:
+        cols = ", ".join(f"s.{c}" for c in _SESSION_COLUMNS.split(", "))
+        rows = self._c.execute(
+            f"SELECT DISTINCT {cols} FROM sessions s JOIN parties p ON p.chat_id = s.chat_id "
+            "WHERE p.agent_id = ? AND p.left_at IS NULL AND s.terminal = 0 ORDER BY s.created_at",
+            (agent_id,)).fetchall()
+        return [_session(r) for r in rows]
+
+    async def list_for_case(self, tenant: str, case_id: str) -> list[SessionRecord]:
+        rows = self._c.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = ? AND case_id = ? ORDER BY created_at",
+            (tenant, case_id)).fetchall()
+        return [_session(r) for r in rows]
+
+
+def _event(row: sqlite3.Row) -> EventRecord:
+    return EventRecord(chat_id=row[0], seq=row[1], ts=row[2], name=row[3], audience=Audience(row[4]),
+                       in_history=bool(row[5]), origin=row[6], payload=orjson.loads(row[7]))
+
+
+_EVENT_COLUMNS = "chat_id, seq, ts, name, audience, in_history, origin, payload"
+
+
+class _Events:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def append(self, chat_id: str, first_seq: int, ts: float,
+                     events: Sequence[NewEvent]) -> list[EventRecord]:
+        records = [EventRecord(chat_id=chat_id, seq=first_seq + i, ts=ts, name=e.name, audience=e.audience,
+                               in_history=e.in_history, origin=e.origin, payload=e.payload)
+                   for i, e in enumerate(events)]
+        self._c.executemany(
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+            [(r.chat_id, r.seq, r.ts, r.name, int(r.audience), int(r.in_history), r.origin, _dumps(r.payload))
+             for r in records])
+        return records
+
+    async def read_after(self, chat_id: str, after_seq: int, audience: Audience,
+                         limit: int) -> list[EventRecord]:
+        rows = self._c.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE chat_id = ? AND seq > ? AND (audience & ?) != 0 "
+            "ORDER BY seq LIMIT ?", (chat_id, after_seq, int(audience), limit)).fetchall()
+        return [_event(r) for r in rows]
+
+    async def read_history(self, chat_id: str) -> list[EventRecord]:
+        rows = self._c.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE chat_id = ? AND in_history = 1 ORDER BY seq",
+            (chat_id,)).fetchall()
+        return [_event(r) for r in rows]
+
+
+_PARTY_COLUMNS = "party_id, chat_id, party_type, agent_id, first_name, last_name, display_name, joined_at, left_at"
+
+
+def _party(row: sqlite3.Row) -> PartyRecord:
+    return PartyRecord(*row)
+
+
+class _Parties:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def insert(self, party: PartyRecord) -> None:
+        self._c.execute(f"INSERT INTO parties ({_PARTY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (party.party_id, party.chat_id, party.party_type, party.agent_id, party.first_name,
+                         party.last_name, party.display_name, party.joined_at, party.left_at))
+
+    async def update(self, party: PartyRecord) -> None:
+        self._c.execute("UPDATE parties SET left_at = ?, display_name = ? WHERE party_id = ?",
+                        (party.left_at, party.display_name, party.party_id))
+
+    async def get(self, party_id: str) -> PartyRecord | None:
+        row = self._c.execute(f"SELECT {_PARTY_COLUMNS} FROM parties WHERE party_id = ?", (party_id,)).fetchone()
+        return _party(row) if row else None
+
+    async def list_for_chat(self, chat_id: str) -> list[PartyRecord]:
+        rows = self._c.execute(f"SELECT {_PARTY_COLUMNS} FROM parties WHERE chat_id = ? ORDER BY joined_at",
+                               (chat_id,)).fetchall()
+        return [_party(r) for r in rows]
+
+
+_AGENT_COLUMNS = ("agent_id, tenant, username, password_hash, first_name, last_name, display_name, max_chats, "
+                  "state, state_since, photo_path")
+
+
+class _Agents:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def upsert(self, agent: AgentRecord) -> None:
+        self._c.execute(
+            f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (agent_id) DO "
+            "UPDATE SET tenant = excluded.tenant, username = excluded.username, "
+            "password_hash = excluded.password_hash, first_name = excluded.first_name, "
+            "last_name = excluded.last_name, display_name = excluded.display_name, "
+            "max_chats = excluded.max_chats, state = excluded.state, state_since = excluded.state_since, "
+            "photo_path = excluded.photo_path",
+            (agent.agent_id, agent.tenant, agent.username, agent.password_hash, agent.first_name, agent.last_name,
+             agent.display_name, agent.max_chats, agent.state, agent.state_since, agent.photo_path))
+
+    async def get(self, agent_id: str) -> AgentRecord | None:
+        row = self._c.execute(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE agent_id = ?", (agent_id,)).fetchone()
+        return AgentRecord(*row) if row else None
+
+    async def get_by_username(self, tenant: str, username: str) -> AgentRecord | None:
+        row = self._c.execute(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE tenant = ? AND username = ?",
+                              (tenant, username)).fetchone()
+        return AgentRecord(*row) if row else None
+
+    async def list_for_tenant(self, tenant: str) -> list[AgentRecord]:
+        rows = self._c.execute(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE tenant = ? ORDER BY state_since",
+                               (tenant,)).fetchall()
+        return [AgentRecord(*r) for r in rows]
+
+    async def count_chats(self, agent_id: str) -> int:
+        row = self._c.execute(
+            "SELECT COUNT(DISTINCT p.chat_id) FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
+            "WHERE p.agent_id = ? AND p.left_at IS NULL AND s.terminal = 0", (agent_id,)).fetchone()
+        offered = self._c.execute(
+            "SELECT COUNT(*) FROM sessions WHERE offered_agent_id = ? AND terminal = 0 AND state = 'connecting'",
+            (agent_id,)).fetchone()
+        return int(row[0]) + int(offered[0])
+
+    async def add_token(self, token_hash: str, agent_id: str, created_at: float) -> None:
+        self._c.execute("INSERT INTO agent_tokens (token_hash, agent_id, created_at) VALUES (?,?,?)",
+                        (token_hash, agent_id, created_at))
+
+    async def agent_for_token(self, token_hash: str) -> str | None:
+        row = self._c.execute("SELECT agent_id FROM agent_tokens WHERE token_hash = ?", (token_hash,)).fetchone()
+        return str(row[0]) if row else None
+
+    async def drop_tokens(self, agent_id: str) -> None:
+        self._c.execute("DELETE FROM agent_tokens WHERE agent_id = ?", (agent_id,))
+
+
+_FILE_COLUMNS = "file_id, tenant, chat_id, file_name, content_type, size, created_at, uploader"
+
+
+class _Files:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def insert(self, record: FileRecord) -> None:
+        self._c.execute(f"INSERT INTO files ({_FILE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                        (record.file_id, record.tenant, record.chat_id, record.file_name, record.content_type,
+                         record.size, record.created_at, record.uploader))
+
+    async def get(self, file_id: str) -> FileRecord | None:
+        row = self._c.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE file_id = ?", (file_id,)).fetchone()
+        return FileRecord(*row) if row else None
+
+    async def attach(self, file_id: str, chat_id: str) -> None:
+        self._c.execute("UPDATE files SET chat_id = ? WHERE file_id = ?", (chat_id, file_id))
+
+    async def count_for_tenant(self, tenant: str) -> int:
+        return int(self._c.execute("SELECT COUNT(*) FROM files WHERE tenant = ?", (tenant,)).fetchone()[0])
+
+    async def oldest_for_tenant(self, tenant: str, limit: int) -> list[FileRecord]:
+        rows = self._c.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE tenant = ? ORDER BY created_at LIMIT ?",
+                               (tenant, limit)).fetchall()
+        return [FileRecord(*r) for r in rows]
+
+    async def delete(self, file_id: str) -> None:
+        self._c.execute("DELETE FROM files WHERE file_id = ?", (file_id,))
+
+
+class _Timers:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def set(self, timer: TimerRecord) -> None:
+        self._c.execute("INSERT INTO timers (chat_id, kind, due_at, payload) VALUES (?,?,?,?) "
+                        "ON CONFLICT (chat_id, kind) DO UPDATE SET due_at = excluded.due_at, "
+                        "payload = excluded.payload", (timer.chat_id, timer.kind, timer.due_at, _dumps(timer.payload)))
+
+    async def cancel(self, chat_id: str, kind: str) -> None:
+        self._c.execute("DELETE FROM timers WHERE chat_id = ? AND kind = ?", (chat_id, kind))
+
+    async def cancel_all(self, chat_id: str) -> None:
+        self._c.execute("DELETE FROM timers WHERE chat_id = ?", (chat_id,))
+
+    async def due(self, now: float, limit: int) -> list[TimerRecord]:
+        rows = self._c.execute("SELECT chat_id, kind, due_at, payload FROM timers WHERE due_at <= ? "
+                               "ORDER BY due_at LIMIT ?", (now, limit)).fetchall()
+        return [TimerRecord(chat_id=r[0], kind=r[1], due_at=r[2], payload=orjson.loads(r[3])) for r in rows]
+
+    async def next_due_at(self) -> float | None:
+        row = self._c.execute("SELECT MIN(due_at) FROM timers").fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+
+class _Forms:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def insert(self, form: FormRequestRecord) -> None:
+        self._c.execute("INSERT INTO form_requests (chat_id, form_request_id, form_name, party_id, state, due_at, "
+                        "data) VALUES (?,?,?,?,?,?,?)",
+                        (form.chat_id, form.form_request_id, form.form_name, form.party_id, form.state,
+                         form.due_at, None if form.data is None else _dumps(form.data)))
+
+    async def get(self, chat_id: str, form_request_id: int) -> FormRequestRecord | None:
+        row = self._c.execute("SELECT chat_id, form_request_id, form_name, party_id, state, due_at, data "
+                              "FROM form_requests WHERE chat_id = ? AND form_request_id = ?",
+                              (chat_id, form_request_id)).fetchone()
+        if row is None:
+            return None
+        return FormRequestRecord(chat_id=row[0], form_request_id=row[1], form_name=row[2], party_id=row[3],
+                                 state=row[4], due_at=row[5], data=None if row[6] is None else orjson.loads(row[6]))
+
+    async def update(self, form: FormRequestRecord) -> None:
+        self._c.execute("UPDATE form_requests SET state = ?, data = ? WHERE chat_id = ? AND form_request_id = ?",
+                        (form.state, None if form.data is None else _dumps(form.data), form.chat_id,
+                         form.form_request_id))
+
+
+class _Push:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def set(self, chat_id: str, subscription: JsonObject, updated_at: float) -> None:
+        self._c.execute("INSERT INTO push_subscriptions (chat_id, subscription, updated_at) VALUES (?,?,?) "
+                        "ON CONFLICT (chat_id) DO UPDATE SET subscription = excluded.subscription, "
+                        "updated_at = excluded.updated_at", (chat_id, _dumps(subscription), updated_at))
+
+    async def delete(self, chat_id: str) -> None:
+        self._c.execute("DELETE FROM push_subscriptions WHERE chat_id = ?", (chat_id,))
+
+    async def get(self, chat_id: str) -> JsonObject | None:
+        row = self._c.execute("SELECT subscription FROM push_subscriptions WHERE chat_id = ?", (chat_id,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+
+class _Cases:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def ensure(self, tenant: str, case_id: str, created_at: float) -> None:
+        self._c.execute("INSERT INTO cases (tenant, case_id, created_at) VALUES (?,?,?) "
+                        "ON CONFLICT (tenant, case_id) DO NOTHING", (tenant, case_id, created_at))
+
+    async def close(self, tenant: str, case_id: str, closed_at: float) -> bool:
+        cur = self._c.execute("UPDATE cases SET closed_at = ? WHERE tenant = ? AND case_id = ? AND closed_at IS NULL",
+                              (closed_at, tenant, case_id))
+        return cur.rowcount > 0
+
+    async def is_closed(self, tenant: str, case_id: str) -> bool:
+        row = self._c.execute("SELECT closed_at FROM cases WHERE tenant = ? AND case_id = ?",
+                              (tenant, case_id)).fetchone()
+        return bool(row and row[0] is not None)
+
+
+class SqliteTransaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.sessions = _Sessions(conn)
+        self.events = _Events(conn)
+        self.parties = _Parties(conn)
+        self.agents = _Agents(conn)
+        self.files = _Files(conn)
+        self.timers = _Timers(conn)
+        self.forms = _Forms(conn)
+        self.push = _Push(conn)
+        self.cases = _Cases(conn)
+
+
+class SqliteStorage:
+    """The SQLite backend. ``synchronous`` NORMAL survives a process crash; FULL also a power cut."""
+
+    def __init__(self, path: Path | str, synchronous: str = "NORMAL") -> None:
+        self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self._conn.execute("PRAGMA busy_timeout = 5000")
+        self.schema_version = migrate(self._conn)
+        self._tx = SqliteTransaction(self._conn)
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+        async with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._tx
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[SqliteTransaction]:
+        async with self._lock:
+            yield self._tx
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._conn.close()
