@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from frontdesk.domain.config import (
+    DEFAULT_INACTIVITY_TIMEOUT_MSG,
+    DEFAULT_INACTIVITY_WARNING_MSG,
     PARAMETER_TYPES,
     AgentConfig,
     ContactCenterConfig,
@@ -221,8 +223,8 @@ def _entry(e: _Reader, queues: dict[str, QueueConfig], base_dir: Path) -> EntryC
         parameters=tuple(parameters), widget_configuration=widget, ice_servers=tuple(ice),
         welcome_message=e.get("welcome_message", str, ""), bot_name=e.get("bot_name", str, "Assistant"),
         inactivity_warning_secs=warning, inactivity_timeout_secs=timeout,
-        inactivity_warning_msg=e.get("inactivity_warning_msg", str, EntryConfig.inactivity_warning_msg),
-        inactivity_timeout_msg=e.get("inactivity_timeout_msg", str, EntryConfig.inactivity_timeout_msg),
+        inactivity_warning_msg=e.get("inactivity_warning_msg", str, DEFAULT_INACTIVITY_WARNING_MSG),
+        inactivity_timeout_msg=e.get("inactivity_timeout_msg", str, DEFAULT_INACTIVITY_TIMEOUT_MSG),
         unavailable_value=unavailable, push_enabled=e.get("push_enabled", bool, True),
         chat_icon_path=_existing_file(e, "chat_icon", icon, base_dir))
     e.finish()

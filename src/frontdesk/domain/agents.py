@@ -162,6 +162,10 @@ class AgentService:
                 raise NotFound("no such chat")
             if session.terminal or session.state != "connecting" or session.offered_agent_id != agent_id:
                 raise Conflict("this chat is not offered to you")
+            # the scenario hands the chat over: its bot leaves as the agent joins
+            for bot in await active_parties(ctx, session):
+                if bot.party_type == "scenario":
+                    await party_leaves(ctx, session, bot)
             party = PartyRecord(party_id=new_party_id(), chat_id=chat_id, party_type="internal",
                                 agent_id=agent_id, first_name=agent.first_name, last_name=agent.last_name,
                                 display_name=agent.display_name, joined_at=ctx.now)

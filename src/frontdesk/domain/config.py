@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+DEFAULT_INACTIVITY_WARNING_MSG = "Are you still there? This chat will close soon if there is no reply."
+DEFAULT_INACTIVITY_TIMEOUT_MSG = "This chat was closed because there was no reply."
 PARAMETER_TYPES = ("PHONE", "TEXT", "EMAIL", "FIRST_NAME", "LAST_NAME", "ACCOUNT", "COMPANY")
 
 
@@ -52,8 +54,8 @@ class EntryConfig:
     bot_name: str = "Assistant"
     inactivity_warning_secs: int = 120
     inactivity_timeout_secs: int = 180
-    inactivity_warning_msg: str = "Are you still there? This chat will close soon if there is no reply."
-    inactivity_timeout_msg: str = "This chat was closed because there was no reply."
+    inactivity_warning_msg: str = DEFAULT_INACTIVITY_WARNING_MSG
+    inactivity_timeout_msg: str = DEFAULT_INACTIVITY_TIMEOUT_MSG
     unavailable_value: str = "notAvailable"
     push_enabled: bool = True
     chat_icon_path: str = ""

@@ -12,7 +12,7 @@ import contextlib
 import logging
 
 from frontdesk.domain import routing
-from frontdesk.domain.config import ContactCenterConfig, EntryConfig
+from frontdesk.domain.config import DEFAULT_INACTIVITY_TIMEOUT_MSG, ContactCenterConfig, EntryConfig
 from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
 from frontdesk.domain.lifecycle import (
     FORM_TIMEOUT_PREFIX,
@@ -80,7 +80,7 @@ class TimerService:
 
     async def _time_out(self, ctx: ActionContext, session: SessionRecord) -> None:
         entry = self._entry(session)
-        msg = entry.inactivity_timeout_msg if entry else "This chat was closed because there was no reply."
+        msg = entry.inactivity_timeout_msg if entry else DEFAULT_INACTIVITY_TIMEOUT_MSG
         await ctx.emit(session, to_everyone(ev.inactivity_timeout(msg, ctx.now)))
         # the customer's client ends the chat on inactivity_timeout: nothing more is queued for it
         await end_session(ctx, session, "inactivity_timeout", customer_sees=False)

@@ -53,11 +53,9 @@ class ChatSummary(BaseModel):
     last_seq: int
     parameters: dict[str, Any]
     phone_number: str
-    from_: str = Field(alias="from")
+    from_: str = Field(serialization_alias="from")
     case_id: str
     parties: list[Party] = []
-
-    model_config = {"populate_by_name": True}
 
 
 class ChatEvent(BaseModel):

@@ -99,15 +99,26 @@ class CaseStore(Protocol):
 
 
 class Transaction(Protocol):
-    sessions: SessionStore
-    events: EventStore
-    parties: PartyStore
-    agents: AgentStore
-    files: FileStore
-    timers: TimerStore
-    forms: FormStore
-    push: PushStore
-    cases: CaseStore
+    """The stores of one open transaction."""
+
+    @property
+    def sessions(self) -> SessionStore: ...
+    @property
+    def events(self) -> EventStore: ...
+    @property
+    def parties(self) -> PartyStore: ...
+    @property
+    def agents(self) -> AgentStore: ...
+    @property
+    def files(self) -> FileStore: ...
+    @property
+    def timers(self) -> TimerStore: ...
+    @property
+    def forms(self) -> FormStore: ...
+    @property
+    def push(self) -> PushStore: ...
+    @property
+    def cases(self) -> CaseStore: ...
 
 
 class Storage(Protocol):

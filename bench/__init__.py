@@ -1,0 +1,1 @@
+"""Benchmarks of frontdesk against a baseline measured in the same run (see bench/README.md)."""

@@ -1,0 +1,136 @@
+"""An async client of the agent API (REST + WebSocket), on httpx and websockets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+import httpx
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+
+JsonObject = dict[str, Any]
+
+
+class AgentError(Exception):
+    def __init__(self, status: int, detail: Any) -> None:
+        super().__init__(f"HTTP {status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+class AgentClient:
+    def __init__(self, base_url: str, http: httpx.AsyncClient | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api = f"{self.base_url}/agent/api/v1"
+        self._own_http = http is None
+        self.http = http or httpx.AsyncClient(timeout=30.0)
+        self.token = ""
+        self.agent: JsonObject = {}
+
+    async def __aenter__(self) -> AgentClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self.http.aclose()
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = await self.http.request(method, f"{self.api}/{path}", headers=headers, **kwargs)
+        if response.status_code != 200:
+            try:
+                detail = response.json().get("detail")
+            except ValueError:
+                detail = response.text
+            raise AgentError(response.status_code, detail)
+        return response.json()
+
+    async def login(self, username: str, password: str, tenant: str = "") -> JsonObject:
+        body = await self._call("POST", "login", json={"username": username, "password": password, "tenant": tenant})
+        self.token = body["token"]
+        self.agent = body["agent"]
+        return dict(body["agent"])
+
+    async def logout(self) -> None:
+        await self._call("POST", "logout")
+
+    async def set_state(self, state: str) -> JsonObject:
+        return dict(await self._call("POST", "state", json={"state": state}))
+
+    async def offers(self) -> list[JsonObject]:
+        return list(await self._call("GET", "offers"))
+
+    async def accept(self, chat_id: str) -> JsonObject:
+        return dict(await self._call("POST", f"chats/{chat_id}/accept"))
+
+    async def reject(self, chat_id: str) -> None:
+        await self._call("POST", f"chats/{chat_id}/reject")
+
+    async def chats(self) -> list[JsonObject]:
+        return list(await self._call("GET", "chats"))
+
+    async def chat(self, chat_id: str) -> JsonObject:
+        return dict(await self._call("GET", f"chats/{chat_id}"))
+
+    async def events(self, chat_id: str, after: int = 0, wait: float = 0) -> list[JsonObject]:
+        body = await self._call("GET", f"chats/{chat_id}/events", params={"after": after, "wait": wait})
+        return list(body["events"])
+
+    async def send_message(self, chat_id: str, text: str) -> JsonObject:
+        return dict(await self._call("POST", f"chats/{chat_id}/messages", json={"text": text}))
+
+    async def typing(self, chat_id: str, typing: bool = True) -> None:
+        await self._call("POST", f"chats/{chat_id}/typing", json={"typing": typing})
+
+    async def receipt(self, chat_id: str, ref_msg_id: str, kind: str = "read") -> None:
+        await self._call("POST", f"chats/{chat_id}/receipts", json={"ref_msg_id": ref_msg_id, "kind": kind})
+
+    async def send_file(self, chat_id: str, file_name: str, data: bytes, content_type: str) -> JsonObject:
+        return dict(await self._call("POST", f"chats/{chat_id}/files", files={"file": (file_name, data, content_type)}))
+
+    async def download(self, chat_id: str, file_id: str) -> bytes:
+        response = await self.http.get(f"{self.api}/chats/{chat_id}/files/{file_id}",
+                                       headers={"Authorization": f"Bearer {self.token}"})
+        if response.status_code != 200:
+            raise AgentError(response.status_code, response.text)
+        return response.content
+
+    async def show_form(self, chat_id: str, form_name: str, timeout_secs: int = 300) -> int:
+        body = await self._call("POST", f"chats/{chat_id}/forms", json={"form_name": form_name,
+                                                                        "timeout_secs": timeout_secs})
+        return int(body["form_request_id"])
+
+    async def set_case(self, chat_id: str, case_id: str) -> None:
+        await self._call("POST", f"chats/{chat_id}/case", json={"case_id": case_id})
+
+    async def signaling(self, chat_id: str, data: JsonObject) -> None:
+        await self._call("POST", f"chats/{chat_id}/signaling", json={"data": data})
+
+    async def end(self, chat_id: str) -> None:
+        await self._call("POST", f"chats/{chat_id}/end")
+
+    @asynccontextmanager
+    async def live(self, cursors: dict[str, int] | None = None) -> AsyncIterator[AgentLive]:
+        """The live WebSocket: ``snapshot`` and ``event`` messages; resume with ``cursors``."""
+        url = self.api.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + f"/ws?token={self.token}"
+        async with connect(url) as ws:
+            await ws.send(orjson.dumps({"type": "hello", "cursors": cursors or {}}).decode())
+            yield AgentLive(ws)
+
+
+class AgentLive:
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    async def receive(self) -> JsonObject:
+        message = orjson.loads(await self.ws.recv())
+        if not isinstance(message, dict):
+            raise ValueError("expected a JSON object")
+        return message

@@ -1,0 +1,110 @@
+"""Test fixtures: a real frontdesk server on a real port, in the test's event loop, on a fake clock."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from frontdesk.app import Frontdesk, build_app
+from frontdesk.client import AgentClient, CustomerClient
+from frontdesk.domain.clock import FakeClock
+from frontdesk.domain.config import ContactCenterConfig
+from frontdesk.server import make_server
+from frontdesk.settings import DEMO_AGENT_PASSWORD, DEMO_AGENT_USERNAME, Settings, demo_contact_center
+
+TEST_HOLD_SECS = 0.5
+
+
+@pytest.fixture(scope="session")
+def demo_config() -> ContactCenterConfig:
+    return demo_contact_center()
+
+
+@dataclass
+class LiveServer:
+    """A running server: its services (for the fake clock and timers) and its base URL."""
+
+    frontdesk: Frontdesk
+    clock: FakeClock
+    base_url: str
+    data_dir: Path
+
+    def customer(self, client_id: str = "device-1", version: str = "v2", **kwargs: object) -> CustomerClient:
+        return CustomerClient(self.base_url, app_id="demo", client_id=client_id, tenant_url="demo.local",
+                              version=version, **kwargs)  # type: ignore[arg-type]
+
+    async def agent(self, ready: bool = True) -> AgentClient:
+        agent = AgentClient(self.base_url)
+        await agent.login(DEMO_AGENT_USERNAME, DEMO_AGENT_PASSWORD)
+        if ready:
+            await agent.set_state("ready")
+        return agent
+
+    async def advance(self, secs: float) -> int:
+        """Move the fake clock and fire the timers that fell due; returns how many fired."""
+        self.clock.advance(secs)
+        return await self.frontdesk.timers.fire_due()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+StartServer = Callable[..., Awaitable[LiveServer]]
+
+
+@pytest.fixture
+async def start_server(tmp_path: Path, demo_config: ContactCenterConfig) -> AsyncIterator[StartServer]:
+    """Start (and on teardown stop) servers; call again with the same data_dir to 'restart'."""
+    running: list[tuple[object, object]] = []
+
+    async def start(data_dir: Path | None = None, settings: Settings | None = None,
+                    clock: FakeClock | None = None) -> LiveServer:
+        import asyncio
+
+        base = settings or Settings(contact_center=demo_config)
+        chosen = replace(base, data_dir=data_dir or tmp_path / "data", poll_hold_secs=base.poll_hold_secs
+                         if settings else TEST_HOLD_SECS, timers_enabled=False, port=free_port())
+        fake = clock or FakeClock()
+        frontdesk = build_app(chosen, clock=fake)
+        server = make_server(frontdesk, "127.0.0.1", chosen.port, log_level="warning")
+        task = asyncio.ensure_future(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        running.append((server, task))
+        live = LiveServer(frontdesk, fake, f"http://127.0.0.1:{chosen.port}", chosen.data_dir)
+        live.stop = lambda: _stop(server, task)  # type: ignore[attr-defined]
+        return live
+
+    async def _stop(server: object, task: object) -> None:
+        import asyncio
+
+        assert isinstance(task, asyncio.Future)
+        if task.done():
+            return
+        server.should_exit = True  # type: ignore[attr-defined]
+        await task
+
+    yield start
+    for server, task in reversed(running):
+        await _stop(server, task)
+
+
+@pytest.fixture
+async def live(start_server: StartServer) -> LiveServer:
+    return await start_server()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        yield client
