@@ -248,7 +248,8 @@ def _agent(a: _Reader, base_dir: Path) -> AgentConfig:
     agent = AgentConfig(username=username,
                         password_hash=password_hash if password_hash is not None else hash_password(str(password)),
                         first_name=first, last_name=last, display_name=a.get("display_name", str, first),
-                        max_chats=max_chats, photo_path=_existing_file(a, "photo", photo, base_dir))
+                        max_chats=max_chats, photo_path=_existing_file(a, "photo", photo, base_dir),
+                        auto_accept=a.get("auto_accept", bool, False))
     a.finish()
     return agent
 

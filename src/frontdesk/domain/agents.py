@@ -10,7 +10,6 @@ from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from frontdesk.domain.ids import (
     hash_password,
     new_msg_id,
-    new_party_id,
     new_token,
     token_hash,
     verify_password,
@@ -19,7 +18,7 @@ from frontdesk.domain.journal import ActionContext, Journal, to_customer, to_eve
 from frontdesk.domain.lifecycle import (
     FORM_TIMEOUT_PREFIX,
     active_parties,
-    arm_inactivity,
+    connect_agent,
     end_session,
     party_leaves,
 )
@@ -72,7 +71,8 @@ class AgentService:
                         tenant=tenant.name, username=conf.username, password_hash=conf.password_hash,
                         first_name=conf.first_name, last_name=conf.last_name, display_name=conf.display_name,
                         max_chats=conf.max_chats, state=existing.state if existing else "logged_out",
-                        state_since=existing.state_since if existing else ctx.now, photo_path=conf.photo_path)
+                        state_since=existing.state_since if existing else ctx.now, photo_path=conf.photo_path,
+                        auto_accept=conf.auto_accept)
                     await ctx.tx.agents.upsert(agent)
 
     async def login(self, tenant: str, username: str, password: str) -> tuple[str, AgentRecord]:
@@ -111,7 +111,7 @@ class AgentService:
             await ctx.tx.agents.upsert(agent)
             await ctx.tx.agents.drop_tokens(agent_id)
             ctx.wake_agent(agent_id)
-            await routing.dispatch(ctx, agent.tenant)
+            await routing.dispatch(ctx, self.config, agent.tenant)
 
     async def set_state(self, agent_id: str, state: str) -> AgentRecord:
         if state not in AGENT_STATES:
@@ -124,7 +124,7 @@ class AgentService:
                 ctx.wake_agent(agent_id)
                 ctx.wake_tenant(agent.tenant)
             if state == "ready":
-                await routing.dispatch(ctx, agent.tenant)
+                await routing.dispatch(ctx, self.config, agent.tenant)
             return agent
 
     async def _agent(self, ctx: ActionContext, agent_id: str) -> AgentRecord:
@@ -162,25 +162,7 @@ class AgentService:
                 raise NotFound("no such chat")
             if session.terminal or session.state != "connecting" or session.offered_agent_id != agent_id:
                 raise Conflict("this chat is not offered to you")
-            # the scenario hands the chat over: its bot leaves as the agent joins
-            for bot in await active_parties(ctx, session):
-                if bot.party_type == "scenario":
-                    await party_leaves(ctx, session, bot)
-            party = PartyRecord(party_id=new_party_id(), chat_id=chat_id, party_type="internal",
-                                agent_id=agent_id, first_name=agent.first_name, last_name=agent.last_name,
-                                display_name=agent.display_name, joined_at=ctx.now)
-            await ctx.tx.parties.insert(party)
-            session.offered_agent_id = ""
-            session.state = "connected"
-            session.connected_at = session.connected_at or ctx.now
-            await ctx.emit(session,
-                           to_everyone(ev.party_joined(party.party_id, "internal", party.first_name,
-                                                       party.last_name, party.display_name, ctx.now)),
-                           to_everyone(ev.status("connected", 0)))
-            entry = self.entry_for(session)
-            if entry is not None:
-                await arm_inactivity(ctx, session, entry)
-            ctx.wake_agent(agent_id)
+            await connect_agent(ctx, session, agent, self.entry_for(session))
             ctx.wake_tenant(session.tenant)
             parties = await ctx.tx.parties.list_for_chat(chat_id)
             return ChatView(session, parties)
@@ -193,7 +175,7 @@ class AgentService:
             session.declined_agents = [*session.declined_agents, agent_id]
             await routing.requeue(ctx, session)
             ctx.wake_agent(agent_id)
-            await routing.dispatch(ctx, session.tenant)
+            await routing.dispatch(ctx, self.config, session.tenant)
 
     # ---- chats the agent holds ------------------------------------------------------------------------
 
@@ -299,4 +281,4 @@ class AgentService:
         async with self.journal.action() as ctx:
             session, _ = await self._held(ctx, agent_id, chat_id)
             await end_session(ctx, session, "agent_end", customer_sees=True)
-            await routing.dispatch(ctx, session.tenant)
+            await routing.dispatch(ctx, self.config, session.tenant)

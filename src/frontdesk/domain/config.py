@@ -70,6 +70,7 @@ class AgentConfig:
     display_name: str
     max_chats: int = 3
     photo_path: str = ""
+    auto_accept: bool = False
 
 
 @dataclass(frozen=True, slots=True)

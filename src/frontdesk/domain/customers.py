@@ -140,7 +140,7 @@ class CustomerService:
             if initial_msg is not None:
                 await self._customer_message(ctx, session, initial_msg)
             ctx.wake_tenant(session.tenant)
-            await routing.dispatch(ctx, session.tenant)
+            await routing.dispatch(ctx, self.config, session.tenant)
             return ChatTicket(session.chat_id, "queued", routing.UNKNOWN_EWT_SECS, True, phone_number)
 
     async def active_chat(self, identity: CustomerIdentity) -> ChatTicket:

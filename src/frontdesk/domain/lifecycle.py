@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from frontdesk.domain.config import EntryConfig
+from frontdesk.domain.ids import new_party_id
 from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
 from frontdesk.protocol import events as ev
-from frontdesk.storage.records import PartyRecord, SessionRecord, TimerRecord
+from frontdesk.storage.records import AgentRecord, PartyRecord, SessionRecord, TimerRecord
 
 INACTIVITY_WARNING = "inactivity_warning"
 INACTIVITY_TIMEOUT = "inactivity_timeout"
@@ -47,6 +48,30 @@ async def end_session(ctx: ActionContext, session: SessionRecord, reason: str, c
     session.ended_at = ctx.now
     await ctx.tx.timers.cancel_all(session.chat_id)
     ctx.wake_tenant(session.tenant)
+
+
+async def connect_agent(ctx: ActionContext, session: SessionRecord, agent: AgentRecord,
+                        entry: EntryConfig | None) -> PartyRecord:
+    """The agent joins an offered chat: the scenario's bot hands over and leaves, the agent's
+    party joins, the chat is connected and the customer-inactivity clock starts."""
+    for bot in await active_parties(ctx, session):
+        if bot.party_type == "scenario":
+            await party_leaves(ctx, session, bot)
+    party = PartyRecord(party_id=new_party_id(), chat_id=session.chat_id, party_type="internal",
+                        agent_id=agent.agent_id, first_name=agent.first_name, last_name=agent.last_name,
+                        display_name=agent.display_name, joined_at=ctx.now)
+    await ctx.tx.parties.insert(party)
+    session.offered_agent_id = ""
+    session.state = "connected"
+    session.connected_at = session.connected_at or ctx.now
+    await ctx.emit(session,
+                   to_everyone(ev.party_joined(party.party_id, "internal", party.first_name, party.last_name,
+                                               party.display_name, ctx.now)),
+                   to_everyone(ev.status("connected", 0)))
+    if entry is not None:
+        await arm_inactivity(ctx, session, entry)
+    ctx.wake_agent(agent.agent_id)
+    return party
 
 
 async def arm_inactivity(ctx: ActionContext, session: SessionRecord, entry: EntryConfig) -> None:

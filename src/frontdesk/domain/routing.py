@@ -7,7 +7,9 @@ chat meets an agent.
 
 from __future__ import annotations
 
+from frontdesk.domain.config import ContactCenterConfig
 from frontdesk.domain.journal import ActionContext, to_everyone
+from frontdesk.domain.lifecycle import connect_agent
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import AgentRecord, SessionRecord
 
@@ -26,28 +28,34 @@ async def eligible_agents(ctx: ActionContext, tenant: str) -> list[tuple[AgentRe
     return result
 
 
-async def dispatch(ctx: ActionContext, tenant: str) -> None:
+async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str) -> None:
     """Offer every queued chat of the tenant that an eligible agent can take, in FIFO order."""
-    queued = await ctx.tx.sessions.list_in_state(tenant, ("queued",))
-    if not queued:
-        return
     candidates = await eligible_agents(ctx, tenant)
+    if not candidates:
+        return
+    queued = await ctx.tx.sessions.list_in_state(tenant, ("queued",))
     for session in queued:
+        if not candidates:
+            return
         chosen = next(((a, load) for a, load in candidates if a.agent_id not in session.declined_agents), None)
         if chosen is None:
             continue
         agent, load = chosen
-        await offer(ctx, session, agent)
+        await offer(ctx, session, agent, config)
         candidates.remove(chosen)
         if load + 1 < agent.max_chats:
             candidates.append((agent, load + 1))
 
 
-async def offer(ctx: ActionContext, session: SessionRecord, agent: AgentRecord) -> None:
+async def offer(ctx: ActionContext, session: SessionRecord, agent: AgentRecord, config: ContactCenterConfig) -> None:
+    """Reserve the chat for the agent; an auto-accepting agent joins it at once."""
     session.state = "connecting"
     session.offered_agent_id = agent.agent_id
     await ctx.emit(session, to_everyone(ev.status("connecting", UNKNOWN_EWT_SECS)))
     ctx.wake_agent(agent.agent_id)
+    if agent.auto_accept:
+        tenant = config.tenants.get(session.tenant)
+        await connect_agent(ctx, session, agent, tenant.entries.get(session.app_id) if tenant else None)
 
 
 async def requeue(ctx: ActionContext, session: SessionRecord) -> None:

@@ -84,7 +84,7 @@ class TimerService:
         await ctx.emit(session, to_everyone(ev.inactivity_timeout(msg, ctx.now)))
         # the customer's client ends the chat on inactivity_timeout: nothing more is queued for it
         await end_session(ctx, session, "inactivity_timeout", customer_sees=False)
-        await routing.dispatch(ctx, session.tenant)
+        await routing.dispatch(ctx, self.config, session.tenant)
 
     async def _expire_form(self, ctx: ActionContext, session: SessionRecord, form_request_id: int) -> None:
         form = await ctx.tx.forms.get(session.chat_id, form_request_id)

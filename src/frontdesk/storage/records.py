@@ -98,6 +98,7 @@ class AgentRecord:
     state: str  # logged_out | not_ready | ready
     state_since: float
     photo_path: str = ""
+    auto_accept: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant, case_id)
     );
     """,
+    # 2: agents who take offered chats without accepting them one by one
+    """
+    ALTER TABLE agents ADD COLUMN auto_accept INTEGER NOT NULL DEFAULT 0
+    """,
 ]
 
 

@@ -182,7 +182,13 @@ class _Parties:
 
 
 _AGENT_COLUMNS = ("agent_id, tenant, username, password_hash, first_name, last_name, display_name, max_chats, "
-                  "state, state_since, photo_path")
+                  "state, state_since, photo_path, auto_accept")
+
+
+def _agent(row: sqlite3.Row) -> AgentRecord:
+    return AgentRecord(agent_id=row[0], tenant=row[1], username=row[2], password_hash=row[3], first_name=row[4],
+                       last_name=row[5], display_name=row[6], max_chats=row[7], state=row[8], state_since=row[9],
+                       photo_path=row[10], auto_accept=bool(row[11]))
 
 
 class _Agents:
@@ -191,28 +197,29 @@ class _Agents:
 
     async def upsert(self, agent: AgentRecord) -> None:
         self._c.execute(
-            f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (agent_id) DO "
+            f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (agent_id) DO "
             "UPDATE SET tenant = excluded.tenant, username = excluded.username, "
             "password_hash = excluded.password_hash, first_name = excluded.first_name, "
             "last_name = excluded.last_name, display_name = excluded.display_name, "
             "max_chats = excluded.max_chats, state = excluded.state, state_since = excluded.state_since, "
-            "photo_path = excluded.photo_path",
+            "photo_path = excluded.photo_path, auto_accept = excluded.auto_accept",
             (agent.agent_id, agent.tenant, agent.username, agent.password_hash, agent.first_name, agent.last_name,
-             agent.display_name, agent.max_chats, agent.state, agent.state_since, agent.photo_path))
+             agent.display_name, agent.max_chats, agent.state, agent.state_since, agent.photo_path,
+             int(agent.auto_accept)))
 
     async def get(self, agent_id: str) -> AgentRecord | None:
         row = self._c.execute(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE agent_id = ?", (agent_id,)).fetchone()
-        return AgentRecord(*row) if row else None
+        return _agent(row) if row else None
 
     async def get_by_username(self, tenant: str, username: str) -> AgentRecord | None:
         row = self._c.execute(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE tenant = ? AND username = ?",
                               (tenant, username)).fetchone()
-        return AgentRecord(*row) if row else None
+        return _agent(row) if row else None
 
     async def list_for_tenant(self, tenant: str) -> list[AgentRecord]:
         rows = self._c.execute(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE tenant = ? ORDER BY state_since",
                                (tenant,)).fetchall()
-        return [AgentRecord(*r) for r in rows]
+        return [_agent(r) for r in rows]
 
     async def count_chats(self, agent_id: str) -> int:
         row = self._c.execute(
