@@ -38,7 +38,7 @@ def identify(config: ContactCenterConfig, request: Request) -> tuple[CustomerIde
     if credentials.is_webchat and not cookie:
         new_cookie = cookie = new_visitor_cookie()
     identity = CustomerIdentity(tenant=tenant, entry=entry, client_id=credentials.client_id,
-                                visitor_cookie=cookie)
+                                visitor_cookie=cookie, cookie_is_new=new_cookie is not None)
     return identity, new_cookie
 
 

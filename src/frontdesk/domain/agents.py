@@ -134,10 +134,10 @@ class AgentService:
         return agent
 
     async def _release_chats(self, ctx: ActionContext, agent: AgentRecord) -> None:
-        for session in await ctx.tx.sessions.list_in_state(agent.tenant, ("connecting",)):
+        for session in await ctx.sessions_in_state(agent.tenant, ("connecting",)):
             if session.offered_agent_id == agent.agent_id:
                 await routing.requeue(ctx, session)
-        for session in await ctx.tx.sessions.list_for_agent(agent.agent_id):
+        for session in await ctx.sessions_of_agent(agent.agent_id):
             for party in await active_parties(ctx, session):
                 if party.agent_id == agent.agent_id:
                     await party_leaves(ctx, session, party)
@@ -157,7 +157,7 @@ class AgentService:
     async def accept(self, agent_id: str, chat_id: str) -> ChatView:
         async with self.journal.action() as ctx:
             agent = await self._agent(ctx, agent_id)
-            session = await ctx.tx.sessions.get(chat_id)
+            session = await ctx.session(chat_id)
             if session is None or session.tenant != agent.tenant:
                 raise NotFound("no such chat")
             if session.terminal or session.state != "connecting" or session.offered_agent_id != agent_id:
@@ -169,7 +169,7 @@ class AgentService:
 
     async def reject(self, agent_id: str, chat_id: str) -> None:
         async with self.journal.action() as ctx:
-            session = await ctx.tx.sessions.get(chat_id)
+            session = await ctx.session(chat_id)
             if session is None or session.offered_agent_id != agent_id or session.state != "connecting":
                 raise Conflict("this chat is not offered to you")
             session.declined_agents = [*session.declined_agents, agent_id]
@@ -199,14 +199,14 @@ class AgentService:
             return await tx.events.read_after(view.session.chat_id, after_seq, Audience.AGENTS, limit)
 
     async def _held(self, ctx: ActionContext, agent_id: str, chat_id: str) -> tuple[SessionRecord, PartyRecord]:
-        session = await ctx.tx.sessions.get(chat_id)
+        session = await ctx.session(chat_id)
         if session is None:
             raise NotFound("no such chat")
+        if session.terminal:
+            raise Conflict("this chat has ended")
         party = next((p for p in await active_parties(ctx, session) if p.agent_id == agent_id), None)
         if party is None:
             raise Forbidden("you do not hold this chat")
-        if session.terminal:
-            raise Conflict("this chat has ended")
         return session, party
 
     async def send_message(self, agent_id: str, chat_id: str, text: str) -> EventRecord:

@@ -33,6 +33,7 @@ class CustomerIdentity:
     entry: EntryConfig
     client_id: str
     visitor_cookie: str
+    cookie_is_new: bool = False  # minted for this request: the caller presented no cookie
 
     @property
     def kind(self) -> str:
@@ -82,8 +83,8 @@ class CustomerService:
             return False
         if session.client_id != identity.client_id:
             return False
-        return not (identity.kind == WEB and identity.visitor_cookie and session.visitor_cookie
-                    and identity.visitor_cookie != session.visitor_cookie)
+        return not (identity.kind == WEB and identity.visitor_cookie and not identity.cookie_is_new
+                    and session.visitor_cookie and identity.visitor_cookie != session.visitor_cookie)
 
     async def load_owned(self, tx: Transaction, identity: CustomerIdentity, chat_id: str) -> SessionRecord:
         session = await tx.sessions.get(chat_id)

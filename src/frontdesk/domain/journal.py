@@ -39,9 +39,30 @@ class ActionContext:
         self._sessions: dict[str, SessionRecord] = {}
         self.wakes: dict[str, int] = {}
 
-    def track(self, session: SessionRecord) -> None:
-        """Save this session when the action commits."""
-        self._sessions[session.chat_id] = session
+    def track(self, session: SessionRecord) -> SessionRecord:
+        """Save this session when the action commits. The context is an identity map: the first
+        instance it saw of a chat is the one every later load in this action returns."""
+        return self._sessions.setdefault(session.chat_id, session)
+
+    async def session(self, chat_id: str) -> SessionRecord | None:
+        tracked = self._sessions.get(chat_id)
+        if tracked is not None:
+            return tracked
+        loaded = await self.tx.sessions.get(chat_id)
+        return self.track(loaded) if loaded is not None else None
+
+    async def sessions_in_state(self, tenant: str, states: tuple[str, ...]) -> list[SessionRecord]:
+        await self.flush()  # queries filter on stored state: store in-memory changes first
+        return [self.track(s) for s in await self.tx.sessions.list_in_state(tenant, states)]
+
+    async def sessions_of_agent(self, agent_id: str) -> list[SessionRecord]:
+        await self.flush()
+        return [self.track(s) for s in await self.tx.sessions.list_for_agent(agent_id)]
+
+    async def chats_of_agent(self, agent_id: str) -> int:
+        """Chats the agent holds or is offered (its load against ``max_chats``)."""
+        await self.flush()
+        return await self.tx.agents.count_chats(agent_id)
 
     async def create(self, session: SessionRecord) -> None:
         await self.tx.sessions.insert(session)
@@ -50,12 +71,13 @@ class ActionContext:
     async def emit(self, session: SessionRecord, *events: NewEvent) -> list[EventRecord]:
         if not events:
             return []
+        if self.track(session) is not session:
+            raise RuntimeError(f"two copies of chat {session.chat_id} in one action; load it through the context")
         records = await self.tx.events.append(session.chat_id, session.last_seq + 1, self.now, events)
         session.last_seq = records[-1].seq
         for record in records:
             if record.audience & Audience.CUSTOMER:
                 session.customer_last_seq = record.seq
-        self.track(session)
         self.wake(chat_topic(session.chat_id), session.last_seq)
         return records
 

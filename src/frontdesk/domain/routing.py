@@ -22,7 +22,7 @@ async def eligible_agents(ctx: ActionContext, tenant: str) -> list[tuple[AgentRe
     for agent in await ctx.tx.agents.list_for_tenant(tenant):
         if agent.state != "ready":
             continue
-        load = await ctx.tx.agents.count_chats(agent.agent_id)
+        load = await ctx.chats_of_agent(agent.agent_id)
         if load < agent.max_chats:
             result.append((agent, load))
     return result
@@ -33,7 +33,7 @@ async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str)
     candidates = await eligible_agents(ctx, tenant)
     if not candidates:
         return
-    queued = await ctx.tx.sessions.list_in_state(tenant, ("queued",))
+    queued = await ctx.sessions_in_state(tenant, ("queued",))
     for session in queued:
         if not candidates:
             return

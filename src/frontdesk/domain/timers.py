@@ -58,7 +58,7 @@ class TimerService:
                        for t in current):
                 return
             await ctx.tx.timers.cancel(timer.chat_id, timer.kind)
-            session = await ctx.tx.sessions.get(timer.chat_id)
+            session = await ctx.session(timer.chat_id)
             if session is None or session.terminal:
                 return
             if timer.kind == INACTIVITY_WARNING:
