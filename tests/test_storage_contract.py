@@ -1,0 +1,221 @@
+"""The storage contract: what every backend must do. Runs against each backend in BACKENDS (SQLite
+today); a new backend (PostgreSQL) joins by adding a factory here and passing unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from frontdesk.storage.interfaces import Storage
+from frontdesk.storage.records import (
+    AgentRecord,
+    Audience,
+    FileRecord,
+    FormRequestRecord,
+    NewEvent,
+    PartyRecord,
+    SessionRecord,
+    TimerRecord,
+)
+from frontdesk.storage.sqlite.migrations import MIGRATIONS
+from frontdesk.storage.sqlite.store import SqliteStorage
+
+BACKENDS: dict[str, Callable[[Path], Storage]] = {
+    "sqlite": lambda d: SqliteStorage(d / "contract.sqlite3"),
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
+    store = BACKENDS[request.param](tmp_path)
+    yield store
+    await store.close()
+
+
+def session(chat_id: str = "c1", **changes: object) -> SessionRecord:
+    record = SessionRecord(chat_id=chat_id, tenant="t", app_id="a", client_id="dev", client_kind="mobile",
+                           visitor_cookie="", state="queued", created_at=100.0, queue_id="q", queued_at=100.0)
+    for key, value in changes.items():
+        setattr(record, key, value)
+    return record
+
+
+def event(name: str, audience: Audience = Audience.ALL, in_history: bool = True) -> NewEvent:
+    return NewEvent(payload={"event": name, "n": 1}, audience=audience, in_history=in_history, origin="system")
+
+
+async def test_session_round_trip_and_update(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session(parameters={"first_name": "Ada", "nested": {"x": [1, 2]}}))
+    async with storage.read() as tx:
+        loaded = await tx.sessions.get("c1")
+    assert loaded is not None and loaded.parameters == {"first_name": "Ada", "nested": {"x": [1, 2]}}
+    loaded.state, loaded.declined_agents, loaded.terminal = "connecting", ["x"], True
+    async with storage.transaction() as tx:
+        await tx.sessions.update(loaded)
+    async with storage.read() as tx:
+        again = await tx.sessions.get("c1")
+        missing = await tx.sessions.get("nope")
+    assert again == loaded
+    assert missing is None
+
+
+async def test_a_failed_transaction_changes_nothing(storage: Storage) -> None:
+    with pytest.raises(RuntimeError):
+        async with storage.transaction() as tx:
+            await tx.sessions.insert(session())
+            await tx.events.append("c1", 1, 100.0, [event("x")])
+            raise RuntimeError("boom")
+    async with storage.read() as tx:
+        assert await tx.sessions.get("c1") is None
+        assert await tx.events.read_after("c1", 0, Audience.ALL, 10) == []
+
+
+async def test_events_are_read_in_order_by_audience_and_history(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session())
+        await tx.events.append("c1", 1, 100.0, [event("a"), event("b", Audience.STAFF), event("c", in_history=False)])
+        await tx.events.append("c1", 4, 101.0, [event("d", Audience.CUSTOMER)])
+    async with storage.read() as tx:
+        customer = await tx.events.read_after("c1", 0, Audience.CUSTOMER, 10)
+        agents = await tx.events.read_after("c1", 1, Audience.AGENTS, 10)
+        limited = await tx.events.read_after("c1", 0, Audience.ALL, 2)
+        history = await tx.events.read_history("c1")
+    assert [(e.seq, e.name) for e in customer] == [(1, "a"), (3, "c"), (4, "d")]
+    assert [e.name for e in agents] == ["b", "c"]
+    assert [e.seq for e in limited] == [1, 2]
+    assert [e.name for e in history] == ["a", "b", "d"]
+    assert customer[2].ts == 101.0 and customer[0].payload == {"event": "a", "n": 1}
+
+
+async def test_a_sequence_number_is_never_reused(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session())
+        await tx.events.append("c1", 1, 100.0, [event("a")])
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):  # each backend raises its own integrity error
+        async with storage.transaction() as tx:
+            await tx.events.append("c1", 1, 100.0, [event("again")])
+    async with storage.read() as tx:
+        assert [e.name for e in await tx.events.read_after("c1", 0, Audience.ALL, 10)] == ["a"]
+
+
+async def test_customer_cursor_only_moves_forward(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session())
+        await tx.sessions.set_customer_cursor("c1", 5)
+        await tx.sessions.set_customer_cursor("c1", 3)
+    async with storage.read() as tx:
+        loaded = await tx.sessions.get("c1")
+    assert loaded is not None and loaded.customer_cursor == 5
+
+
+async def test_session_queries(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session("old", created_at=1.0, queued_at=1.0))
+        await tx.sessions.insert(session("new", created_at=2.0, queued_at=2.0))
+        await tx.sessions.insert(session("done", terminal=True, case_id="K"))
+        await tx.sessions.insert(session("web", client_id="WebChat", visitor_cookie="v1", case_id="K"))
+        await tx.parties.insert(PartyRecord("p1", "new", "internal", "ag", "A", "B", "A", 3.0))
+    async with storage.read() as tx:
+        queued = await tx.sessions.list_in_state("t", ("queued",))
+        active = await tx.sessions.find_active_for_client("t", "a", "dev", "")
+        web = await tx.sessions.find_active_for_client("t", "a", "WebChat", "v1")
+        web_other = await tx.sessions.find_active_for_client("t", "a", "WebChat", "v2")
+        held = await tx.sessions.list_for_agent("ag")
+        case = await tx.sessions.list_for_case("t", "K")
+    assert [s.chat_id for s in queued] == ["old", "new", "web"]
+    assert active is not None and active.chat_id == "new"
+    assert web is not None and web.chat_id == "web"
+    assert web_other is None
+    assert [s.chat_id for s in held] == ["new"]
+    assert {s.chat_id for s in case} == {"done", "web"}
+
+
+async def test_agents_tokens_and_load(storage: Storage) -> None:
+    agent = AgentRecord("t/ann", "t", "ann", "scrypt$x$y", "Ann", "Lee", "Ann", 2, "ready", 5.0, auto_accept=True)
+    async with storage.transaction() as tx:
+        await tx.agents.upsert(agent)
+        await tx.agents.add_token("h1", "t/ann", 1.0)
+        await tx.sessions.insert(session("held"))
+        await tx.sessions.insert(session("offered", state="connecting", offered_agent_id="t/ann"))
+        await tx.parties.insert(PartyRecord("p1", "held", "internal", "t/ann", "Ann", "Lee", "Ann", 3.0))
+    async with storage.read() as tx:
+        assert await tx.agents.get("t/ann") == agent
+        assert await tx.agents.get_by_username("t", "ann") == agent
+        assert await tx.agents.agent_for_token("h1") == "t/ann"
+        assert await tx.agents.count_chats("t/ann") == 2
+    agent.state = "not_ready"
+    async with storage.transaction() as tx:
+        await tx.agents.upsert(agent)
+        await tx.agents.drop_tokens("t/ann")
+    async with storage.read() as tx:
+        stored = await tx.agents.get("t/ann")
+        assert stored is not None and stored.state == "not_ready"
+        assert await tx.agents.agent_for_token("h1") is None
+
+
+async def test_timers_are_due_in_order_and_replaced_by_kind(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.timers.set(TimerRecord("c1", "warn", 50.0, {}))
+        await tx.timers.set(TimerRecord("c2", "warn", 20.0, {"k": 1}))
+        await tx.timers.set(TimerRecord("c1", "warn", 10.0, {}))  # same (chat, kind): replaced
+        await tx.timers.set(TimerRecord("c1", "form:1", 99.0, {}))
+    async with storage.read() as tx:
+        due = await tx.timers.due(30.0, 10)
+        first = await tx.timers.next_due_at()
+    assert [(t.chat_id, t.due_at) for t in due] == [("c1", 10.0), ("c2", 20.0)]
+    assert due[1].payload == {"k": 1}
+    assert first == 10.0
+    async with storage.transaction() as tx:
+        await tx.timers.cancel("c2", "warn")
+        await tx.timers.cancel_all("c1")
+    async with storage.read() as tx:
+        assert await tx.timers.due(1000.0, 10) == []
+        assert await tx.timers.next_due_at() is None
+
+
+async def test_files_forms_push_and_cases(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        for i in range(3):
+            await tx.files.insert(FileRecord(f"f{i}", "t", "", f"n{i}", "image/png", 10, float(i), "customer:x"))
+        await tx.files.attach("f1", "c1")
+        await tx.forms.insert(FormRequestRecord("c1", 7, "survey", "p1", "pending", 40.0))
+        await tx.push.set("c1", {"android_firebase_device_token": "tok"}, 1.0)
+        await tx.cases.ensure("t", "K", 1.0)
+        await tx.cases.ensure("t", "K", 2.0)
+    async with storage.transaction() as tx:
+        assert await tx.files.count_for_tenant("t") == 3
+        assert [f.file_id for f in await tx.files.oldest_for_tenant("t", 2)] == ["f0", "f1"]
+        attached = await tx.files.get("f1")
+        assert attached is not None and attached.chat_id == "c1"
+        await tx.files.delete("f0")
+        assert await tx.files.get("f0") is None
+        form = await tx.forms.get("c1", 7)
+        assert form is not None and form.state == "pending"
+        form.state, form.data = "answered", {"q": "yes"}
+        await tx.forms.update(form)
+        assert await tx.forms.get("c1", 7) == form
+        assert await tx.push.get("c1") == {"android_firebase_device_token": "tok"}
+        await tx.push.delete("c1")
+        assert await tx.push.get("c1") is None
+        assert not await tx.cases.is_closed("t", "K")
+        assert await tx.cases.close("t", "K", 3.0) is True
+        assert await tx.cases.close("t", "K", 4.0) is False
+        assert await tx.cases.is_closed("t", "K")
+
+
+def test_sqlite_migrations_are_numbered_and_reapplying_is_a_no_op(tmp_path: Path) -> None:
+    import sqlite3
+
+    from frontdesk.storage.sqlite.migrations import migrate
+
+    conn = sqlite3.connect(tmp_path / "m.sqlite3", isolation_level=None)
+    assert migrate(conn) == len(MIGRATIONS)
+    assert migrate(conn) == len(MIGRATIONS)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] in ("delete", "wal")
+    conn.close()
+    wal = SqliteStorage(tmp_path / "wal.sqlite3")
+    assert wal.schema_version == len(MIGRATIONS)
