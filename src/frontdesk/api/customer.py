@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -140,7 +141,7 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
         after_text = request.query_params.get("after")
         after: int | None = None
         if after_text is not None:
-            if not after_text.isdigit():
+            if not (after_text.isascii() and after_text.isdigit()):  # int() rejects '²'
                 raise ApiError(ErrorCode.INVALID_JSON, "'after' must be a non-negative integer", status=400)
             after = int(after_text)
         return LongPollResponse(api.polls, identity, request.path_params["chat_id"], after, headers)
@@ -169,6 +170,8 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
                     upload_file.content_type or "", upload_file.file, size)
         except _BodyTooLarge:
             raise ApiError(ErrorCode.UPLOAD_TOO_LARGE) from None
+        except HTTPException as exc:  # Starlette's answer to a malformed multipart body: plain text
+            raise ApiError(ErrorCode.INVALID_JSON, f"Malformed multipart body: {exc.detail}", status=400) from None
         except (AssertionError, ValueError, KeyError) as exc:
             if isinstance(exc, ApiError):
                 raise
@@ -252,7 +255,7 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
         Route(chat + "/events", post_events, methods=["POST"]),
         Route(chat + "/history", history, methods=["GET"]),
         Route(base + "/files", upload, methods=["POST"]),
-        Route(chat + "/files/{file_id}", chat_file, methods=["GET"]),
+        Route(chat + "/files/{file_id:path}", chat_file, methods=["GET"]),
         Route(chat + "/profilephotos/{party_id}", profile_photo, methods=["GET"]),
         Route(chat + "/chaticon", chat_icon, methods=["GET"]),
         Route(base + "/iceservers", ice_servers, methods=["GET"]),
@@ -263,7 +266,7 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
         Route(chat + "/closecase", close_case, methods=["POST"]),
         Route(base + "/closecase", close_case, methods=["POST"]),
         Route(base + "/version", version, methods=["GET"]),
-        Route("/clientweb/file/{file_id}", bare_file, methods=["GET"]),
+        Route("/clientweb/file/{file_id:path}", bare_file, methods=["GET"]),
     ]
 
 

@@ -33,12 +33,12 @@ def identify(config: ContactCenterConfig, request: Request) -> tuple[CustomerIde
     entry = tenant.entries.get(credentials.app_id)
     if entry is None:
         raise ApiError(ErrorCode.BAD_APP_ID)
+    # the identity carries only a cookie the browser presented: a chat is bound to a visitor cookie
+    # only when the browser showed it holds one (see domain/customers.py)
     cookie = request.cookies.get(VISITOR_COOKIE, "") if credentials.is_webchat else ""
-    new_cookie = None
-    if credentials.is_webchat and not cookie:
-        new_cookie = cookie = new_visitor_cookie()
+    new_cookie = new_visitor_cookie() if credentials.is_webchat and not cookie else None
     identity = CustomerIdentity(tenant=tenant, entry=entry, client_id=credentials.client_id,
-                                visitor_cookie=cookie, cookie_is_new=new_cookie is not None)
+                                visitor_cookie=cookie)
     return identity, new_cookie
 
 

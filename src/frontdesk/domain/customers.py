@@ -1,9 +1,9 @@
 """Customer actions of the Mobile/Web API: request a chat, send events, read history and cases.
 
 Who may touch a chat: the client that created it. For mobile clients that is the same
-(tenant, appId, clientId); web visitors all share clientId ``WebChat``, so their chat id — a
-random UUID that only their browser learned — is the capability, and when both the request and
-the chat carry a visitor cookie, the cookies must match too.
+(tenant, appId, clientId). Web visitors all share clientId ``WebChat``: their chat id — a random
+UUID only their browser learned — is the capability, and a chat requested by a browser that
+presented its visitor cookie is bound to that cookie: requests without it are refused.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ class CustomerIdentity:
     entry: EntryConfig
     client_id: str
     visitor_cookie: str
-    cookie_is_new: bool = False  # minted for this request: the caller presented no cookie
 
     @property
     def kind(self) -> str:
@@ -83,8 +82,10 @@ class CustomerService:
             return False
         if session.client_id != identity.client_id:
             return False
-        return not (identity.kind == WEB and identity.visitor_cookie and not identity.cookie_is_new
-                    and session.visitor_cookie and identity.visitor_cookie != session.visitor_cookie)
+        # a web chat requested by a browser that presented its visitor cookie is bound to that
+        # cookie; one requested without (cookies blocked, server-side scripts) is reachable by its id
+        return not (identity.kind == WEB and session.visitor_cookie
+                    and identity.visitor_cookie != session.visitor_cookie)
 
     async def load_owned(self, tx: Transaction, identity: CustomerIdentity, chat_id: str) -> SessionRecord:
         session = await tx.sessions.get(chat_id)
@@ -146,12 +147,21 @@ class CustomerService:
 
     async def active_chat(self, identity: CustomerIdentity) -> ChatTicket:
         async with self.journal.read() as tx:
-            session = await tx.sessions.find_active_for_client(
-                identity.tenant.name, identity.entry.app_id, identity.client_id,
-                identity.visitor_cookie if identity.kind == WEB else "")
-        if session is None or (identity.kind == WEB and not identity.visitor_cookie):
-            raise NotFound("no active chat")
+            session = await self._active_session(tx, identity)
         return ChatTicket(session.chat_id, session.state, routing.UNKNOWN_EWT_SECS, False, session.phone_number)
+
+    @staticmethod
+    async def _active_session(tx: Transaction, identity: CustomerIdentity) -> SessionRecord:
+        """The caller's active chat: by clientId for mobile clients, by the presented visitor
+        cookie for web visitors (who share clientId ``WebChat``, so without a cookie: none)."""
+        if identity.kind == WEB and not identity.visitor_cookie:
+            raise NotFound("no active chat")
+        session = await tx.sessions.find_active_for_client(
+            identity.tenant.name, identity.entry.app_id, identity.client_id,
+            identity.visitor_cookie if identity.kind == WEB else "")
+        if session is None:
+            raise NotFound("no active chat")
+        return session
 
     # ---- client events --------------------------------------------------------------------------
 
@@ -288,12 +298,7 @@ class CustomerService:
     async def _case_session(self, tx: Transaction, identity: CustomerIdentity,
                             chat_id: str | None) -> SessionRecord:
         if chat_id is None:
-            found = await tx.sessions.find_active_for_client(
-                identity.tenant.name, identity.entry.app_id, identity.client_id,
-                identity.visitor_cookie if identity.kind == WEB else "")
-            if found is None:
-                raise NotFound("no active chat")
-            session = found
+            session = await self._active_session(tx, identity)
         else:
             session = await self.load_owned(tx, identity, chat_id)
         if not session.case_id:
