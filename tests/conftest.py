@@ -33,6 +33,7 @@ class LiveServer:
     clock: FakeClock
     base_url: str
     data_dir: Path
+    stop: Callable[[], Awaitable[None]]
 
     def customer(self, client_id: str = "device-1", version: str = "v2", **kwargs: object) -> CustomerClient:
         return CustomerClient(self.base_url, app_id="demo", client_id=client_id, tenant_url="demo.local",
@@ -81,9 +82,8 @@ async def start_server(tmp_path: Path, demo_config: ContactCenterConfig) -> Asyn
                 task.result()
             await asyncio.sleep(0.01)
         running.append((server, task))
-        live = LiveServer(frontdesk, fake, f"http://127.0.0.1:{chosen.port}", chosen.data_dir)
-        live.stop = lambda: _stop(server, task)  # type: ignore[attr-defined]
-        return live
+        return LiveServer(frontdesk, fake, f"http://127.0.0.1:{chosen.port}", chosen.data_dir,
+                          stop=lambda: _stop(server, task))
 
     async def _stop(server: object, task: object) -> None:
         import asyncio

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -36,7 +37,7 @@ def messages(events: list[JsonObject]) -> list[str]:
     return [str(e["msg_text"]) for e in events if e["event"] == "chat_session_message"]
 
 
-async def wait_until(predicate: Any, timeout: float = 3.0) -> None:
+async def wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
     """Wait (briefly, for real) until the server reaches a state; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -182,14 +183,21 @@ async def test_aborted_poll_noticed_by_the_server_before_the_message_loses_nothi
 
 async def test_many_aborted_polls_interleaved_with_messages(live: LiveServer) -> None:
     customer, agent, chat_id = await connected_chat(live, "abort-many")
-    expected = [f"m{i}" for i in range(24)]
+    expected = [f"m{i}" for i in range(30)]
     received: list[str] = []
-    for i, text in enumerate(expected):
-        await abort_held_poll(live, chat_id, "abort-many")
-        await agent.send_message(chat_id, text)
-        if i % 3 == 2:  # now and then a poll that completes
-            received += messages(await customer.poll(chat_id))
-    received += await collect_messages(customer, chat_id, len(expected) - len(received))
+    sent = 0
+    for round_ in range(10):
+        # abort one or two held polls (nothing is pending, so the server holds them) ...
+        for _ in range(1 + round_ % 2):
+            await abort_held_poll(live, chat_id, "abort-many")
+        # ... then the agent talks right away, while the server may still be noticing the abort ...
+        for _ in range(3):
+            await agent.send_message(chat_id, expected[sent])
+            sent += 1
+        # ... and the customer's next poll gets what the aborted ones did not deliver
+        received += messages(await customer.poll(chat_id))
+    received += await collect_messages(customer, chat_id, len(expected) - len(received)) \
+        if len(received) < len(expected) else []
     assert received == expected
     assert await customer.poll(chat_id) == []
     await customer.aclose()
@@ -400,6 +408,23 @@ async def test_drain_completes_a_held_poll_promptly(start_server: StartServer, d
     assert time.monotonic() - started < LONG_HOLD_SECS / 2
     await customer.aclose()
     await agent.aclose()
+
+
+async def test_stopping_the_server_completes_a_held_poll_promptly(
+        start_server: StartServer, demo_config: ContactCenterConfig, http: httpx.AsyncClient) -> None:
+    live = await long_hold_server(start_server, demo_config)
+    customer, agent, chat_id = await connected_chat(live, "drain-2")
+    await customer.aclose()
+    await agent.aclose()
+    poll = asyncio.ensure_future(http.get(events_url(live, chat_id), params=TENANT, headers=auth("drain-2")))
+    await wait_until(lambda: live.frontdesk.polls.held == 1)
+    started = time.monotonic()
+    stop: Callable[[], Awaitable[None]] = getattr(live, "stop")  # noqa: B009 - set by the fixture
+    await stop()
+    response = await poll
+    assert response.status_code == 200
+    assert response.json() == {"events": []}
+    assert time.monotonic() - started < LONG_HOLD_SECS / 2
 
 
 # ---- what each kind of client receives -------------------------------------------------------------

@@ -189,6 +189,11 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
         return _file_response(stored.path, stored.record.content_type, stored.record.file_name)
 
     @endpoint(not_found=ErrorCode.FILE_NOT_FOUND)
+    async def no_such_file(request: Request) -> Response:
+        # a file "id" with slashes in it (../, %2F): no file has one
+        raise ApiError(ErrorCode.FILE_NOT_FOUND)
+
+    @endpoint(not_found=ErrorCode.FILE_NOT_FOUND)
     async def profile_photo(request: Request) -> Response:
         party = await api.customers.party_for_photo(request.path_params["chat_id"], request.path_params["party_id"])
         if party.photo_path:
@@ -255,7 +260,8 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
         Route(chat + "/events", post_events, methods=["POST"]),
         Route(chat + "/history", history, methods=["GET"]),
         Route(base + "/files", upload, methods=["POST"]),
-        Route(chat + "/files/{file_id:path}", chat_file, methods=["GET"]),
+        Route(chat + "/files/{file_id}", chat_file, methods=["GET"]),
+        Route(chat + "/files/{rest:path}", no_such_file, methods=["GET"]),
         Route(chat + "/profilephotos/{party_id}", profile_photo, methods=["GET"]),
         Route(chat + "/chaticon", chat_icon, methods=["GET"]),
         Route(base + "/iceservers", ice_servers, methods=["GET"]),
@@ -266,7 +272,8 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
         Route(chat + "/closecase", close_case, methods=["POST"]),
         Route(base + "/closecase", close_case, methods=["POST"]),
         Route(base + "/version", version, methods=["GET"]),
-        Route("/clientweb/file/{file_id:path}", bare_file, methods=["GET"]),
+        Route("/clientweb/file/{file_id}", bare_file, methods=["GET"]),
+        Route("/clientweb/file/{rest:path}", no_such_file, methods=["GET"]),
     ]
 
 

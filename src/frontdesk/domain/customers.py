@@ -234,6 +234,9 @@ class CustomerService:
             raise Invalid(f"form request {f['form_request_id']} was never shown in this chat")
         if form.state != "pending":
             raise Invalid(f"form request {form.form_request_id} is already {form.state}")
+        if form.due_at is not None and ctx.now >= form.due_at:
+            # past its deadline: its timer may not have run yet, but it will expire the form
+            raise Invalid(f"form request {form.form_request_id} has expired")
         secure = name in (ev.SECURE_FORM_DATA, ev.SECURE_FORM_CANCEL)
         form.state = "answered" if answered else "cancelled"
         form.data = f.get("data") if answered and not secure else None
