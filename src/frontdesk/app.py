@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from frontdesk import __version__
 from frontdesk.agents.api import AgentApi, build_agent_app
 from frontdesk.api.customer import CustomerApi, build_customer_routes
-from frontdesk.api.middleware import CollapseSlashes, CredentialedCors
+from frontdesk.api.middleware import BodySizeLimit, CollapseSlashes, CredentialedCors
 from frontdesk.api.wire import json_error, json_ok
 from frontdesk.bus.local import LocalBus
 from frontdesk.delivery.agent_stream import AgentStream
@@ -25,7 +25,7 @@ from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.agents import AgentService
 from frontdesk.domain.clock import Clock, SystemClock
 from frontdesk.domain.customers import CustomerService
-from frontdesk.domain.files import FileService
+from frontdesk.domain.files import MAX_UPLOAD_BYTES, FileService
 from frontdesk.domain.journal import Journal
 from frontdesk.domain.timers import TimerService
 from frontdesk.protocol.errors import ApiError, ErrorCode
@@ -34,6 +34,8 @@ from frontdesk.storage.blobs import LocalBlobStore
 from frontdesk.storage.sqlite.store import SqliteStorage
 
 log = logging.getLogger(__name__)
+
+AGENT_MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024  # a 25 MB file plus its multipart framing
 
 
 @dataclass
@@ -112,7 +114,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
             Route("/", index, methods=["GET"]),
             *customer_routes,
             Route("/clientweb/{rest:path}", unknown_method, methods=["GET", "POST"]),
-            Mount("/agent/api/v1", app=agent_app),
+            Mount("/agent/api/v1", app=BodySizeLimit(agent_app, AGENT_MAX_BODY_BYTES)),
         ],
         lifespan=lifespan,
     )

@@ -37,7 +37,8 @@ HELLO_TIMEOUT_SECS = 10.0
 WS_CLOSE_UNAUTHORIZED = 4401
 WS_CLOSE_BAD_HELLO = 4400
 
-_STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 400, Unavailable: 503, UploadTooLarge: 413}
+# most specific first: UploadTooLarge is an Invalid
+_STATUS = {UploadTooLarge: 413, NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 400, Unavailable: 503}
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +209,16 @@ def build_agent_app(api: AgentApi) -> FastAPI:
         await api.agents.end_chat(agent.agent_id, chat_id)
         return wire.Ok()
 
+    async def readable(agent_id: str, cursors: dict[Any, int]) -> dict[str, int]:
+        """The hello's cursors for chats this agent may read (as ``GET /chats/{id}/events``): a
+        cursor naming any other chat would otherwise stream that chat's events."""
+        allowed: dict[str, int] = {}
+        for chat_id, seq in cursors.items():
+            with contextlib.suppress(NotFound, Forbidden):
+                await api.agents.view(agent_id, str(chat_id))
+                allowed[str(chat_id)] = seq
+        return allowed
+
     @app.websocket("/ws")
     async def websocket(ws: WebSocket, token: str = "") -> None:
         """Live events: send ``{"type": "hello", "cursors": {chat_id: seq}}`` first; receive
@@ -226,7 +237,7 @@ def build_agent_app(api: AgentApi) -> FastAPI:
                 await ws.close(WS_CLOSE_BAD_HELLO, "expected a hello message")
             return
         cursors = hello.get("cursors", {}) if isinstance(hello, dict) and hello.get("type") == "hello" else None
-        if not isinstance(cursors, dict) or not all(isinstance(v, int) for v in cursors.values()):
+        if not isinstance(cursors, dict) or not all(type(v) is int for v in cursors.values()):
             await ws.close(WS_CLOSE_BAD_HELLO, "hello.cursors must map chat ids to integers")
             return
         stop = asyncio.Event()
@@ -244,7 +255,7 @@ def build_agent_app(api: AgentApi) -> FastAPI:
 
         reader = asyncio.ensure_future(read_client())
         try:
-            await api.stream.run(agent.agent_id, ws.send_json, {str(k): v for k, v in cursors.items()}, stop)
+            await api.stream.run(agent.agent_id, ws.send_json, await readable(agent.agent_id, cursors), stop)
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:

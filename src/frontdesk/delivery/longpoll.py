@@ -110,6 +110,7 @@ class CustomerPolls:
         try:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.hold_secs
+            expired = False
             while True:
                 async with slot.lock:
                     waiter.signal.clear()
@@ -120,14 +121,17 @@ class CustomerPolls:
                     remaining = deadline - loop.time()
                     # a batch of events this client cannot decode is not worth an answer: keep
                     # holding, and let the final (empty) answer move the cursor past them
-                    if batch.events or remaining <= 0:
+                    if batch.events or expired or remaining <= 0:
                         yield batch
                         return
                 try:
                     async with asyncio.timeout(remaining):
                         await waiter.signal.wait()
                 except TimeoutError:
-                    pass
+                    # the hold is over even when the loop's clock says a hair is left: uvloop rounds
+                    # timers to the millisecond and may fire one early, and re-arming for the rest
+                    # spun here (a log read per turn) until its cached clock caught up
+                    expired = True
         finally:
             self.notifier.unsubscribe(topic, waiter.signal)
             if slot.current is waiter:
@@ -142,7 +146,9 @@ class CustomerPolls:
             cursor = session.customer_cursor if after is None else after
             if self.service.is_gone(session, cursor):
                 raise NotFound("chat is over")
-            records = await tx.events.read_after(chat_id, cursor, Audience.CUSTOMER, MAX_BATCH_EVENTS)
+            # customer_last_seq is the newest customer-audience event: nothing to read beyond it
+            records = (await tx.events.read_after(chat_id, cursor, Audience.CUSTOMER, MAX_BATCH_EVENTS)
+                       if cursor < session.customer_last_seq else [])
         names = visible_names(identity.kind)
         events: list[JsonObject] = []
         for record in records:

@@ -215,6 +215,8 @@ class CustomerService:
             await ctx.emit(session, to_staff({"event": ev.END, "party_id": me, "timestamp": ev.ts_string(ctx.now)},
                                              "customer"))
             await end_session(ctx, session, "customer_end", customer_sees=False)
+            # the customer has left: what they had not read yet is no longer theirs to fetch
+            session.customer_cursor = session.customer_last_seq
         elif name == ev.DISCONNECT:
             await ctx.emit(session, to_staff({"event": ev.DISCONNECT, "party_id": me,
                                               "timestamp": ev.ts_string(ctx.now)}, "customer"))

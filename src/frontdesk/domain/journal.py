@@ -64,6 +64,11 @@ class ActionContext:
         await self.flush()
         return await self.tx.agents.count_chats(agent_id)
 
+    async def chats_of_agents(self, agent_ids: list[str]) -> list[int]:
+        """``chats_of_agent`` of several agents, storing the in-memory changes once for all."""
+        await self.flush()
+        return [await self.tx.agents.count_chats(agent_id) for agent_id in agent_ids]
+
     async def create(self, session: SessionRecord) -> None:
         await self.tx.sessions.insert(session)
         self.track(session)

@@ -18,14 +18,9 @@ UNKNOWN_EWT_SECS = 0  # the protocol's value for "no estimate"; the EWT model re
 
 async def eligible_agents(ctx: ActionContext, tenant: str) -> list[tuple[AgentRecord, int]]:
     """Ready agents with spare capacity and their current load, longest in ready state first."""
-    result: list[tuple[AgentRecord, int]] = []
-    for agent in await ctx.tx.agents.list_for_tenant(tenant):
-        if agent.state != "ready":
-            continue
-        load = await ctx.chats_of_agent(agent.agent_id)
-        if load < agent.max_chats:
-            result.append((agent, load))
-    return result
+    ready = [agent for agent in await ctx.tx.agents.list_for_tenant(tenant) if agent.state == "ready"]
+    loads = await ctx.chats_of_agents([agent.agent_id for agent in ready])
+    return [(agent, load) for agent, load in zip(ready, loads, strict=True) if load < agent.max_chats]
 
 
 async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str) -> None:

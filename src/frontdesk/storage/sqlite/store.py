@@ -225,9 +225,11 @@ class _Agents:
         row = self._c.execute(
             "SELECT COUNT(DISTINCT p.chat_id) FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
             "WHERE p.agent_id = ? AND p.left_at IS NULL AND s.terminal = 0", (agent_id,)).fetchone()
+        # offers stay within the agent's tenant: naming it lets the (tenant, state) index find the few
+        # chats being offered instead of scanning every session
         offered = self._c.execute(
-            "SELECT COUNT(*) FROM sessions WHERE offered_agent_id = ? AND terminal = 0 AND state = 'connecting'",
-            (agent_id,)).fetchone()
+            "SELECT COUNT(*) FROM sessions WHERE tenant = (SELECT tenant FROM agents WHERE agent_id = ?1) "
+            "AND state = 'connecting' AND terminal = 0 AND offered_agent_id = ?1", (agent_id,)).fetchone()
         return int(row[0]) + int(offered[0])
 
     async def add_token(self, token_hash: str, agent_id: str, created_at: float) -> None:
