@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import TracebackType
 from typing import Any
 
 import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
+
+from frontdesk.client._http import HttpClientOwner
 
 JsonObject = dict[str, Any]
 
@@ -21,25 +22,13 @@ class AgentError(Exception):
         self.detail = detail
 
 
-class AgentClient:
+class AgentClient(HttpClientOwner):
     def __init__(self, base_url: str, http: httpx.AsyncClient | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.api = f"{self.base_url}/agent/api/v1"
-        self._own_http = http is None
-        self.http = http or httpx.AsyncClient(timeout=30.0)
+        super().__init__(http, 30.0)
         self.token = ""
         self.agent: JsonObject = {}
-
-    async def __aenter__(self) -> AgentClient:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._own_http:
-            await self.http.aclose()
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
-from types import TracebackType
 from typing import Any
 
 import httpx
+
+from frontdesk.client._http import HttpClientOwner
 
 JsonObject = dict[str, Any]
 
@@ -35,7 +36,7 @@ class ClientError(Exception):
         self.error_message = error_message
 
 
-class CustomerClient:
+class CustomerClient(HttpClientOwner):
     def __init__(self, base_url: str, app_id: str, client_id: str, tenant_url: str | None = None,
                  version: str = "v2", quoted_auth: bool = True, poll_timeout_secs: float = 20.0,
                  http: httpx.AsyncClient | None = None) -> None:
@@ -47,20 +48,8 @@ class CustomerClient:
         self.poll_timeout_secs = poll_timeout_secs
         q = '"' if quoted_auth else ""
         self.authorization = f"MOBILE-API-140-327-PLAIN appId={q}{app_id}{q}, clientId={q}{client_id}{q}"
-        self._own_http = http is None
-        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=poll_timeout_secs))
+        super().__init__(http, httpx.Timeout(10.0, read=poll_timeout_secs))
         self._msg_ids = itertools.count(1)
-
-    async def __aenter__(self) -> CustomerClient:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._own_http:
-            await self.http.aclose()
 
     def _params(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         params = dict(extra or {})
