@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route
 
 from frontdesk import __version__
 from frontdesk.agents.api import AgentApi, build_agent_app
-from frontdesk.api.customer import CustomerApi, build_customer_routes
+from frontdesk.api.customer import CustomerApi, LongPollRoute, build_customer_routes
 from frontdesk.api.middleware import BodySizeLimit, CollapseSlashes, CredentialedCors
 from frontdesk.api.wire import json_error, json_ok
 from frontdesk.bus.local import LocalBus
@@ -118,5 +118,5 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
         ],
         lifespan=lifespan,
     )
-    server.asgi = CollapseSlashes(CredentialedCors(starlette))
+    server.asgi = CollapseSlashes(CredentialedCors(LongPollRoute(starlette, customer_routes)))
     return server

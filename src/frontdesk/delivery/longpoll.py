@@ -36,6 +36,10 @@ class PollBatch:
     _service: CustomerService
     committed: bool = field(default=False)
 
+    def withheld(self) -> PollBatch:
+        """The same poll answered with nothing and committing nothing: its events stay queued."""
+        return PollBatch(self.chat_id, [], 0, self._service)
+
     async def commit(self) -> None:
         if self.last_seq and not self.committed:
             self.committed = True
@@ -43,17 +47,23 @@ class PollBatch:
 
 
 class PollWaiter:
-    """One held poll. Wake-ups, being superseded and the client going away all set ``signal``."""
+    """One held poll. Wake-ups, being superseded, the client going away and the end of the hold
+    all set ``signal``."""
 
-    __slots__ = ("disconnected", "signal", "superseded")
+    __slots__ = ("disconnected", "expired", "signal", "superseded")
 
     def __init__(self) -> None:
         self.signal = asyncio.Event()
         self.superseded = False
         self.disconnected = False
+        self.expired = False
 
     def disconnect(self) -> None:
         self.disconnected = True
+        self.signal.set()
+
+    def expire(self) -> None:
+        self.expired = True
         self.signal.set()
 
     @property
@@ -107,10 +117,11 @@ class CustomerPolls:
         slot.current = waiter
         topic = chat_topic(chat_id)
         self.notifier.subscribe(topic, waiter.signal)
+        # the end of the hold is a flag set by a timer, not a timeout that cancels the wait: no
+        # exception on every idle poll, and no re-arming for "a hair left" when uvloop (which
+        # rounds timers to the millisecond) fires it early
+        hold_timer = asyncio.get_running_loop().call_later(self.hold_secs, waiter.expire)
         try:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.hold_secs
-            expired = False
             while True:
                 async with slot.lock:
                     waiter.signal.clear()
@@ -118,21 +129,14 @@ class CustomerPolls:
                         yield PollBatch(chat_id, [], 0, self.service)
                         return
                     batch = await self._read(identity, chat_id, after)
-                    remaining = deadline - loop.time()
                     # a batch of events this client cannot decode is not worth an answer: keep
                     # holding, and let the final (empty) answer move the cursor past them
-                    if batch.events or expired or remaining <= 0:
+                    if batch.events or waiter.expired:
                         yield batch
                         return
-                try:
-                    async with asyncio.timeout(remaining):
-                        await waiter.signal.wait()
-                except TimeoutError:
-                    # the hold is over even when the loop's clock says a hair is left: uvloop rounds
-                    # timers to the millisecond and may fire one early, and re-arming for the rest
-                    # spun here (a log read per turn) until its cached clock caught up
-                    expired = True
+                await waiter.signal.wait()
         finally:
+            hold_timer.cancel()
             self.notifier.unsubscribe(topic, waiter.signal)
             if slot.current is waiter:
                 slot.current = None

@@ -1,0 +1,251 @@
+"""``python -m bench``: run the workloads against frontdesk and the baseline, write the report.
+
+    python -m bench                      # the full run (about 20 minutes on 2 cores)
+    python -m bench --quick              # seconds: tiny sessions and rates, to check the harness
+    python -m bench --sessions 1000,5000 --workloads W2,W3 --systems frontdesk
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import datetime
+import gc
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvloop
+from tqdm import tqdm
+
+from bench import report
+from bench.loadgen import raise_nofile_limit
+from bench.systems import Baseline, Frontdesk, System
+from bench.workloads import QUICK, Runner, Scale
+
+BENCH_DIR = Path(__file__).resolve().parent
+ALL_WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6")
+README_START = "<!-- bench:latest:start -->"
+README_END = "<!-- bench:latest:end -->"
+SERVER_CPU = 0
+LOAD_CPU = 1
+
+
+class Progress:
+    """A tqdm bar over the estimated seconds of the run, or plain lines when disabled."""
+
+    def __init__(self, total_secs: float, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = tqdm(total=round(total_secs), unit="s", dynamic_ncols=True, disable=not enabled,
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}]")
+        self.started = time.monotonic()
+        self._ticker: asyncio.Task[None] | None = None
+        self.system = ""
+
+    def step(self, name: str) -> None:
+        self.bar.set_description_str(f"{self.system}: {name}")
+        if not self.enabled:
+            print(f"[{time.monotonic() - self.started:7.1f}s] {self.system}: {name}", file=sys.stderr, flush=True)
+
+    def log(self, message: str) -> None:
+        self.bar.write(message, file=sys.stderr)
+
+    async def tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            elapsed = round(time.monotonic() - self.started)
+            if elapsed > self.bar.n:
+                self.bar.update(min(elapsed, self.bar.total or elapsed) - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="frontdesk benchmark harness")
+    parser.add_argument("--quick", action="store_true", help="a seconds-long run at tiny scale (harness check)")
+    parser.add_argument("--sessions", help="comma-separated W2 session counts; the last serves W3–W6")
+    parser.add_argument("--hold-secs", type=float, help="long-poll hold (default 10, quick 0.5)")
+    parser.add_argument("--w3-rates", help="comma-separated W3 rates (msg/s)")
+    parser.add_argument("--w3-secs", type=float, help="seconds per W3 rate")
+    parser.add_argument("--systems", default="frontdesk,baseline", help="frontdesk,baseline (default both)")
+    parser.add_argument("--workloads", default=",".join(ALL_WORKLOADS),
+                        help="which of W1..W6 to run (sessions are always created, so W1 always runs)")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="results directory")
+    parser.add_argument("--compare", type=Path, help="an earlier results.json: adds a before/after section")
+    parser.add_argument("--compare-after", type=Path, metavar="RESULTS_JSON",
+                        help="the 'after' of that section when it is not this run (a run of the same scale)")
+    parser.add_argument("--report-only", type=Path, metavar="RESULTS_JSON",
+                        help="measure nothing: write the report (and with --update-latest yes, LATEST.md) again "
+                             "from this results.json, beside it")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin server and load generator to CPUs")
+    parser.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
+    parser.add_argument("--update-latest", choices=("auto", "yes", "no"), default="auto",
+                        help="copy the report to bench/LATEST.md and bench/README.md (auto: full runs only)")
+    return parser.parse_args(argv)
+
+
+def _scale(args: argparse.Namespace) -> Scale:
+    scale = QUICK if args.quick else Scale()
+    changes: dict[str, Any] = {}
+    if args.sessions:
+        changes["levels"] = tuple(int(x) for x in args.sessions.split(","))
+        changes["agents"] = max(1, -(-(changes["levels"][-1] + scale.w6_sessions) // 100) + 1)
+    if args.hold_secs:
+        changes["hold_secs"] = args.hold_secs
+    if args.w3_rates:
+        changes["w3_rates"] = tuple(int(x) for x in args.w3_rates.split(","))
+    if args.w3_secs:
+        changes["w3_secs"] = args.w3_secs
+    return dataclasses.replace(scale, **changes)
+
+
+def _pinning(enabled: bool) -> tuple[int | None, str]:
+    if not enabled:
+        return None, "none (--no-pin)"
+    cpus = os.sched_getaffinity(0)
+    if not {SERVER_CPU, LOAD_CPU} <= cpus or shutil.which("taskset") is None:
+        return None, f"none (needs CPUs {SERVER_CPU} and {LOAD_CPU} and taskset; have {sorted(cpus)})"
+    os.sched_setaffinity(0, {LOAD_CPU})
+    return SERVER_CPU, (f"server on CPU {SERVER_CPU} (taskset -c {SERVER_CPU}), load generator on CPU {LOAD_CPU} "
+                        "(sched_setaffinity)")
+
+
+def _meta(args: argparse.Namespace, scale: Scale, pinning: str, argv: list[str]) -> dict[str, Any]:
+    from frontdesk import __version__
+
+    def git(*cmd: str) -> str:
+        try:
+            return subprocess.run(["git", *cmd], capture_output=True, text=True, cwd=BENCH_DIR, check=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return "?"
+
+    cpu_model = "?"
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    mem_kib = 0
+    with open("/proc/meminfo", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {
+        "started_utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": shlex.join(["python", "-m", "bench", *argv]), "quick": args.quick,
+        "cpu_model": cpu_model, "cpus": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
+        "kernel": platform.release(), "python": platform.python_version(), "frontdesk_version": __version__,
+        "git_commit": commit + ("+changes" if dirty else ""), "pinning": pinning,
+        "scale": dataclasses.asdict(scale),
+    }
+
+
+async def _run_system(system: System, scale: Scale, workloads: set[str], cpu: int | None,
+                      progress: Progress) -> dict[str, Any]:
+    progress.system = system.name
+    progress.step("starting server")
+    system.launch(cpu)
+    await system.wait_ready()
+    try:
+        return await Runner(system, scale, progress).run(workloads)
+    finally:
+        system.stop()
+
+
+async def _main(args: argparse.Namespace, scale: Scale, run_dir: Path, cpu: int | None,
+                results: dict[str, Any]) -> None:
+    workloads = {w.strip().upper() for w in args.workloads.split(",")} | {"W1"}
+    progress = Progress(scale.estimate_secs() * len(args.systems.split(",")), enabled=not args.no_progress)
+    ticker = asyncio.ensure_future(progress.tick())
+    try:
+        for name in args.systems.split(","):
+            name = name.strip()
+            kind = {"frontdesk": Frontdesk, "baseline": Baseline}.get(name)
+            if kind is None:
+                raise SystemExit(f"unknown system {name!r}")
+            system = kind(name=name, hold_secs=scale.hold_secs, agents=scale.agents, run_dir=run_dir)
+            results["systems"][name] = await _run_system(system, scale, workloads, cpu, progress)
+            gc.collect()
+    finally:
+        ticker.cancel()
+        progress.close()
+
+
+def _update_latest(report_md: Path, results: dict[str, Any], before: dict[str, Any] | None,
+                   after: dict[str, Any] | None = None) -> None:
+    latest_dir = BENCH_DIR / "latest"
+    latest_dir.mkdir(exist_ok=True)
+    for name in report.PLOTS:
+        source = report_md.parent / name
+        if source.exists():
+            shutil.copyfile(source, latest_dir / name)
+    latest = report.render(results, image_prefix="latest/", before=before, after=after)
+    (BENCH_DIR / "LATEST.md").write_text(latest + "\n", encoding="utf-8")
+    readme = BENCH_DIR / "README.md"
+    if readme.exists():
+        text = readme.read_text(encoding="utf-8")
+        if README_START in text and README_END in text:
+            head, rest = text.split(README_START, 1)
+            _, tail = rest.split(README_END, 1)
+            meta = results["meta"]
+            table = "\n".join([f"Latest full run: {meta['started_utc']}, commit {meta['git_commit']}, "
+                               f"{meta['cpu_model']} ({meta['cpus']} cores); {meta['pinning']}. "
+                               "Full report: [LATEST.md](LATEST.md).", "", *report.targets_table(results)])
+            readme.write_text(f"{head}{README_START}\n{table}\n{README_END}{tail}", encoding="utf-8")
+
+
+def _report_only(args: argparse.Namespace) -> int:
+    results = orjson.loads(args.report_only.read_bytes())
+    before = orjson.loads(args.compare.read_bytes()) if args.compare else None
+    after = orjson.loads(args.compare_after.read_bytes()) if args.compare_after else None
+    report_md = report.write(results, args.report_only.parent, before=before, after=after)
+    if args.update_latest == "yes":
+        _update_latest(report_md, results, before, after)
+    print(f"report:  {report_md}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parse_args(argv)
+    if args.report_only:
+        return _report_only(args)
+    scale = _scale(args)
+    raise_nofile_limit()
+    cpu, pinning = _pinning(not args.no_pin)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = args.out.resolve() / stamp  # absolute: the servers run with it as their working directory
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"meta": _meta(args, scale, pinning, argv), "systems": {}}
+    # no collector pauses inside latency windows: the workloads collect between windows instead
+    gc.disable()
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(_main(args, scale, run_dir, cpu, results))
+    finally:
+        (run_dir / "results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    before = orjson.loads(args.compare.read_bytes()) if args.compare else None
+    report_md = report.write(results, run_dir, before=before)
+    if args.update_latest == "yes" or (args.update_latest == "auto" and not args.quick):
+        _update_latest(report_md, results, before)
+    print(f"results: {run_dir / 'results.json'}\nreport:  {report_md}")
+    for target in report.evaluate_targets(results):
+        verdict = "n/a" if target["met"] is None else ("met" if target["met"] else "MISSED")
+        print(f"  [{verdict:>6}] {target['target']}: frontdesk {target['frontdesk']}, baseline {target['baseline']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
