@@ -29,11 +29,6 @@ class Notifier:
         for event in self._waiters.get(topic, ()):
             event.set()
 
-    def wake_all(self) -> None:
-        for waiters in self._waiters.values():
-            for event in waiters:
-                event.set()
-
     @property
     def topic_count(self) -> int:
         return len(self._waiters)

@@ -59,13 +59,9 @@ class ActionContext:
         await self.flush()
         return [self.track(s) for s in await self.tx.sessions.list_for_agent(agent_id)]
 
-    async def chats_of_agent(self, agent_id: str) -> int:
-        """Chats the agent holds or is offered (its load against ``max_chats``)."""
-        await self.flush()
-        return await self.tx.agents.count_chats(agent_id)
-
     async def chats_of_agents(self, agent_ids: list[str]) -> list[int]:
-        """``chats_of_agent`` of several agents, storing the in-memory changes once for all."""
+        """Chats each agent holds or is offered (its load against ``max_chats``); the in-memory
+        changes are stored once for all."""
         await self.flush()
         return [await self.tx.agents.count_chats(agent_id) for agent_id in agent_ids]
 
