@@ -24,6 +24,7 @@ from frontdesk.delivery.longpoll import CustomerPolls
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.agents import AgentService
 from frontdesk.domain.clock import Clock, SystemClock
+from frontdesk.domain.config import LiveConfig
 from frontdesk.domain.customers import CustomerService
 from frontdesk.domain.files import MAX_UPLOAD_BYTES, FileService
 from frontdesk.domain.journal import Journal
@@ -50,6 +51,7 @@ class Frontdesk:
     agents: AgentService
     files: FileService
     timers: TimerService
+    live: LiveConfig
     polls: CustomerPolls
     asgi: CollapseSlashes = field(init=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -77,20 +79,21 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     notifier = Notifier()
     bus.add_listener(notifier.wake)
     journal = Journal(storage, bus, clock)
-    config = settings.contact_center
-    customers = CustomerService(journal, config)
-    agents = AgentService(journal, config)
+    live = LiveConfig(settings.contact_center)
+    config = live.current
+    customers = CustomerService(journal, live)
+    agents = AgentService(journal, live)
     max_files = min((t.max_stored_files for t in config.tenants.values()), default=1000)
     files = FileService(journal, LocalBlobStore(settings.data_dir / "files"), max_files)
-    timers = TimerService(journal, config)
+    timers = TimerService(journal, live)
     polls = CustomerPolls(customers, notifier, settings.poll_hold_secs)
     server = Frontdesk(settings=settings, clock=clock, storage=storage, notifier=notifier, customers=customers,
-                       agents=agents, files=files, timers=timers, polls=polls)
+                       agents=agents, files=files, timers=timers, live=live, polls=polls)
 
-    customer_routes = build_customer_routes(CustomerApi(config=config, customers=customers, polls=polls,
+    customer_routes = build_customer_routes(CustomerApi(live=live, customers=customers, polls=polls,
                                                         files=files, server_version=__version__,
                                                         cookie_secure=settings.cookie_secure))
-    agent_app = build_agent_app(AgentApi(config=config, agents=agents, files=files,
+    agent_app = build_agent_app(AgentApi(live=live, agents=agents, files=files,
                                          stream=AgentStream(agents, notifier), notifier=notifier,
                                          version=__version__))
 

@@ -25,7 +25,7 @@ from frontdesk.bus.interfaces import chat_topic
 from frontdesk.delivery.agent_stream import AgentStream
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.agents import AgentService, ChatView
-from frontdesk.domain.config import ContactCenterConfig
+from frontdesk.domain.config import ContactCenterConfig, LiveConfig
 from frontdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
 from frontdesk.domain.files import FileService, UploadTooLarge
 from frontdesk.protocol import agent as wire
@@ -43,12 +43,16 @@ _STATUS = {UploadTooLarge: 413, NotFound: 404, Forbidden: 403, Conflict: 409, In
 
 @dataclass(frozen=True, slots=True)
 class AgentApi:
-    config: ContactCenterConfig
+    live: LiveConfig
     agents: AgentService
     files: FileService
     stream: AgentStream
     notifier: Notifier
     version: str
+
+    @property
+    def config(self) -> ContactCenterConfig:
+        return self.live.current
 
 
 def _agent_info(agent: AgentRecord) -> wire.AgentInfo:

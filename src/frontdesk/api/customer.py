@@ -23,7 +23,7 @@ from frontdesk.api.identity import identify, resolve_tenant, visitor_cookie_head
 from frontdesk.api.photos import initials_svg
 from frontdesk.api.wire import NO_STORE, json_error, json_ok, read_json
 from frontdesk.delivery.longpoll import CustomerPolls, PollWaiter
-from frontdesk.domain.config import ContactCenterConfig
+from frontdesk.domain.config import ContactCenterConfig, LiveConfig
 from frontdesk.domain.customers import CaseNotSpecified, CustomerIdentity, CustomerService
 from frontdesk.domain.errors import DomainError, Forbidden, Invalid, NotFound, Unavailable
 from frontdesk.domain.files import MAX_UPLOAD_BYTES, FileService, UploadTooLarge
@@ -42,12 +42,16 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 @dataclass(frozen=True, slots=True)
 class CustomerApi:
-    config: ContactCenterConfig
+    live: LiveConfig
     customers: CustomerService
     polls: CustomerPolls
     files: FileService
     server_version: str
     cookie_secure: bool = True
+
+    @property
+    def config(self) -> ContactCenterConfig:
+        return self.live.current
 
 
 def _domain_to_api(error: DomainError, not_found: ErrorCode) -> ApiError:

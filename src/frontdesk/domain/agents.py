@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from frontdesk.domain import routing
-from frontdesk.domain.config import ContactCenterConfig, EntryConfig
+from frontdesk.domain.config import ContactCenterConfig, EntryConfig, LiveConfig
 from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from frontdesk.domain.ids import (
     hash_password,
@@ -48,11 +48,16 @@ class ChatView:
 
 
 class AgentService:
-    def __init__(self, journal: Journal, config: ContactCenterConfig) -> None:
+    def __init__(self, journal: Journal, live: LiveConfig) -> None:
         self.journal = journal
-        self.config = config
+        self.live = live
         # a fixed hash to verify against when the username is unknown: same cost, no user enumeration
         self._dummy_hash = hash_password("frontdesk-no-such-agent")
+
+    @property
+    def config(self) -> ContactCenterConfig:
+        """The running configuration (replaced as a whole by a reload)."""
+        return self.live.current
 
     def entry_for(self, session: SessionRecord) -> EntryConfig | None:
         tenant = self.config.tenants.get(session.tenant)
@@ -72,7 +77,8 @@ class AgentService:
                         first_name=conf.first_name, last_name=conf.last_name, display_name=conf.display_name,
                         max_chats=conf.max_chats, state=existing.state if existing else "logged_out",
                         state_since=existing.state_since if existing else ctx.now, photo_path=conf.photo_path,
-                        auto_accept=conf.auto_accept)
+                        auto_accept=conf.auto_accept, skills=dict(conf.skills), team=conf.team, role=conf.role,
+                        last_routed_at=existing.last_routed_at if existing else 0.0)
                     await ctx.tx.agents.upsert(agent)
 
     async def login(self, tenant: str, username: str, password: str) -> tuple[str, AgentRecord]:

@@ -35,8 +35,63 @@ def default_widget_configuration() -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class QueueConfig:
+    """A queue: the skills an agent needs (name → minimum level), its priority against other
+    queues, how long a chat may wait before it overflows, and the routing timings."""
+
     queue_id: str
     name: str
+    skills: dict[str, int] = field(default_factory=dict)
+    priority: int = 0
+    max_wait_secs: int = 0  # 0: no limit
+    overflow_queue: str = ""  # "" with max_wait_secs: the chat fails with max_wait_message
+    max_wait_message: str = "Sorry, no agent could take your chat in time. Please try again later."
+    offer_timeout_secs: int = 30
+    default_handle_secs: int = 300  # the EWT's prior until handle times have been observed
+    dispositions: tuple[str, ...] = ()  # wrap-up choices; empty: free text
+
+
+@dataclass(frozen=True, slots=True)
+class HoursConfig:
+    """Hours of operation in a time zone: per weekday (0 = Monday) a list of (start, end) minutes
+    after midnight, plus holidays (ISO dates) on which the entry is closed all day."""
+
+    hours_id: str
+    timezone: str = "UTC"
+    weekly: tuple[tuple[tuple[int, int], ...], ...] = ((),) * 7
+    holidays: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FormField:
+    name: str
+    label: str = ""
+    type: str = "text"  # text | email | phone | number | choice | rating
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FormConfig:
+    """A named form (the ``form_name`` of ``chat_session_form_show``); its fields validate answers."""
+
+    name: str
+    title: str = ""
+    fields: tuple[FormField, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One scenario step: ``action`` names what it does, ``args`` its settings (docs/scenarios.md)."""
+
+    action: str
+    args: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioConfig:
+    name: str
+    steps: tuple[Step, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +114,9 @@ class EntryConfig:
     unavailable_value: str = "notAvailable"
     push_enabled: bool = True
     chat_icon_path: str = ""
+    scenario: str = ""  # "" runs the default: say welcome_message, route to queue_id
+    survey: str = ""  # a scenario run after the customer's chat_session_disconnect
+    hours: str = ""  # "" is always open
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +129,12 @@ class AgentConfig:
     max_chats: int = 3
     photo_path: str = ""
     auto_accept: bool = False
+    skills: dict[str, int] = field(default_factory=dict)
+    team: str = ""
+    role: str = "agent"  # agent | supervisor | admin (an admin is also a supervisor)
+
+
+ROLES = ("agent", "supervisor", "admin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +145,10 @@ class TenantConfig:
     queues: dict[str, QueueConfig] = field(default_factory=dict)
     agents: tuple[AgentConfig, ...] = ()
     max_stored_files: int = 1000
+    hours: dict[str, HoursConfig] = field(default_factory=dict)
+    forms: dict[str, FormConfig] = field(default_factory=dict)
+    scenarios: dict[str, ScenarioConfig] = field(default_factory=dict)
+    agent_lost_grace_secs: int = 60  # an agent whose desktop vanished this long gives its chats back
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +176,15 @@ class ContactCenterConfig:
             if tenant.name.split(".", 1)[0] == name:
                 return tenant
         return None
+
+
+class LiveConfig:
+    """The running configuration. Services read ``current`` on every action, so a reload (a new,
+    fully validated ``ContactCenterConfig`` swapped in at once) applies to the next action while
+    live chats carry on."""
+
+    def __init__(self, config: ContactCenterConfig) -> None:
+        self.current = config
+
+    def replace(self, config: ContactCenterConfig) -> None:
+        self.current = config

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from frontdesk.domain import routing
-from frontdesk.domain.config import ContactCenterConfig, EntryConfig, TenantConfig
+from frontdesk.domain.config import ContactCenterConfig, EntryConfig, LiveConfig, TenantConfig
 from frontdesk.domain.errors import Invalid, NotFound, Unavailable
 from frontdesk.domain.ids import new_chat_id, new_msg_id, new_party_id
 from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
@@ -70,9 +70,14 @@ def history_view(records: list[EventRecord], kind: str) -> list[JsonObject]:
 
 
 class CustomerService:
-    def __init__(self, journal: Journal, config: ContactCenterConfig) -> None:
+    def __init__(self, journal: Journal, live: LiveConfig) -> None:
         self.journal = journal
-        self.config = config
+        self.live = live
+
+    @property
+    def config(self) -> ContactCenterConfig:
+        """The running configuration (replaced as a whole by a reload)."""
+        return self.live.current
 
     # ---- access -------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import contextlib
 import logging
 
 from frontdesk.domain import routing
-from frontdesk.domain.config import DEFAULT_INACTIVITY_TIMEOUT_MSG, ContactCenterConfig, EntryConfig
+from frontdesk.domain.config import DEFAULT_INACTIVITY_TIMEOUT_MSG, ContactCenterConfig, EntryConfig, LiveConfig
 from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
 from frontdesk.domain.lifecycle import (
     FORM_TIMEOUT_PREFIX,
@@ -30,9 +30,14 @@ MAX_SLEEP_SECS = 1.0  # bound on how late a timer set by another node (or a cloc
 
 
 class TimerService:
-    def __init__(self, journal: Journal, config: ContactCenterConfig) -> None:
+    def __init__(self, journal: Journal, live: LiveConfig) -> None:
         self.journal = journal
-        self.config = config
+        self.live = live
+
+    @property
+    def config(self) -> ContactCenterConfig:
+        """The running configuration (replaced as a whole by a reload)."""
+        return self.live.current
 
     def _entry(self, session: SessionRecord) -> EntryConfig | None:
         tenant = self.config.tenants.get(session.tenant)

@@ -44,6 +44,13 @@ class SessionRecord:
     ended_at: float | None = None
     queued_at: float | None = None
     connected_at: float | None = None
+    priority: int = 0
+    required_skills: dict[str, int] = field(default_factory=dict)
+    # scenario engine state: {"name", "pc", "vars", "waiting_form", "phase"} (domain/scenario.py)
+    scenario: JsonObject = field(default_factory=dict)
+    ewt_predicted: float | None = None  # the estimate given when the chat first entered a queue
+    ewt_announced: int = 0  # the ewt last sent in chat_session_status
+    invited_agents: list[str] = field(default_factory=list)  # conference invitations pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +106,10 @@ class AgentRecord:
     state_since: float
     photo_path: str = ""
     auto_accept: bool = False
+    skills: dict[str, int] = field(default_factory=dict)
+    team: str = ""
+    role: str = "agent"
+    last_routed_at: float = 0.0  # when the agent was last offered a chat (longest idle goes first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +141,41 @@ class FormRequestRecord:
     state: str  # pending | answered | cancelled | expired
     due_at: float | None
     data: JsonObject | None = None
+
+
+@dataclass(slots=True)
+class OfferRecord:
+    """A chat offered to an agent and what became of it (accepted, rejected, timeout, withdrawn)."""
+
+    chat_id: str
+    agent_id: str
+    tenant: str
+    queue_id: str
+    offered_at: float
+    outcome: str = "pending"
+    decided_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUpRecord:
+    chat_id: str
+    agent_id: str
+    tenant: str
+    queue_id: str
+    disposition: str
+    notes: str
+    created_at: float
+
+
+@dataclass(slots=True)
+class LeftMessageRecord:
+    """A message a customer left when no agent could take the chat, kept for agents."""
+
+    message_id: str
+    tenant: str
+    chat_id: str
+    queue_id: str
+    created_at: float
+    data: JsonObject
+    handled_by: str = ""
+    handled_at: float | None = None

@@ -124,6 +124,63 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE agents ADD COLUMN auto_accept INTEGER NOT NULL DEFAULT 0
     """,
+    # 3: the contact-center engine: skills, priorities, scenarios, EWT, offers, wrap-ups, messages
+    """
+    ALTER TABLE sessions ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN required_skills TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE sessions ADD COLUMN scenario TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE sessions ADD COLUMN ewt_predicted REAL;
+    ALTER TABLE sessions ADD COLUMN ewt_announced INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN invited_agents TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX sessions_created ON sessions (tenant, created_at);
+    CREATE INDEX sessions_done ON sessions (tenant, queue_id, ended_at) WHERE connected_at IS NOT NULL;
+    CREATE INDEX sessions_client_all ON sessions (tenant, client_id, created_at);
+    ALTER TABLE agents ADD COLUMN skills TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE agents ADD COLUMN team TEXT NOT NULL DEFAULT '';
+    ALTER TABLE agents ADD COLUMN role TEXT NOT NULL DEFAULT 'agent';
+    ALTER TABLE agents ADD COLUMN last_routed_at REAL NOT NULL DEFAULT 0;
+    CREATE INDEX parties_joined ON parties (joined_at);
+    CREATE TABLE offers (
+        chat_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        queue_id TEXT NOT NULL,
+        offered_at REAL NOT NULL,
+        outcome TEXT NOT NULL,
+        decided_at REAL
+    );
+    CREATE INDEX offers_chat ON offers (chat_id, agent_id) WHERE outcome = 'pending';
+    CREATE INDEX offers_time ON offers (tenant, offered_at);
+    CREATE TABLE wrap_ups (
+        chat_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        queue_id TEXT NOT NULL,
+        disposition TEXT NOT NULL,
+        notes TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (chat_id, agent_id)
+    );
+    CREATE INDEX wrap_ups_time ON wrap_ups (tenant, created_at);
+    CREATE TABLE left_messages (
+        message_id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        queue_id TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        data TEXT NOT NULL,
+        handled_by TEXT NOT NULL,
+        handled_at REAL
+    );
+    CREATE INDEX left_messages_tenant ON left_messages (tenant, created_at);
+    CREATE TABLE monitors (
+        chat_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        since REAL NOT NULL,
+        PRIMARY KEY (chat_id, agent_id)
+    );
+    CREATE INDEX monitors_agent ON monitors (agent_id)
+    """,
 ]
 
 

@@ -23,10 +23,13 @@ from frontdesk.storage.records import (
     FileRecord,
     FormRequestRecord,
     JsonObject,
+    LeftMessageRecord,
     NewEvent,
+    OfferRecord,
     PartyRecord,
     SessionRecord,
     TimerRecord,
+    WrapUpRecord,
 )
 from frontdesk.storage.sqlite.migrations import migrate
 
@@ -38,15 +41,18 @@ def _dumps(value: Any) -> str:
 _SESSION_COLUMNS = (
     "chat_id, tenant, app_id, client_id, client_kind, visitor_cookie, state, created_at, queue_id, "
     "phone_number, from_, parameters, case_id, offered_agent_id, declined_agents, last_seq, "
-    "customer_last_seq, customer_cursor, terminal, end_reason, ended_at, queued_at, connected_at"
+    "customer_last_seq, customer_cursor, terminal, end_reason, ended_at, queued_at, connected_at, "
+    "priority, required_skills, scenario, ewt_predicted, ewt_announced, invited_agents"
 )
+_SESSION_COLUMN_COUNT = len(_SESSION_COLUMNS.split(", "))
 
 
 def _session_row(s: SessionRecord) -> tuple[Any, ...]:
     return (s.chat_id, s.tenant, s.app_id, s.client_id, s.client_kind, s.visitor_cookie, s.state, s.created_at,
             s.queue_id, s.phone_number, s.from_, _dumps(s.parameters), s.case_id, s.offered_agent_id,
             _dumps(s.declined_agents), s.last_seq, s.customer_last_seq, s.customer_cursor, int(s.terminal),
-            s.end_reason, s.ended_at, s.queued_at, s.connected_at)
+            s.end_reason, s.ended_at, s.queued_at, s.connected_at, s.priority, _dumps(s.required_skills),
+            _dumps(s.scenario), s.ewt_predicted, s.ewt_announced, _dumps(s.invited_agents))
 
 
 def _session(row: sqlite3.Row) -> SessionRecord:
@@ -56,7 +62,9 @@ def _session(row: sqlite3.Row) -> SessionRecord:
         from_=row[10], parameters=orjson.loads(row[11]), case_id=row[12], offered_agent_id=row[13],
         declined_agents=orjson.loads(row[14]), last_seq=row[15], customer_last_seq=row[16],
         customer_cursor=row[17], terminal=bool(row[18]), end_reason=row[19], ended_at=row[20],
-        queued_at=row[21], connected_at=row[22])
+        queued_at=row[21], connected_at=row[22], priority=row[23], required_skills=orjson.loads(row[24]),
+        scenario=orjson.loads(row[25]), ewt_predicted=row[26], ewt_announced=row[27],
+        invited_agents=orjson.loads(row[28]))
 
 
 class _Sessions:
@@ -64,7 +72,7 @@ class _Sessions:
         self._c = conn
 
     async def insert(self, session: SessionRecord) -> None:
-        marks = ",".join("?" * 23)
+        marks = ",".join("?" * _SESSION_COLUMN_COUNT)
         self._c.execute(f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({marks})", _session_row(session))
 
     async def get(self, chat_id: str) -> SessionRecord | None:
@@ -112,6 +120,35 @@ class _Sessions:
             f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = ? AND case_id = ? ORDER BY created_at",
             (tenant, case_id)).fetchall()
         return [_session(r) for r in rows]
+
+    async def list_active(self, tenant: str) -> list[SessionRecord]:
+        rows = self._c.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = ? AND terminal = 0 ORDER BY created_at",
+            (tenant,)).fetchall()
+        return [_session(r) for r in rows]
+
+    async def list_created_between(self, tenant: str, since: float, until: float) -> list[SessionRecord]:
+        rows = self._c.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = ? AND created_at >= ? AND created_at < ? "
+            "ORDER BY created_at", (tenant, since, until)).fetchall()
+        return [_session(r) for r in rows]
+
+    async def list_for_client(self, tenant: str, client_id: str, visitor_cookie: str,
+                              limit: int) -> list[SessionRecord]:
+        query = f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = ? AND client_id = ?"
+        params: tuple[Any, ...] = (tenant, client_id)
+        if visitor_cookie:
+            query += " AND visitor_cookie = ?"
+            params = (*params, visitor_cookie)
+        rows = self._c.execute(query + " ORDER BY created_at DESC LIMIT ?", (*params, limit)).fetchall()
+        return [_session(r) for r in rows]
+
+    async def recent_handle_times(self, tenant: str, queue_id: str, limit: int) -> list[float]:
+        rows = self._c.execute(
+            "SELECT ended_at - connected_at FROM sessions WHERE tenant = ? AND queue_id = ? "
+            "AND connected_at IS NOT NULL AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT ?",
+            (tenant, queue_id, limit)).fetchall()
+        return [float(r[0]) for r in rows]
 
 
 def _event(row: sqlite3.Row) -> EventRecord:
@@ -180,15 +217,24 @@ class _Parties:
                                (chat_id,)).fetchall()
         return [_party(r) for r in rows]
 
+    async def list_joined_between(self, tenant: str, since: float, until: float) -> list[PartyRecord]:
+        cols = ", ".join(f"p.{c}" for c in _PARTY_COLUMNS.split(", "))
+        rows = self._c.execute(
+            f"SELECT {cols} FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
+            "WHERE s.tenant = ? AND p.joined_at >= ? AND p.joined_at < ? ORDER BY p.joined_at",
+            (tenant, since, until)).fetchall()
+        return [_party(r) for r in rows]
+
 
 _AGENT_COLUMNS = ("agent_id, tenant, username, password_hash, first_name, last_name, display_name, max_chats, "
-                  "state, state_since, photo_path, auto_accept")
+                  "state, state_since, photo_path, auto_accept, skills, team, role, last_routed_at")
 
 
 def _agent(row: sqlite3.Row) -> AgentRecord:
     return AgentRecord(agent_id=row[0], tenant=row[1], username=row[2], password_hash=row[3], first_name=row[4],
                        last_name=row[5], display_name=row[6], max_chats=row[7], state=row[8], state_since=row[9],
-                       photo_path=row[10], auto_accept=bool(row[11]))
+                       photo_path=row[10], auto_accept=bool(row[11]), skills=orjson.loads(row[12]), team=row[13],
+                       role=row[14], last_routed_at=row[15])
 
 
 class _Agents:
@@ -197,15 +243,17 @@ class _Agents:
 
     async def upsert(self, agent: AgentRecord) -> None:
         self._c.execute(
-            f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (agent_id) DO "
+            f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (agent_id) DO "
             "UPDATE SET tenant = excluded.tenant, username = excluded.username, "
             "password_hash = excluded.password_hash, first_name = excluded.first_name, "
             "last_name = excluded.last_name, display_name = excluded.display_name, "
             "max_chats = excluded.max_chats, state = excluded.state, state_since = excluded.state_since, "
-            "photo_path = excluded.photo_path, auto_accept = excluded.auto_accept",
+            "photo_path = excluded.photo_path, auto_accept = excluded.auto_accept, skills = excluded.skills, "
+            "team = excluded.team, role = excluded.role, last_routed_at = excluded.last_routed_at",
             (agent.agent_id, agent.tenant, agent.username, agent.password_hash, agent.first_name, agent.last_name,
              agent.display_name, agent.max_chats, agent.state, agent.state_since, agent.photo_path,
-             int(agent.auto_accept)))
+             int(agent.auto_accept), _dumps(agent.skills), agent.team, agent.role, agent.last_routed_at))
 
     async def get(self, agent_id: str) -> AgentRecord | None:
         row = self._c.execute(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE agent_id = ?", (agent_id,)).fetchone()
@@ -361,6 +409,107 @@ class _Cases:
         return bool(row and row[0] is not None)
 
 
+_OFFER_COLUMNS = "chat_id, agent_id, tenant, queue_id, offered_at, outcome, decided_at"
+
+
+class _Offers:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def insert(self, offer: OfferRecord) -> None:
+        self._c.execute(f"INSERT INTO offers ({_OFFER_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
+                        (offer.chat_id, offer.agent_id, offer.tenant, offer.queue_id, offer.offered_at,
+                         offer.outcome, offer.decided_at))
+
+    async def decide(self, chat_id: str, agent_id: str, outcome: str, decided_at: float) -> None:
+        self._c.execute("UPDATE offers SET outcome = ?, decided_at = ? WHERE chat_id = ? AND agent_id = ? "
+                        "AND outcome = 'pending'", (outcome, decided_at, chat_id, agent_id))
+
+    async def list_between(self, tenant: str, since: float, until: float) -> list[OfferRecord]:
+        rows = self._c.execute(f"SELECT {_OFFER_COLUMNS} FROM offers WHERE tenant = ? AND offered_at >= ? "
+                               "AND offered_at < ? ORDER BY offered_at", (tenant, since, until)).fetchall()
+        return [OfferRecord(*r) for r in rows]
+
+
+_WRAP_UP_COLUMNS = "chat_id, agent_id, tenant, queue_id, disposition, notes, created_at"
+
+
+class _WrapUps:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def insert(self, wrap_up: WrapUpRecord) -> None:
+        self._c.execute(f"INSERT INTO wrap_ups ({_WRAP_UP_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
+                        (wrap_up.chat_id, wrap_up.agent_id, wrap_up.tenant, wrap_up.queue_id, wrap_up.disposition,
+                         wrap_up.notes, wrap_up.created_at))
+
+    async def get(self, chat_id: str, agent_id: str) -> WrapUpRecord | None:
+        row = self._c.execute(f"SELECT {_WRAP_UP_COLUMNS} FROM wrap_ups WHERE chat_id = ? AND agent_id = ?",
+                              (chat_id, agent_id)).fetchone()
+        return WrapUpRecord(*row) if row else None
+
+    async def list_between(self, tenant: str, since: float, until: float) -> list[WrapUpRecord]:
+        rows = self._c.execute(f"SELECT {_WRAP_UP_COLUMNS} FROM wrap_ups WHERE tenant = ? AND created_at >= ? "
+                               "AND created_at < ? ORDER BY created_at", (tenant, since, until)).fetchall()
+        return [WrapUpRecord(*r) for r in rows]
+
+
+_LEFT_MESSAGE_COLUMNS = "message_id, tenant, chat_id, queue_id, created_at, data, handled_by, handled_at"
+
+
+def _left_message(row: sqlite3.Row) -> LeftMessageRecord:
+    return LeftMessageRecord(message_id=row[0], tenant=row[1], chat_id=row[2], queue_id=row[3], created_at=row[4],
+                             data=orjson.loads(row[5]), handled_by=row[6], handled_at=row[7])
+
+
+class _LeftMessages:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def insert(self, message: LeftMessageRecord) -> None:
+        self._c.execute(f"INSERT INTO left_messages ({_LEFT_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                        (message.message_id, message.tenant, message.chat_id, message.queue_id, message.created_at,
+                         _dumps(message.data), message.handled_by, message.handled_at))
+
+    async def get(self, message_id: str) -> LeftMessageRecord | None:
+        row = self._c.execute(f"SELECT {_LEFT_MESSAGE_COLUMNS} FROM left_messages WHERE message_id = ?",
+                              (message_id,)).fetchone()
+        return _left_message(row) if row else None
+
+    async def update(self, message: LeftMessageRecord) -> None:
+        self._c.execute("UPDATE left_messages SET handled_by = ?, handled_at = ? WHERE message_id = ?",
+                        (message.handled_by, message.handled_at, message.message_id))
+
+    async def list_for_tenant(self, tenant: str, include_handled: bool) -> list[LeftMessageRecord]:
+        query = f"SELECT {_LEFT_MESSAGE_COLUMNS} FROM left_messages WHERE tenant = ?"
+        if not include_handled:
+            query += " AND handled_at IS NULL"
+        rows = self._c.execute(query + " ORDER BY created_at", (tenant,)).fetchall()
+        return [_left_message(r) for r in rows]
+
+
+class _Monitors:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def add(self, chat_id: str, agent_id: str, since: float) -> None:
+        self._c.execute("INSERT INTO monitors (chat_id, agent_id, since) VALUES (?,?,?) "
+                        "ON CONFLICT (chat_id, agent_id) DO NOTHING", (chat_id, agent_id, since))
+
+    async def remove(self, chat_id: str, agent_id: str) -> None:
+        self._c.execute("DELETE FROM monitors WHERE chat_id = ? AND agent_id = ?", (chat_id, agent_id))
+
+    async def chats_of(self, agent_id: str) -> list[str]:
+        rows = self._c.execute("SELECT chat_id FROM monitors WHERE agent_id = ? ORDER BY since",
+                               (agent_id,)).fetchall()
+        return [str(r[0]) for r in rows]
+
+    async def is_monitoring(self, chat_id: str, agent_id: str) -> bool:
+        row = self._c.execute("SELECT 1 FROM monitors WHERE chat_id = ? AND agent_id = ?",
+                              (chat_id, agent_id)).fetchone()
+        return row is not None
+
+
 class SqliteTransaction:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.sessions = _Sessions(conn)
@@ -372,6 +521,10 @@ class SqliteTransaction:
         self.forms = _Forms(conn)
         self.push = _Push(conn)
         self.cases = _Cases(conn)
+        self.offers = _Offers(conn)
+        self.wrap_ups = _WrapUps(conn)
+        self.left_messages = _LeftMessages(conn)
+        self.monitors = _Monitors(conn)
 
 
 class SqliteStorage:
