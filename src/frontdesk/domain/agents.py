@@ -17,10 +17,10 @@ from frontdesk.domain.ids import (
 from frontdesk.domain.journal import ActionContext, Journal, to_customer, to_everyone
 from frontdesk.domain.lifecycle import (
     FORM_TIMEOUT_PREFIX,
+    OFFER_TIMEOUT,
     active_parties,
     connect_agent,
     end_session,
-    party_leaves,
 )
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import (
@@ -140,15 +140,7 @@ class AgentService:
         return agent
 
     async def _release_chats(self, ctx: ActionContext, agent: AgentRecord) -> None:
-        for session in await ctx.sessions_in_state(agent.tenant, ("connecting",)):
-            if session.offered_agent_id == agent.agent_id:
-                await routing.requeue(ctx, session)
-        for session in await ctx.sessions_of_agent(agent.agent_id):
-            for party in await active_parties(ctx, session):
-                if party.agent_id == agent.agent_id:
-                    await party_leaves(ctx, session, party)
-            if not any(p.party_type == "internal" for p in await active_parties(ctx, session)):
-                await routing.requeue(ctx, session)
+        await routing.release_agent_chats(ctx, self.config, agent)
 
     # ---- offers ---------------------------------------------------------------------------------
 
@@ -168,6 +160,8 @@ class AgentService:
                 raise NotFound("no such chat")
             if session.terminal or session.state != "connecting" or session.offered_agent_id != agent_id:
                 raise Conflict("this chat is not offered to you")
+            await ctx.tx.offers.decide(chat_id, agent_id, "accepted", ctx.now)
+            await ctx.tx.timers.cancel(chat_id, OFFER_TIMEOUT)
             await connect_agent(ctx, session, agent, self.entry_for(session))
             ctx.wake_tenant(session.tenant)
             parties = await ctx.tx.parties.list_for_chat(chat_id)
@@ -179,7 +173,7 @@ class AgentService:
             if session is None or session.offered_agent_id != agent_id or session.state != "connecting":
                 raise Conflict("this chat is not offered to you")
             session.declined_agents = [*session.declined_agents, agent_id]
-            await routing.requeue(ctx, session)
+            await routing.requeue(ctx, self.config, session, "rejected")
             ctx.wake_agent(agent_id)
             await routing.dispatch(ctx, self.config, session.tenant)
 
@@ -195,7 +189,9 @@ class AgentService:
             if session is None:
                 raise NotFound("no such chat")
             parties = await tx.parties.list_for_chat(chat_id)
-        if not any(p.agent_id == agent_id for p in parties) and session.offered_agent_id != agent_id:
+            monitoring = await tx.monitors.is_monitoring(chat_id, agent_id)
+        if not (any(p.agent_id == agent_id for p in parties) or session.offered_agent_id == agent_id
+                or agent_id in session.invited_agents or monitoring):
             raise Forbidden("you do not hold this chat")
         return ChatView(session, parties)
 

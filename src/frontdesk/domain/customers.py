@@ -124,13 +124,13 @@ class CustomerService:
                 existing = await ctx.tx.sessions.find_active_for_client(
                     identity.tenant.name, entry.app_id, identity.client_id, "")
                 if existing is not None:
-                    return ChatTicket(existing.chat_id, existing.state, routing.UNKNOWN_EWT_SECS, False,
+                    return ChatTicket(existing.chat_id, existing.state, existing.ewt_announced, False,
                                       existing.phone_number)
             session = SessionRecord(
                 chat_id=new_chat_id(), tenant=identity.tenant.name, app_id=entry.app_id,
                 client_id=identity.client_id, client_kind=identity.kind, visitor_cookie=identity.visitor_cookie,
-                state="queued", created_at=ctx.now, queue_id=entry.queue_id, phone_number=phone_number,
-                from_=from_, parameters=parameters, queued_at=ctx.now)
+                state="ivr", created_at=ctx.now, queue_id=entry.queue_id, phone_number=phone_number,
+                from_=from_, parameters=parameters)
             await ctx.create(session)
             if entry.welcome_message:
                 bot = PartyRecord(party_id=new_party_id(), chat_id=session.chat_id, party_type="scenario",
@@ -143,17 +143,16 @@ class CustomerService:
                                to_everyone(ev.message(bot.party_id, new_msg_id(),
                                                       ev.html_from_text(entry.welcome_message),
                                                       entry.welcome_message, ctx.now)))
-            await ctx.emit(session, to_everyone(ev.status("queued", routing.UNKNOWN_EWT_SECS)))
             if initial_msg is not None:
                 await self._customer_message(ctx, session, initial_msg)
             ctx.wake_tenant(session.tenant)
-            await routing.dispatch(ctx, self.config, session.tenant)
-            return ChatTicket(session.chat_id, "queued", routing.UNKNOWN_EWT_SECS, True, phone_number)
+            await routing.enqueue(ctx, self.config, session, entry.queue_id)
+            return ChatTicket(session.chat_id, session.state, session.ewt_announced, True, phone_number)
 
     async def active_chat(self, identity: CustomerIdentity) -> ChatTicket:
         async with self.journal.read() as tx:
             session = await self._active_session(tx, identity)
-        return ChatTicket(session.chat_id, session.state, routing.UNKNOWN_EWT_SECS, False, session.phone_number)
+        return ChatTicket(session.chat_id, session.state, session.ewt_announced, False, session.phone_number)
 
     @staticmethod
     async def _active_session(tx: Transaction, identity: CustomerIdentity) -> SessionRecord:

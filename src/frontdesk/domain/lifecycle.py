@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from frontdesk.domain.config import EntryConfig
-from frontdesk.domain.ids import new_party_id
+from frontdesk.domain.ids import new_msg_id, new_party_id
 from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import AgentRecord, PartyRecord, SessionRecord, TimerRecord
@@ -11,6 +11,10 @@ from frontdesk.storage.records import AgentRecord, PartyRecord, SessionRecord, T
 INACTIVITY_WARNING = "inactivity_warning"
 INACTIVITY_TIMEOUT = "inactivity_timeout"
 FORM_TIMEOUT_PREFIX = "form_timeout:"
+OFFER_TIMEOUT = "offer_timeout"
+QUEUE_MAX_WAIT = "queue_max_wait"
+AGENT_LOST = "agent_lost"  # keyed "agent:<agent id>": the agent's desktop disconnected
+DEFAULT_BOT_NAME = "Assistant"
 
 
 async def active_parties(ctx: ActionContext, session: SessionRecord) -> list[PartyRecord]:
@@ -86,3 +90,40 @@ async def arm_inactivity(ctx: ActionContext, session: SessionRecord, entry: Entr
         await ctx.tx.timers.cancel(session.chat_id, INACTIVITY_WARNING)
         await ctx.tx.timers.set(TimerRecord(session.chat_id, INACTIVITY_TIMEOUT,
                                             ctx.now + entry.inactivity_timeout_secs, {}))
+
+
+async def scenario_party(ctx: ActionContext, session: SessionRecord, bot_name: str = DEFAULT_BOT_NAME) -> PartyRecord:
+    """The chat's active ``scenario`` party; one joins (``party_joined``) when there is none."""
+    for party in await active_parties(ctx, session):
+        if party.party_type == "scenario":
+            return party
+    bot = PartyRecord(party_id=new_party_id(), chat_id=session.chat_id, party_type="scenario", agent_id="",
+                      first_name=bot_name, last_name="", display_name=bot_name, joined_at=ctx.now)
+    await ctx.tx.parties.insert(bot)
+    await ctx.emit(session, to_everyone(ev.party_joined(bot.party_id, "scenario", bot.first_name, "",
+                                                        bot.display_name, ctx.now)))
+    return bot
+
+
+async def say(ctx: ActionContext, session: SessionRecord, text: str, bot_name: str = DEFAULT_BOT_NAME) -> None:
+    """The scenario party sends a message (joining first if it is not in the chat)."""
+    bot = await scenario_party(ctx, session, bot_name)
+    await ctx.emit(session, to_everyone(ev.message(bot.party_id, new_msg_id(), ev.html_from_text(text), text,
+                                                   ctx.now)))
+
+
+async def fail_session(ctx: ActionContext, session: SessionRecord, reason: str, message: str,
+                       bot_name: str = DEFAULT_BOT_NAME) -> None:
+    """No agent will take the chat: an optional message, ``chat_session_status`` failed, then the end."""
+    if session.terminal:
+        return
+    if message:
+        await say(ctx, session, message, bot_name)
+    session.state = "failed"
+    await ctx.emit(session, to_everyone(ev.status("failed", 0)))
+    await end_session(ctx, session, reason, customer_sees=True)
+
+
+def agent_key(agent_id: str) -> str:
+    """The timer key of an agent's timers (timers are keyed by chat id)."""
+    return f"agent:{agent_id}"

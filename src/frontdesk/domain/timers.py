@@ -15,9 +15,12 @@ from frontdesk.domain import routing
 from frontdesk.domain.config import DEFAULT_INACTIVITY_TIMEOUT_MSG, ContactCenterConfig, EntryConfig, LiveConfig
 from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
 from frontdesk.domain.lifecycle import (
+    AGENT_LOST,
     FORM_TIMEOUT_PREFIX,
     INACTIVITY_TIMEOUT,
     INACTIVITY_WARNING,
+    OFFER_TIMEOUT,
+    QUEUE_MAX_WAIT,
     end_session,
 )
 from frontdesk.protocol import events as ev
@@ -63,6 +66,12 @@ class TimerService:
                        for t in current):
                 return
             await ctx.tx.timers.cancel(timer.chat_id, timer.kind)
+            if timer.kind == routing.EWT_REFRESH_TIMER:
+                await routing.refresh_estimates(ctx, self.config, timer.chat_id.removeprefix("tenant:"))
+                return
+            if timer.kind == AGENT_LOST:
+                await self._agent_lost(ctx, str(timer.payload["agent_id"]))
+                return
             session = await ctx.session(timer.chat_id)
             if session is None or session.terminal:
                 return
@@ -70,6 +79,11 @@ class TimerService:
                 await self._warn(ctx, session)
             elif timer.kind == INACTIVITY_TIMEOUT:
                 await self._time_out(ctx, session)
+            elif timer.kind == OFFER_TIMEOUT:
+                await routing.offer_lapsed(ctx, self.config, session, str(timer.payload.get("agent_id", "")))
+            elif timer.kind == QUEUE_MAX_WAIT:
+                await routing.overflow(ctx, self.config, session)
+                await routing.dispatch(ctx, self.config, session.tenant)
             elif timer.kind.startswith(FORM_TIMEOUT_PREFIX):
                 await self._expire_form(ctx, session, int(timer.payload["form_request_id"]))
             else:
@@ -100,6 +114,19 @@ class TimerService:
         await ctx.emit(session, to_staff({"event": "frontdesk_form_expired", "form_request_id": form_request_id,
                                           "form_name": form.form_name, "timestamp": ev.ts_string(ctx.now)},
                                          "system"))
+
+    async def _agent_lost(self, ctx: ActionContext, agent_id: str) -> None:
+        """The agent's desktop stayed disconnected for the grace period: it is logged out and its
+        chats go back to their queues."""
+        agent = await ctx.tx.agents.get(agent_id)
+        if agent is None or agent.state == "logged_out":
+            return
+        await routing.release_agent_chats(ctx, self.config, agent)
+        agent.state, agent.state_since = "logged_out", ctx.now
+        await ctx.tx.agents.upsert(agent)
+        ctx.wake_agent(agent_id)
+        ctx.wake_tenant(agent.tenant)
+        await routing.dispatch(ctx, self.config, agent.tenant)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fire timers until ``stop`` is set (the server's background task)."""
