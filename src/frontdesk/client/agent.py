@@ -105,6 +105,38 @@ class AgentClient(HttpClientOwner):
     async def end(self, chat_id: str) -> None:
         await self._call("POST", f"chats/{chat_id}/end")
 
+    async def transfer(self, chat_id: str, queue: str = "", agent: str = "") -> None:
+        await self._call("POST", f"chats/{chat_id}/transfer", json={"queue": queue, "agent": agent})
+
+    async def invite(self, chat_id: str, agent: str) -> None:
+        await self._call("POST", f"chats/{chat_id}/invite", json={"agent": agent})
+
+    async def join(self, chat_id: str) -> None:
+        await self._call("POST", f"chats/{chat_id}/join")
+
+    async def decline(self, chat_id: str) -> None:
+        await self._call("POST", f"chats/{chat_id}/decline")
+
+    async def leave(self, chat_id: str) -> None:
+        await self._call("POST", f"chats/{chat_id}/leave")
+
+    async def wrap_up(self, chat_id: str, disposition: str, notes: str = "") -> JsonObject:
+        return dict(await self._call("POST", f"chats/{chat_id}/wrapup",
+                                     json={"disposition": disposition, "notes": notes}))
+
+    async def request_location(self, chat_id: str, timeout_secs: int = 300) -> int:
+        body = await self._call("POST", f"chats/{chat_id}/location-request", json={"timeout_secs": timeout_secs})
+        return int(body["form_request_id"])
+
+    async def customer_history(self, chat_id: str) -> list[JsonObject]:
+        return list(await self._call("GET", f"chats/{chat_id}/customer-history"))
+
+    async def left_messages(self, handled: bool = False) -> list[JsonObject]:
+        return list(await self._call("GET", "left-messages", params={"handled": str(handled).lower()}))
+
+    async def mark_handled(self, message_id: str) -> JsonObject:
+        return dict(await self._call("POST", f"left-messages/{message_id}/handled"))
+
     @asynccontextmanager
     async def live(self, cursors: dict[str, int] | None = None) -> AsyncIterator[AgentLive]:
         """The live WebSocket: ``snapshot`` and ``event`` messages; resume with ``cursors``."""

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from frontdesk.bus.interfaces import agent_topic, chat_topic
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.agents import AgentService
+from frontdesk.domain.supervision import is_supervisor
 from frontdesk.storage.records import Audience, JsonObject, SessionRecord
 
 MAX_EVENTS_PER_READ = 500
@@ -33,14 +34,29 @@ class AgentStream:
     def __init__(self, agents: AgentService, notifier: Notifier) -> None:
         self.agents = agents
         self.notifier = notifier
+        self._desktops: dict[str, int] = {}  # open connections per agent, in this process
 
     async def run(self, agent_id: str, send: Send, cursors: dict[str, int], stop: asyncio.Event) -> None:
+        """Stream until ``stop``; the agent counts as present while any of its connections runs."""
+        self._desktops[agent_id] = self._desktops.get(agent_id, 0) + 1
+        if self._desktops[agent_id] == 1:
+            await self.agents.desktop_connected(agent_id)
+        try:
+            await self._stream(agent_id, send, cursors, stop)
+        finally:
+            self._desktops[agent_id] -= 1
+            if self._desktops[agent_id] == 0:
+                del self._desktops[agent_id]
+                await self.agents.desktop_lost(agent_id)
+
+    async def _stream(self, agent_id: str, send: Send, cursors: dict[str, int], stop: asyncio.Event) -> None:
         signal = asyncio.Event()
         followed: dict[str, int] = dict(cursors)
         subscribed: set[str] = set()
         own_topic = agent_topic(agent_id)
         self.notifier.subscribe(own_topic, signal)
         last_snapshot: JsonObject | None = None
+        monitored_before: set[str] = set()
         try:
             while not stop.is_set():
                 signal.clear()
@@ -48,19 +64,24 @@ class AgentStream:
                 if snapshot != last_snapshot:
                     await send(snapshot)
                     last_snapshot = snapshot
-                for chat_id in held:
+                monitored = set(snapshot.get("monitoring", ()))
+                for chat_id in held | monitored:
                     followed.setdefault(chat_id, 0)
                 for chat_id in list(followed):
                     if chat_id not in subscribed:
                         self.notifier.subscribe(chat_topic(chat_id), signal)
                         subscribed.add(chat_id)
-                    followed[chat_id] = await self._send_events(chat_id, followed[chat_id], send)
+                    # a chat a supervisor monitors (and is not in) is read as supervisors read it
+                    audience = Audience.SUPERVISORS if chat_id in monitored or (
+                        chat_id not in held and chat_id in monitored_before) else Audience.AGENTS
+                    followed[chat_id] = await self._send_events(chat_id, followed[chat_id], send, audience)
                     # the snapshot was read before these events, so a chat that is no longer held
-                    # has just had its last events for this agent (its party_left) sent
-                    if chat_id not in held:
+                    # (or monitored) has just had its last events for this agent (its party_left) sent
+                    if chat_id not in held and chat_id not in monitored:
                         del followed[chat_id]
                         self.notifier.unsubscribe(chat_topic(chat_id), signal)
                         subscribed.discard(chat_id)
+                monitored_before = monitored
                 if signal.is_set():
                     continue
                 stop_task = asyncio.ensure_future(stop.wait())
@@ -80,19 +101,28 @@ class AgentStream:
             agent = await tx.agents.get(agent_id)
             held = await tx.sessions.list_for_agent(agent_id)
             connecting = await tx.sessions.list_in_state(agent.tenant, ("connecting",)) if agent else []
+            active = await tx.sessions.list_with_invitations(agent.tenant) if agent else []
+            # the chats a supervisor monitors, until they end
+            monitoring = [c for c in await tx.monitors.chats_of(agent_id)
+                          if (s := await tx.sessions.get(c)) is not None and not s.terminal] \
+                if is_supervisor(agent) else []
         offers = [session_summary(s) for s in connecting if s.offered_agent_id == agent_id]
+        invitations = [session_summary(s) for s in active if agent_id in s.invited_agents]
         snapshot: JsonObject = {
             "type": "snapshot",
             "agent": {"agent_id": agent_id, "state": agent.state if agent else "logged_out"},
             "offers": offers,
+            "invitations": invitations,
             "chats": [{k: v for k, v in session_summary(s).items() if k != "last_seq"} for s in held],
         }
+        if is_supervisor(agent):
+            snapshot["monitoring"] = monitoring
         return snapshot, {s.chat_id for s in held}
 
-    async def _send_events(self, chat_id: str, cursor: int, send: Send) -> int:
+    async def _send_events(self, chat_id: str, cursor: int, send: Send, audience: Audience = Audience.AGENTS) -> int:
         while True:
             async with self.agents.journal.read() as tx:
-                records = await tx.events.read_after(chat_id, cursor, Audience.AGENTS, MAX_EVENTS_PER_READ)
+                records = await tx.events.read_after(chat_id, cursor, audience, MAX_EVENTS_PER_READ)
             for record in records:
                 await send({"type": "event", "chat_id": chat_id, "seq": record.seq, "event": record.payload})
                 cursor = record.seq

@@ -16,9 +16,11 @@ from frontdesk.domain.ids import (
 )
 from frontdesk.domain.journal import ActionContext, Journal, to_customer, to_everyone
 from frontdesk.domain.lifecycle import (
+    AGENT_LOST,
     FORM_TIMEOUT_PREFIX,
     OFFER_TIMEOUT,
     active_parties,
+    agent_key,
     connect_agent,
     end_session,
 )
@@ -142,6 +144,24 @@ class AgentService:
     async def _release_chats(self, ctx: ActionContext, agent: AgentRecord) -> None:
         await routing.release_agent_chats(ctx, self.config, agent)
 
+    # ---- desktop presence -------------------------------------------------------------------------
+
+    async def desktop_connected(self, agent_id: str) -> None:
+        """A desktop (WebSocket) of the agent is connected: a pending "agent lost" timer is off."""
+        async with self.journal.action() as ctx:
+            await ctx.tx.timers.cancel(agent_key(agent_id), AGENT_LOST)
+
+    async def desktop_lost(self, agent_id: str) -> None:
+        """The agent's last desktop disconnected: unless one reconnects within the tenant's
+        ``agent_lost_grace_secs``, the agent is logged out and its chats go back to their queues."""
+        async with self.journal.action() as ctx:
+            agent = await ctx.tx.agents.get(agent_id)
+            tenant = self.config.tenants.get(agent.tenant) if agent else None
+            if agent is None or tenant is None or agent.state == "logged_out":
+                return
+            await ctx.tx.timers.set(TimerRecord(agent_key(agent_id), AGENT_LOST,
+                                                ctx.now + tenant.agent_lost_grace_secs, {"agent_id": agent_id}))
+
     # ---- offers ---------------------------------------------------------------------------------
 
     async def offers(self, agent_id: str) -> list[SessionRecord]:
@@ -194,6 +214,26 @@ class AgentService:
                 or agent_id in session.invited_agents or monitoring):
             raise Forbidden("you do not hold this chat")
         return ChatView(session, parties)
+
+    async def customer_history(self, agent_id: str, chat_id: str, limit: int = 20) -> list[tuple[SessionRecord,
+                                                                                                 list[EventRecord]]]:
+        """The customer's earlier chats (same client, or same case), newest first, with their
+        transcripts as agents see them."""
+        view = await self.view(agent_id, chat_id)
+        session = view.session
+        async with self.journal.read() as tx:
+            cookie = session.visitor_cookie if session.client_kind == "web" else ""
+            earlier: dict[str, SessionRecord] = {}
+            if session.client_kind != "web" or cookie:
+                for other in await tx.sessions.list_for_client(session.tenant, session.client_id, cookie, limit + 1):
+                    earlier[other.chat_id] = other
+            if session.case_id:
+                for other in await tx.sessions.list_for_case(session.tenant, session.case_id):
+                    earlier[other.chat_id] = other
+            earlier.pop(chat_id, None)
+            chosen = sorted(earlier.values(), key=lambda s: s.created_at, reverse=True)[:limit]
+            return [(other, [r for r in await tx.events.read_history(other.chat_id) if r.audience & Audience.AGENTS])
+                    for other in chosen]
 
     async def read_events(self, agent_id: str, chat_id: str, after_seq: int, limit: int = 500) -> list[EventRecord]:
         view = await self.view(agent_id, chat_id)

@@ -22,6 +22,9 @@ class AgentInfo(BaseModel):
     display_name: str
     state: Literal["logged_out", "not_ready", "ready"]
     max_chats: int
+    role: Literal["agent", "supervisor", "admin"] = "agent"
+    team: str = ""
+    skills: dict[str, int] = {}
 
 
 class LoginResponse(BaseModel):
@@ -55,6 +58,8 @@ class ChatSummary(BaseModel):
     phone_number: str
     from_: str = Field(serialization_alias="from")
     case_id: str
+    queue_id: str = ""
+    priority: int = 0
     parties: list[Party] = []
 
 
@@ -107,6 +112,56 @@ class FileSent(BaseModel):
     seq: int
     file_id: str
     file_name: str
+
+
+class TransferRequest(BaseModel):
+    """Exactly one of ``queue`` (a queue id) or ``agent`` (an agent id or username)."""
+
+    queue: str = Field(default="", max_length=128)
+    agent: str = Field(default="", max_length=256)
+
+
+class InviteRequest(BaseModel):
+    agent: str = Field(min_length=1, max_length=256, description="agent id or username")
+
+
+class WrapUpRequest(BaseModel):
+    disposition: str = Field(min_length=1, max_length=128)
+    notes: str = Field(default="", max_length=4000)
+
+
+class WrapUp(BaseModel):
+    chat_id: str
+    agent_id: str
+    queue_id: str
+    disposition: str
+    notes: str
+    created_at: float
+
+
+class LocationRequest(BaseModel):
+    timeout_secs: int = Field(default=300, ge=1, le=86_400)
+
+
+class EarlierChat(BaseModel):
+    chat_id: str
+    state: str
+    queue_id: str
+    case_id: str
+    created_at: float
+    ended_at: float | None
+    end_reason: str
+    events: list[dict[str, Any]]
+
+
+class LeftMessage(BaseModel):
+    message_id: str
+    chat_id: str
+    queue_id: str
+    created_at: float
+    data: dict[str, Any]
+    handled_by: str
+    handled_at: float | None
 
 
 class Ok(BaseModel):

@@ -135,6 +135,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX sessions_created ON sessions (tenant, created_at);
     CREATE INDEX sessions_done ON sessions (tenant, queue_id, ended_at) WHERE connected_at IS NOT NULL;
     CREATE INDEX sessions_client_all ON sessions (tenant, client_id, created_at);
+    CREATE INDEX sessions_invited ON sessions (tenant) WHERE terminal = 0 AND invited_agents != '[]';
     ALTER TABLE agents ADD COLUMN skills TEXT NOT NULL DEFAULT '{}';
     ALTER TABLE agents ADD COLUMN team TEXT NOT NULL DEFAULT '';
     ALTER TABLE agents ADD COLUMN role TEXT NOT NULL DEFAULT 'agent';

@@ -127,6 +127,12 @@ class _Sessions:
             (tenant,)).fetchall()
         return [_session(r) for r in rows]
 
+    async def list_with_invitations(self, tenant: str) -> list[SessionRecord]:
+        rows = self._c.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = ? AND terminal = 0 AND invited_agents != '[]' "
+            "ORDER BY created_at", (tenant,)).fetchall()
+        return [_session(r) for r in rows]
+
     async def list_created_between(self, tenant: str, since: float, until: float) -> list[SessionRecord]:
         rows = self._c.execute(
             f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = ? AND created_at >= ? AND created_at < ? "
