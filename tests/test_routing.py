@@ -157,7 +157,9 @@ async def test_queue_overflow_and_max_wait_failure(start_server: StartServer) ->
     bob = await center.agent("bob", ready=False)
     await center.live.advance(100)  # general's own max wait: it fails
     events = await customer.poll_after(chat_id, 0)
-    assert names(events)[-3:] == ["chat_session_message", "chat_session_status", "chat_session_ended"]
+    assert names(events) == ["chat_session_status", "chat_session_status", "chat_session_party_joined",
+                             "chat_session_message", "chat_session_status", "chat_session_party_left",
+                             "chat_session_ended"]
     assert ("failed", "0") in statuses(events)
     assert any(e.get("msg_text") == "Nobody is free, sorry." for e in events)
     await bob.set_state("ready")
