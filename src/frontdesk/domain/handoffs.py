@@ -94,6 +94,7 @@ class HandoffService:
                 raise Invalid("you cannot transfer a chat to yourself")
             await self._has_room(ctx, agent)
             await party_leaves(ctx, session, mine)
+            session.declined_agents = [*session.declined_agents, agent_id]
             await ctx.emit(session, to_staff({"event": "frontdesk_transferred", "from_agent_id": agent_id,
                                               "to_agent_id": agent.agent_id, "timestamp": ev.ts_string(ctx.now)},
                                              "agent"))
