@@ -19,9 +19,10 @@ ALLOWED: dict[str, set[str]] = {
     "client": {"protocol"},
     # top-level modules
     "settings": {"domain", "protocol"},
-    "app": {"api", "agents", "delivery", "domain", "protocol", "storage", "bus", "settings"},
+    "reload": {"settings", "domain", "storage"},
+    "app": {"api", "agents", "delivery", "domain", "protocol", "storage", "bus", "settings", "reload"},
     "server": {"app"},
-    "cli": {"app", "server", "settings", "domain"},
+    "cli": {"app", "server", "settings", "domain", "reload"},
     "__main__": {"cli"},
     "__init__": set(),
 }

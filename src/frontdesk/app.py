@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route
 
 from frontdesk import __version__
 from frontdesk.agents.api import AgentApi, build_agent_app
+from frontdesk.agents.handoff_api import HandoffApi
 from frontdesk.api.customer import CustomerApi, LongPollRoute, build_customer_routes
 from frontdesk.api.middleware import BodySizeLimit, CollapseSlashes, CredentialedCors
 from frontdesk.api.wire import json_error, json_ok
@@ -27,9 +28,14 @@ from frontdesk.domain.clock import Clock, SystemClock
 from frontdesk.domain.config import LiveConfig
 from frontdesk.domain.customers import CustomerService
 from frontdesk.domain.files import MAX_UPLOAD_BYTES, FileService
+from frontdesk.domain.handoffs import HandoffService
 from frontdesk.domain.journal import Journal
+from frontdesk.domain.left_messages import LeftMessageService
+from frontdesk.domain.reports import ReportService
+from frontdesk.domain.supervision import SupervisorService
 from frontdesk.domain.timers import TimerService
 from frontdesk.protocol.errors import ApiError, ErrorCode
+from frontdesk.reload import ConfigAdmin
 from frontdesk.settings import Settings
 from frontdesk.storage.blobs import LocalBlobStore
 from frontdesk.storage.sqlite.store import SqliteStorage
@@ -95,7 +101,11 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
                                                         cookie_secure=settings.cookie_secure))
     agent_app = build_agent_app(AgentApi(live=live, agents=agents, files=files,
                                          stream=AgentStream(agents, notifier), notifier=notifier,
-                                         version=__version__))
+                                         version=__version__, admin=ConfigAdmin(server),
+                                         handoffs=HandoffApi(agents, HandoffService(journal, live),
+                                                             LeftMessageService(journal)),
+                                         supervision=SupervisorService(journal, live),
+                                         reports=ReportService(journal, live)))
 
     async def unknown_method(request: Request) -> Response:
         return json_error(ApiError(ErrorCode.UNSPECIFIED, "No such API method", status=404))

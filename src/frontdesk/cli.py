@@ -1,17 +1,25 @@
-"""Command line: ``frontdesk serve`` and ``frontdesk hash-password``. Parsing only; no logic."""
+"""Command line: ``frontdesk serve`` and ``frontdesk hash-password``. Parsing only; no logic.
+
+``frontdesk serve`` re-reads its ``--config`` file on SIGHUP (``frontdesk.reload``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import logging
+import os
+import signal
+import socket
 import sys
 from pathlib import Path
 
 from frontdesk import __version__
-from frontdesk.app import build_app
+from frontdesk.app import Frontdesk, build_app
 from frontdesk.domain.ids import hash_password
-from frontdesk.server import serve
+from frontdesk.reload import reload_on_signal
+from frontdesk.server import DrainingServer, make_server, tune_gc
 from frontdesk.settings import (
     DEMO_AGENT_PASSWORD,
     DEMO_AGENT_USERNAME,
@@ -20,6 +28,31 @@ from frontdesk.settings import (
     ConfigError,
     load_settings,
 )
+
+
+class ReloadingServer(DrainingServer):
+    """The server of ``frontdesk serve``: SIGHUP re-reads the configuration file, in the background;
+    the outcome is logged and the server keeps running either way."""
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        reloads: set[asyncio.Task[bool]] = set()
+
+        def on_sighup() -> None:
+            task = loop.create_task(reload_on_signal(self.frontdesk))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
+        try:
+            await super().serve(sockets)
+        finally:
+            loop.remove_signal_handler(signal.SIGHUP)
+
+
+def serve_with_reload(frontdesk: Frontdesk, host: str, port: int) -> None:
+    tune_gc()
+    ReloadingServer(make_server(frontdesk, host, port).config, frontdesk).run()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  demo tenant {DEMO_TENANT}, appId {DEMO_APP_ID}", flush=True)
         print(f"  demo agent: username {DEMO_AGENT_USERNAME}  password {DEMO_AGENT_PASSWORD}", flush=True)
     print(f"  customer API {base}/clientweb/api/v1/   agent API docs {base}/agent/api/v1/docs", flush=True)
-    serve(frontdesk, settings.host, settings.port)
+    if settings.config_file is not None:
+        print(f"  configuration {settings.config_file} (kill -HUP {os.getpid()} re-reads it)", flush=True)
+    serve_with_reload(frontdesk, settings.host, settings.port)
     return 0
 
 

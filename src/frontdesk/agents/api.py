@@ -21,6 +21,9 @@ from fastapi import (
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.websockets import WebSocketState
 
+from frontdesk.agents.admin_api import ConfigAdmin, build_admin_router
+from frontdesk.agents.handoff_api import HandoffApi, build_handoff_router
+from frontdesk.agents.supervisor_api import build_supervisor_router
 from frontdesk.bus.interfaces import chat_topic
 from frontdesk.delivery.agent_stream import AgentStream
 from frontdesk.delivery.notifier import Notifier
@@ -28,6 +31,8 @@ from frontdesk.domain.agents import AgentService, ChatView
 from frontdesk.domain.config import ContactCenterConfig, LiveConfig
 from frontdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
 from frontdesk.domain.files import FileService, UploadTooLarge
+from frontdesk.domain.reports import ReportService
+from frontdesk.domain.supervision import SupervisorService
 from frontdesk.protocol import agent as wire
 from frontdesk.protocol.tenant import normalise_tenant
 from frontdesk.storage.records import AgentRecord, PartyRecord
@@ -49,6 +54,10 @@ class AgentApi:
     stream: AgentStream
     notifier: Notifier
     version: str
+    admin: ConfigAdmin | None = None  # the admin API (/admin/…) when given
+    supervision: SupervisorService | None = None  # the supervisor API (/supervisor/…, /reports/…) when given
+    reports: ReportService | None = None
+    handoffs: HandoffApi | None = None  # transfers, conferences, wrap-up, customer history
 
     @property
     def config(self) -> ContactCenterConfig:
@@ -59,7 +68,8 @@ def _agent_info(agent: AgentRecord) -> wire.AgentInfo:
     return wire.AgentInfo(agent_id=agent.agent_id, username=agent.username, first_name=agent.first_name,
                           last_name=agent.last_name, display_name=agent.display_name,
                           state=agent.state,  # type: ignore[arg-type]
-                          max_chats=agent.max_chats)
+                          max_chats=agent.max_chats, role=agent.role,  # type: ignore[arg-type]
+                          team=agent.team, skills=agent.skills)
 
 
 def _party(p: PartyRecord) -> wire.Party:
@@ -73,7 +83,7 @@ def _summary(view: ChatView) -> wire.ChatSummary:
                             client_kind=s.client_kind,  # type: ignore[arg-type]
                             created_at=s.created_at, last_seq=s.last_seq, parameters=s.parameters,
                             phone_number=s.phone_number, from_=s.from_, case_id=s.case_id,
-                            parties=[_party(p) for p in view.parties])
+                            queue_id=s.queue_id, priority=s.priority, parties=[_party(p) for p in view.parties])
 
 
 def build_agent_app(api: AgentApi) -> FastAPI:
@@ -98,6 +108,12 @@ def build_agent_app(api: AgentApi) -> FastAPI:
 
     Agent = Annotated[AgentRecord, Depends(current_agent)]
     errors: dict[int | str, dict[str, Any]] = {code: {"model": wire.ErrorBody} for code in (400, 401, 403, 404, 409)}
+    if api.admin is not None:
+        app.include_router(build_admin_router(api.admin, current_agent), prefix="/admin")
+    if api.supervision is not None and api.reports is not None:
+        app.include_router(build_supervisor_router(api.supervision, api.reports, current_agent), prefix="")
+    if api.handoffs is not None:
+        app.include_router(build_handoff_router(api.handoffs, current_agent), responses=errors)
 
     @app.post("/login", response_model=wire.LoginResponse, responses=errors)
     async def login(body: wire.LoginRequest) -> wire.LoginResponse:
