@@ -13,7 +13,7 @@ from frontdesk.settings import Settings
 from tests.conftest import TEST_HOLD_SECS, LiveServer, StartServer
 
 TENANT = "acme.test"
-PASSWORD = "secret-pass"  # noqa: S105 - test accounts
+PASSWORD = "secret-pass"
 _HASH = hash_password(PASSWORD)
 
 JsonObject = dict[str, Any]

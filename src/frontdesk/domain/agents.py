@@ -38,6 +38,7 @@ from frontdesk.storage.records import (
 )
 
 AGENT_STATES = ("ready", "not_ready")
+SUPERVISOR_ROLES = ("supervisor", "admin")
 MAX_FORM_TIMEOUT_SECS = 24 * 3600
 
 
@@ -238,7 +239,12 @@ class AgentService:
     async def read_events(self, agent_id: str, chat_id: str, after_seq: int, limit: int = 500) -> list[EventRecord]:
         view = await self.view(agent_id, chat_id)
         async with self.journal.read() as tx:
-            return await tx.events.read_after(view.session.chat_id, after_seq, Audience.AGENTS, limit)
+            agent = await tx.agents.get(agent_id)
+            # a supervisor monitoring a chat (not a party of it) reads what supervisors may see
+            party = any(p.agent_id == agent_id for p in view.parties)
+            supervisor = agent is not None and agent.role in SUPERVISOR_ROLES
+            audience = Audience.SUPERVISORS if supervisor and not party else Audience.AGENTS
+            return await tx.events.read_after(view.session.chat_id, after_seq, audience, limit)
 
     async def _held(self, ctx: ActionContext, agent_id: str, chat_id: str) -> tuple[SessionRecord, PartyRecord]:
         session = await ctx.session(chat_id)

@@ -42,8 +42,12 @@ async def end_session(ctx: ActionContext, session: SessionRecord, reason: str, c
     for party in await active_parties(ctx, session):
         await party_leaves(ctx, session, party, customer_sees)
     if session.offered_agent_id:
+        await ctx.tx.offers.decide(session.chat_id, session.offered_agent_id, "withdrawn", ctx.now)
         ctx.wake_agent(session.offered_agent_id)
         session.offered_agent_id = ""
+    for invited in session.invited_agents:
+        ctx.wake_agent(invited)
+    session.invited_agents = []
     payload = ev.ended(ctx.now)
     await ctx.emit(session, to_everyone(payload) if customer_sees else to_staff(payload, "system"))
     session.state = "completed" if session.connected_at is not None else "failed"

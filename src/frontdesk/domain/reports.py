@@ -1,0 +1,267 @@
+"""Historical reports of a tenant over a time range ``[since, until)``: per queue and per agent.
+
+Definitions (docs/supervisors.md describes every column):
+
+- The queue report counts the chats *created* in the range that entered a queue (``queued_at`` is
+  set), each under the queue it was last in (a chat that overflowed counts in the overflow queue).
+- The agent report counts the offers made in the range, the agent parties that joined in the range
+  and the wrap-ups written in the range.
+- Percentiles are nearest-rank: the p-th percentile of n sorted values is the value at rank
+  ``ceil(p / 100 * n)`` (1-based); of no values it is ``None``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from frontdesk.domain.config import ContactCenterConfig, LiveConfig
+from frontdesk.domain.errors import Forbidden, Invalid
+from frontdesk.domain.journal import Journal
+from frontdesk.storage.records import AgentRecord, OfferRecord, PartyRecord, SessionRecord, WrapUpRecord
+
+DEFAULT_RANGE_SECS = 24 * 3600
+MAX_RANGE_SECS = 366 * 24 * 3600
+SERVICE_LEVEL_SECS = 60.0  # answered within this many seconds of entering the queue
+EWT_MIN_WAIT_SECS = 10.0  # the EWT error is measured over answered chats that waited at least this long
+ABANDON_REASONS = frozenset({"customer_end", "customer_disconnect", "inactivity_timeout"})
+FAIL_REASONS = frozenset({"max_wait", "scenario_failed"})
+REPORT_ROLES = ("supervisor", "admin")
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The nearest-rank ``p``-th percentile (0 < p ≤ 100) of ``values``; ``None`` when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+@dataclass(slots=True)
+class QueueRow:
+    queue_id: str
+    offered: int = 0  # chats that entered the queue
+    answered: int = 0  # connected to an agent
+    abandoned: int = 0  # ended by the customer (or customer inactivity) before connecting
+    failed: int = 0  # no agent in time (max_wait) or the scenario failed
+    other_unanswered: int = 0  # ended before connecting for any other reason (e.g. left a message)
+    waiting: int = 0  # not connected and not ended yet
+    wait_p50_secs: float | None = None  # of answered chats: connected_at − queued_at
+    wait_p90_secs: float | None = None
+    wait_p99_secs: float | None = None
+    handle_avg_secs: float | None = None  # of ended answered chats: ended_at − connected_at
+    handle_p90_secs: float | None = None
+    answered_within_sl: int = 0  # answered within SERVICE_LEVEL_SECS
+    service_level: float | None = None  # answered_within_sl / offered
+    ewt_samples: int = 0  # answered chats that waited ≥ EWT_MIN_WAIT_SECS and were given an estimate
+    ewt_abs_error_p50_secs: float | None = None  # median |ewt_predicted − wait|
+    ewt_rel_error_p50: float | None = None  # median |ewt_predicted − wait| / wait
+
+
+@dataclass(slots=True)
+class AgentRow:
+    agent_id: str
+    username: str = ""
+    display_name: str = ""
+    team: str = ""
+    offers: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    timed_out: int = 0
+    withdrawn: int = 0  # taken back (the agent logged out or its desktop vanished)
+    pending: int = 0  # no outcome recorded (still open, or the chat ended while offered)
+    chats_handled: int = 0  # times the agent joined a chat
+    handle_avg_secs: float | None = None  # party joined → left, of the parties that left
+    wrap_ups: int = 0
+    wrap_ups_by_disposition: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Report:
+    tenant: str
+    since: float
+    until: float
+    generated_at: float
+    rows: list[Any]
+
+
+QUEUE_COLUMNS = tuple(f.name for f in fields(QueueRow))
+AGENT_COLUMNS = tuple(f.name for f in fields(AgentRow))
+
+
+# ---- computation (pure) ---------------------------------------------------------------------------------
+
+
+def queue_rows(sessions: Iterable[SessionRecord], queue_ids: Sequence[str]) -> list[QueueRow]:
+    """One row per queue of ``queue_ids`` (in that order), then any other queue the chats name
+    (sorted), from the chats that entered a queue."""
+    by_queue: dict[str, list[SessionRecord]] = {}
+    for session in sessions:
+        if session.queued_at is not None and session.queue_id:
+            by_queue.setdefault(session.queue_id, []).append(session)
+    order = [*queue_ids, *sorted(set(by_queue) - set(queue_ids))]
+    return [_queue_row(queue_id, by_queue.get(queue_id, [])) for queue_id in order]
+
+
+def _queue_row(queue_id: str, sessions: list[SessionRecord]) -> QueueRow:
+    row = QueueRow(queue_id=queue_id, offered=len(sessions))
+    waits: list[float] = []
+    handles: list[float] = []
+    abs_errors: list[float] = []
+    rel_errors: list[float] = []
+    for s in sessions:
+        assert s.queued_at is not None
+        if s.connected_at is not None:
+            row.answered += 1
+            wait = max(0.0, s.connected_at - s.queued_at)
+            waits.append(wait)
+            if wait <= SERVICE_LEVEL_SECS:
+                row.answered_within_sl += 1
+            if s.ended_at is not None:
+                handles.append(max(0.0, s.ended_at - s.connected_at))
+            if wait >= EWT_MIN_WAIT_SECS and s.ewt_predicted is not None:
+                error = abs(s.ewt_predicted - wait)
+                abs_errors.append(error)
+                rel_errors.append(error / wait)
+        elif not s.terminal:
+            row.waiting += 1
+        elif s.end_reason in ABANDON_REASONS:
+            row.abandoned += 1
+        elif s.end_reason in FAIL_REASONS:
+            row.failed += 1
+        else:
+            row.other_unanswered += 1
+    row.wait_p50_secs = percentile(waits, 50)
+    row.wait_p90_secs = percentile(waits, 90)
+    row.wait_p99_secs = percentile(waits, 99)
+    row.handle_avg_secs = mean(handles)
+    row.handle_p90_secs = percentile(handles, 90)
+    row.service_level = row.answered_within_sl / row.offered if row.offered else None
+    row.ewt_samples = len(abs_errors)
+    row.ewt_abs_error_p50_secs = percentile(abs_errors, 50)
+    row.ewt_rel_error_p50 = percentile(rel_errors, 50)
+    return row
+
+
+def agent_rows(agents: Iterable[AgentRecord], offers: Iterable[OfferRecord], parties: Iterable[PartyRecord],
+               wrap_ups: Iterable[WrapUpRecord]) -> list[AgentRow]:
+    """One row per agent (sorted by agent id): the tenant's agents and any other agent the records
+    name."""
+    rows: dict[str, AgentRow] = {a.agent_id: AgentRow(a.agent_id, a.username, a.display_name, a.team)
+                                 for a in agents}
+
+    def row(agent_id: str) -> AgentRow:
+        return rows.setdefault(agent_id, AgentRow(agent_id))
+
+    outcomes = {"accepted": "accepted", "rejected": "rejected", "timeout": "timed_out", "withdrawn": "withdrawn",
+                "pending": "pending"}
+    for offer in offers:
+        r = row(offer.agent_id)
+        r.offers += 1
+        attr = outcomes.get(offer.outcome)
+        if attr is not None:
+            setattr(r, attr, getattr(r, attr) + 1)
+    handles: dict[str, list[float]] = {}
+    for party in parties:
+        if party.party_type != "internal" or not party.agent_id:
+            continue
+        row(party.agent_id).chats_handled += 1
+        if party.left_at is not None:
+            handles.setdefault(party.agent_id, []).append(max(0.0, party.left_at - party.joined_at))
+    for agent_id, values in handles.items():
+        row(agent_id).handle_avg_secs = mean(values)
+    for wrap_up in wrap_ups:
+        r = row(wrap_up.agent_id)
+        r.wrap_ups += 1
+        r.wrap_ups_by_disposition[wrap_up.disposition] = r.wrap_ups_by_disposition.get(wrap_up.disposition, 0) + 1
+    for r in rows.values():
+        r.wrap_ups_by_disposition = dict(sorted(r.wrap_ups_by_disposition.items()))
+    return [rows[k] for k in sorted(rows)]
+
+
+# ---- CSV ------------------------------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(round(value, 6))
+    if isinstance(value, dict):
+        return ";".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def to_csv(columns: Sequence[str], rows: Iterable[Any]) -> str:
+    """A header row of ``columns`` then one line per row; empty cells for ``None``, dictionaries as
+    ``key=value`` pairs joined by ``;``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        values = asdict(row)
+        writer.writerow([_cell(values[c]) for c in columns])
+    return out.getvalue()
+
+
+# ---- the service -------------------------------------------------------------------------------------------------
+
+
+class ReportService:
+    def __init__(self, journal: Journal, live: LiveConfig) -> None:
+        self.journal = journal
+        self.live = live
+
+    @property
+    def config(self) -> ContactCenterConfig:
+        return self.live.current
+
+    def resolve_range(self, since: float | None, until: float | None) -> tuple[float, float]:
+        """The range asked for; by default the 24 hours up to now (server clock)."""
+        end = self.journal.clock.now() if until is None else until
+        start = end - DEFAULT_RANGE_SECS if since is None else since
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise Invalid("since and until must be finite")
+        if start >= end:
+            raise Invalid("since must be before until")
+        if end - start > MAX_RANGE_SECS:
+            raise Invalid("a report covers at most 366 days")
+        return start, end
+
+    async def _caller(self, agent_id: str) -> AgentRecord:
+        async with self.journal.read() as tx:
+            agent = await tx.agents.get(agent_id)
+        if agent is None or agent.role not in REPORT_ROLES:
+            raise Forbidden("this needs an agent whose role is supervisor or admin")
+        return agent
+
+    async def queues(self, agent_id: str, since: float | None = None, until: float | None = None) -> Report:
+        caller = await self._caller(agent_id)
+        start, end = self.resolve_range(since, until)
+        async with self.journal.read() as tx:
+            sessions = await tx.sessions.list_created_between(caller.tenant, start, end)
+        tenant = self.config.tenants.get(caller.tenant)
+        configured = list(tenant.queues) if tenant else []
+        return Report(caller.tenant, start, end, self.journal.clock.now(), queue_rows(sessions, configured))
+
+    async def agents(self, agent_id: str, since: float | None = None, until: float | None = None) -> Report:
+        caller = await self._caller(agent_id)
+        start, end = self.resolve_range(since, until)
+        async with self.journal.read() as tx:
+            agents = await tx.agents.list_for_tenant(caller.tenant)
+            offers = await tx.offers.list_between(caller.tenant, start, end)
+            parties = await tx.parties.list_joined_between(caller.tenant, start, end)
+            wrap_ups = await tx.wrap_ups.list_between(caller.tenant, start, end)
+        rows = agent_rows(agents, offers, parties, wrap_ups)
+        return Report(caller.tenant, start, end, self.journal.clock.now(), rows)
