@@ -14,10 +14,13 @@ from frontdesk.storage.records import (
     Audience,
     FileRecord,
     FormRequestRecord,
+    LeftMessageRecord,
     NewEvent,
+    OfferRecord,
     PartyRecord,
     SessionRecord,
     TimerRecord,
+    WrapUpRecord,
 )
 from frontdesk.storage.sqlite.migrations import MIGRATIONS
 from frontdesk.storage.sqlite.store import SqliteStorage
@@ -219,3 +222,81 @@ def test_sqlite_migrations_are_numbered_and_reapplying_is_a_no_op(tmp_path: Path
     conn.close()
     wal = SqliteStorage(tmp_path / "wal.sqlite3")
     assert wal.schema_version == len(MIGRATIONS)
+
+
+def _agent(agent_id: str, tenant: str = "t") -> AgentRecord:
+    return AgentRecord(agent_id=agent_id, tenant=tenant, username=agent_id, password_hash="x", first_name=agent_id,
+                       last_name="", display_name=agent_id, max_chats=3, state="ready", state_since=1.0,
+                       skills={"billing": 2}, team="blue", role="supervisor", last_routed_at=5.0)
+
+
+def _party(party_id: str, chat_id: str, agent_id: str, joined_at: float = 100.0) -> PartyRecord:
+    return PartyRecord(party_id=party_id, chat_id=chat_id, party_type="internal", agent_id=agent_id, first_name="A",
+                       last_name="", display_name="A", joined_at=joined_at)
+
+
+async def test_engine_fields_and_agent_loads(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.agents.upsert(_agent("a1"))
+        await tx.agents.upsert(_agent("a2"))
+        await tx.sessions.insert(session("c1", priority=5, required_skills={"x": 1}, scenario={"pc": 2, "vars": {}},
+                                         ewt_predicted=42.0, ewt_announced=40, invited_agents=["a2"],
+                                         connected_at=110.0, state="connected"))
+        await tx.sessions.insert(session("c2", state="connecting", offered_agent_id="a1"))
+        await tx.sessions.insert(session("c3", state="connected", connected_at=120.0, terminal=True, ended_at=150.0))
+        await tx.parties.insert(_party("p1", "c1", "a1"))
+        await tx.parties.insert(_party("p2", "c1", "a2", joined_at=130.0))
+        await tx.parties.insert(_party("p3", "c3", "a2"))
+    async with storage.read() as tx:
+        agent = await tx.agents.get("a1")
+        c1 = await tx.sessions.get("c1")
+        loads = await tx.agents.chat_loads("t")
+        connected = sorted(await tx.agents.connected_chats("t"))
+        invited = [s.chat_id for s in await tx.sessions.list_with_invitations("t")]
+        active = [s.chat_id for s in await tx.sessions.list_active("t")]
+        handle = await tx.sessions.recent_handle_times("t", "q", 10)
+        created = [s.chat_id for s in await tx.sessions.list_created_between("t", 0.0, 1000.0)]
+        joined = [p.party_id for p in await tx.parties.list_joined_between("t", 120.0, 200.0)]
+    assert agent is not None and agent.skills == {"billing": 2} and agent.role == "supervisor"
+    assert agent.team == "blue" and agent.last_routed_at == 5.0
+    assert c1 is not None and c1.priority == 5 and c1.required_skills == {"x": 1} and c1.scenario["pc"] == 2
+    assert c1.ewt_predicted == 42.0 and c1.ewt_announced == 40 and c1.invited_agents == ["a2"]
+    assert loads == {"a1": 2, "a2": 1}  # a1 holds c1 and is offered c2; a2's c3 has ended
+    assert connected == [("a1", 110.0), ("a2", 110.0)]
+    assert invited == ["c1"] and active == ["c1", "c2"]
+    assert handle == [30.0]
+    assert sorted(created) == ["c1", "c2", "c3"] and joined == ["p2"]
+
+
+async def test_offers_wrap_ups_left_messages_and_monitors(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.offers.insert(OfferRecord("c1", "a1", "t", "q", 100.0))
+        await tx.offers.insert(OfferRecord("c1", "a2", "t", "q", 101.0))
+        await tx.offers.decide("c1", "a1", "rejected", 102.0)
+        await tx.offers.decide("c1", "a1", "accepted", 103.0)  # nothing pending for a1 any more: no-op
+        await tx.wrap_ups.insert(WrapUpRecord("c1", "a2", "t", "q", "resolved", "ok", 200.0))
+        await tx.left_messages.insert(LeftMessageRecord("m1", "t", "c9", "q", 50.0, {"email": "a@b.c"}))
+        await tx.monitors.add("c1", "s1", 10.0)
+        await tx.monitors.add("c1", "s1", 11.0)
+    async with storage.transaction() as tx:
+        message = await tx.left_messages.get("m1")
+        assert message is not None
+        message.handled_by, message.handled_at = "a2", 60.0
+        await tx.left_messages.update(message)
+    async with storage.read() as tx:
+        offers = await tx.offers.list_between("t", 0.0, 1000.0)
+        wrap = await tx.wrap_ups.get("c1", "a2")
+        wraps = await tx.wrap_ups.list_between("t", 0.0, 150.0)
+        open_messages = await tx.left_messages.list_for_tenant("t", include_handled=False)
+        all_messages = await tx.left_messages.list_for_tenant("t", include_handled=True)
+        monitored = await tx.monitors.chats_of("s1")
+        watching = await tx.monitors.is_monitoring("c1", "s1")
+    assert [(o.agent_id, o.outcome, o.decided_at) for o in offers] == [("a1", "rejected", 102.0),
+                                                                       ("a2", "pending", None)]
+    assert wrap is not None and wrap.disposition == "resolved" and wraps == []
+    assert open_messages == [] and [(m.handled_by, m.data) for m in all_messages] == [("a2", {"email": "a@b.c"})]
+    assert monitored == ["c1"] and watching
+    async with storage.transaction() as tx:
+        await tx.monitors.remove("c1", "s1")
+    async with storage.read() as tx:
+        assert not await tx.monitors.is_monitoring("c1", "s1")

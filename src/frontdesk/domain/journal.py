@@ -65,6 +65,11 @@ class ActionContext:
         await self.flush()
         return [await self.tx.agents.count_chats(agent_id) for agent_id in agent_ids]
 
+    async def chat_loads(self, tenant: str) -> dict[str, int]:
+        """Every agent's load in the tenant, with this action's changes stored first."""
+        await self.flush()
+        return await self.tx.agents.chat_loads(tenant)
+
     async def create(self, session: SessionRecord) -> None:
         await self.tx.sessions.insert(session)
         self.track(session)

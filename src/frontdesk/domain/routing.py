@@ -77,8 +77,11 @@ class Candidate:
 async def ready_candidates(ctx: ActionContext, tenant: str) -> list[Candidate]:
     """Ready agents with spare capacity and their current load."""
     ready = [agent for agent in await ctx.tx.agents.list_for_tenant(tenant) if agent.state == "ready"]
-    loads = await ctx.chats_of_agents([agent.agent_id for agent in ready])
-    return [Candidate(agent, load) for agent, load in zip(ready, loads, strict=True) if load < agent.max_chats]
+    if not ready:
+        return []
+    loads = await ctx.chat_loads(tenant)
+    return [Candidate(agent, loads.get(agent.agent_id, 0)) for agent in ready
+            if loads.get(agent.agent_id, 0) < agent.max_chats]
 
 
 async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str) -> None:
@@ -235,14 +238,19 @@ class Staffing:
 async def staffing(ctx: ActionContext, tenant: str, skills: dict[str, int]) -> Staffing:
     agents = [a for a in await ctx.tx.agents.list_for_tenant(tenant)
               if a.state != "logged_out" and has_skills(a, skills)]
-    ready = [a for a in agents if a.state == "ready"]
-    loads = await ctx.chats_of_agents([a.agent_id for a in ready])
+    ready = {a.agent_id: a for a in agents if a.state == "ready"}
+    if not ready:
+        return Staffing(logged_in=len(agents), free_slots=0, busy_elapsed_secs=[])
+    loads = await ctx.chat_loads(tenant)
     busy: list[float] = []
-    for agent, load in zip(ready, loads, strict=True):
-        held = await ctx.tx.sessions.list_for_agent(agent.agent_id)
-        busy.extend(max(0.0, ctx.now - (s.connected_at or ctx.now)) for s in held)
-        busy.extend(0.0 for _ in range(max(0, load - len(held))))  # offered, not yet accepted
-    free = sum(max(0, a.max_chats - load) for a, load in zip(ready, loads, strict=True))
+    held: dict[str, int] = {}
+    for agent_id, connected_at in await ctx.tx.agents.connected_chats(tenant):
+        if agent_id in ready:
+            busy.append(max(0.0, ctx.now - connected_at))
+            held[agent_id] = held.get(agent_id, 0) + 1
+    for agent_id in ready:  # offered, not yet accepted: a slot whose chat starts now
+        busy.extend(0.0 for _ in range(max(0, loads.get(agent_id, 0) - held.get(agent_id, 0))))
+    free = sum(max(0, a.max_chats - loads.get(a.agent_id, 0)) for a in ready.values())
     return Staffing(logged_in=len(agents), free_slots=free, busy_elapsed_secs=busy)
 
 

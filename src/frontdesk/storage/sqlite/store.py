@@ -286,6 +286,26 @@ class _Agents:
             "AND state = 'connecting' AND terminal = 0 AND offered_agent_id = ?1", (agent_id,)).fetchone()
         return int(row[0]) + int(offered[0])
 
+    async def chat_loads(self, tenant: str) -> dict[str, int]:
+        loads: dict[str, int] = {}
+        for agent_id, count in self._c.execute(
+                "SELECT p.agent_id, COUNT(DISTINCT p.chat_id) FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
+                "WHERE s.tenant = ? AND s.terminal = 0 AND p.left_at IS NULL AND p.agent_id != '' "
+                "GROUP BY p.agent_id", (tenant,)):
+            loads[agent_id] = int(count)
+        for agent_id, count in self._c.execute(
+                "SELECT offered_agent_id, COUNT(*) FROM sessions WHERE tenant = ? AND state = 'connecting' "
+                "AND terminal = 0 AND offered_agent_id != '' GROUP BY offered_agent_id", (tenant,)):
+            loads[agent_id] = loads.get(agent_id, 0) + int(count)
+        return loads
+
+    async def connected_chats(self, tenant: str) -> list[tuple[str, float]]:
+        rows = self._c.execute(
+            "SELECT p.agent_id, COALESCE(s.connected_at, p.joined_at) FROM parties p "
+            "JOIN sessions s ON s.chat_id = p.chat_id WHERE s.tenant = ? AND s.terminal = 0 "
+            "AND p.left_at IS NULL AND p.agent_id != ''", (tenant,)).fetchall()
+        return [(str(r[0]), float(r[1])) for r in rows]
+
     async def add_token(self, token_hash: str, agent_id: str, created_at: float) -> None:
         self._c.execute("INSERT INTO agent_tokens (token_hash, agent_id, created_at) VALUES (?,?,?)",
                         (token_hash, agent_id, created_at))
