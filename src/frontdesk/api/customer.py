@@ -27,7 +27,6 @@ from frontdesk.domain.config import ContactCenterConfig, LiveConfig
 from frontdesk.domain.customers import CaseNotSpecified, CustomerIdentity, CustomerService
 from frontdesk.domain.errors import DomainError, Forbidden, Invalid, NotFound, Unavailable
 from frontdesk.domain.files import MAX_UPLOAD_BYTES, FileService, UploadTooLarge
-from frontdesk.domain.routing import UNKNOWN_EWT_SECS
 from frontdesk.protocol.client_events import parse_client_events
 from frontdesk.protocol.errors import ApiError, ErrorCode
 
@@ -101,9 +100,8 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
     @endpoint()
     async def availability(request: Request) -> Response:
         identity, headers = who(request)
-        entry = identity.entry
-        state = "available" if entry.enabled else entry.unavailable_value
-        return json_ok({"chat": state, "ewt": str(UNKNOWN_EWT_SECS)}, headers)
+        state, ewt_secs = await api.customers.availability(identity)
+        return json_ok({"chat": state, "ewt": str(ewt_secs)}, headers)
 
     @endpoint()
     async def parameters(request: Request) -> Response:

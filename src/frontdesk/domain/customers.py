@@ -11,16 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from frontdesk.domain import routing
+from frontdesk.domain import routing, scenario
 from frontdesk.domain.config import ContactCenterConfig, EntryConfig, LiveConfig, TenantConfig
 from frontdesk.domain.errors import Invalid, NotFound, Unavailable
-from frontdesk.domain.ids import new_chat_id, new_msg_id, new_party_id
-from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
+from frontdesk.domain.hours import entry_hours, is_open
+from frontdesk.domain.ids import new_chat_id, new_msg_id
+from frontdesk.domain.journal import ActionContext, Journal, to_staff
 from frontdesk.domain.lifecycle import FORM_TIMEOUT_PREFIX, arm_inactivity, end_session
 from frontdesk.protocol import events as ev
 from frontdesk.protocol.client_events import ClientEvent
 from frontdesk.storage.interfaces import Transaction
-from frontdesk.storage.records import Audience, EventRecord, JsonObject, PartyRecord, SessionRecord
+from frontdesk.storage.records import Audience, EventRecord, JsonObject, SessionRecord
 
 WEB = "web"
 MOBILE = "mobile"
@@ -132,22 +133,25 @@ class CustomerService:
                 state="ivr", created_at=ctx.now, queue_id=entry.queue_id, phone_number=phone_number,
                 from_=from_, parameters=parameters)
             await ctx.create(session)
-            if entry.welcome_message:
-                bot = PartyRecord(party_id=new_party_id(), chat_id=session.chat_id, party_type="scenario",
-                                  agent_id="", first_name=entry.bot_name, last_name="",
-                                  display_name=entry.bot_name, joined_at=ctx.now)
-                await ctx.tx.parties.insert(bot)
-                await ctx.emit(session,
-                               to_everyone(ev.party_joined(bot.party_id, "scenario", bot.first_name, "",
-                                                           bot.display_name, ctx.now)),
-                               to_everyone(ev.message(bot.party_id, new_msg_id(),
-                                                      ev.html_from_text(entry.welcome_message),
-                                                      entry.welcome_message, ctx.now)))
+            # the customer's pre-chat question comes first; it never answers a form the scenario shows
             if initial_msg is not None:
                 await self._customer_message(ctx, session, initial_msg)
             ctx.wake_tenant(session.tenant)
-            await routing.enqueue(ctx, self.config, session, entry.queue_id)
+            # the scenario runs until it waits (state ivr), routes (queued, or further) or ends the chat
+            await scenario.start(ctx, self.config, session, entry)
             return ChatTicket(session.chat_id, session.state, session.ewt_announced, True, phone_number)
+
+    async def availability(self, identity: CustomerIdentity) -> tuple[str, int]:
+        """Check Availability: the entry's hours only (never whether agents are logged in), with the
+        estimate a chat entering the entry's queue now would be told (0: no estimate)."""
+        entry = identity.entry
+        now = self.journal.clock.now()
+        if not entry.enabled or not is_open(entry_hours(identity.tenant, entry), now):
+            return entry.unavailable_value, routing.UNKNOWN_EWT_SECS
+        async with self.journal.read() as tx:
+            secs = await routing.estimate_new_chat(_ReadContext(tx, now), self.config, identity.tenant.name,
+                                                   entry.queue_id)
+        return "available", routing.UNKNOWN_EWT_SECS if secs is None else secs
 
     async def active_chat(self, identity: CustomerIdentity) -> ChatTicket:
         async with self.journal.read() as tx:
@@ -187,6 +191,7 @@ class CustomerService:
         name = event.name
         if name == ev.MESSAGE:
             await self._customer_message(ctx, session, f)
+            await self._answer_text_form(ctx, session, f["msg_text"])
             await arm_inactivity(ctx, session, identity.entry)
         elif name in (ev.TYPING, ev.NOT_TYPING):
             payload = (ev.typing(me, ctx.now, f.get("msg")) if name == ev.TYPING else ev.not_typing(me, ctx.now))
@@ -224,7 +229,9 @@ class CustomerService:
         elif name == ev.DISCONNECT:
             await ctx.emit(session, to_staff({"event": ev.DISCONNECT, "party_id": me,
                                               "timestamp": ev.ts_string(ctx.now)}, "customer"))
-            await end_session(ctx, session, "customer_disconnect", customer_sees=True)
+            # with a survey on the entry, the agents leave and the survey runs; it ends the chat
+            if not await scenario.start_survey(ctx, self.config, session, identity.entry):
+                await end_session(ctx, session, "customer_disconnect", customer_sees=True)
         else:  # pragma: no cover - parse_client_events admits only the names above
             raise Invalid(f"unsupported event {name}")
 
@@ -238,12 +245,18 @@ class CustomerService:
         form = await ctx.tx.forms.get(session.chat_id, f["form_request_id"])
         if form is None:
             raise Invalid(f"form request {f['form_request_id']} was never shown in this chat")
+        if answered and form.form_name == scenario.TEXT_FORM and form.state == "answered":
+            return  # the web widget answers a text form twice: its message, then form_data {text}
         if form.state != "pending":
             raise Invalid(f"form request {form.form_request_id} is already {form.state}")
         if form.due_at is not None and ctx.now >= form.due_at:
             # past its deadline: its timer may not have run yet, but it will expire the form
             raise Invalid(f"form request {form.form_request_id} has expired")
         secure = name in (ev.SECURE_FORM_DATA, ev.SECURE_FORM_CANCEL)
+        ours = scenario.is_waiting_on(session, form)
+        if answered and ours:
+            # a refused answer changes nothing: the form stays pending and can be answered again
+            scenario.validate_answer(self.config, session, form.form_name, f.get("data", {}))
         form.state = "answered" if answered else "cancelled"
         form.data = f.get("data") if answered and not secure else None
         await ctx.tx.forms.update(form)
@@ -255,6 +268,23 @@ class CustomerService:
             payload["data"] = f.get("data", {})
         # secure form data reaches agents through the log but is kept out of the transcript
         await ctx.emit(session, to_staff(payload, "customer", in_history=not secure))
+        if ours and answered:
+            await scenario.on_form_answered(ctx, self.config, session, form, form.data)
+        elif ours:
+            await scenario.on_form_closed(ctx, self.config, session, form)
+
+    async def _answer_text_form(self, ctx: ActionContext, session: SessionRecord, text: str) -> None:
+        """A scenario waiting on a ``form = ""`` step takes the customer's next typed text as its
+        answer (mobile clients send only the message; the web widget also sends form_data)."""
+        form_request_id = scenario.waiting_text_form(session)
+        if form_request_id is None or not text.strip():
+            return
+        form = await ctx.tx.forms.get(session.chat_id, form_request_id)
+        if form is None or form.state != "pending" or (form.due_at is not None and ctx.now >= form.due_at):
+            return
+        await self._form_answer(ctx, session, ev.FORM_DATA, {"form_request_id": form_request_id,
+                                                             "form_name": form.form_name,
+                                                             "data": {"text": text}}, answered=True)
 
     async def _customer_file(self, ctx: ActionContext, session: SessionRecord, f: JsonObject) -> None:
         record = await ctx.tx.files.get(f["file_id"])
@@ -353,6 +383,13 @@ class CustomerService:
 class PartyPhoto:
     display_name: str
     photo_path: str
+
+
+class _ReadContext(ActionContext):
+    """An action context over a read transaction, for estimates that only read: nothing is saved."""
+
+    async def flush(self) -> None:
+        return None
 
 
 class CaseNotSpecified(Invalid):

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 
-from frontdesk.domain import routing
+from frontdesk.domain import routing, scenario
 from frontdesk.domain.config import DEFAULT_INACTIVITY_TIMEOUT_MSG, ContactCenterConfig, EntryConfig, LiveConfig
 from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
 from frontdesk.domain.lifecycle import (
@@ -114,6 +114,7 @@ class TimerService:
         await ctx.emit(session, to_staff({"event": "frontdesk_form_expired", "form_request_id": form_request_id,
                                           "form_name": form.form_name, "timestamp": ev.ts_string(ctx.now)},
                                          "system"))
+        await scenario.on_form_closed(ctx, self.config, session, form)  # a scenario's form: it goes on
 
     async def _agent_lost(self, ctx: ActionContext, agent_id: str) -> None:
         """The agent's desktop stayed disconnected for the grace period: it is logged out and its
