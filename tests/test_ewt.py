@@ -7,6 +7,7 @@ import random
 import pytest
 from bench import ewt_sim
 
+from frontdesk.domain import ewt, reports
 from frontdesk.domain.ewt import estimate_new_arrival, estimate_waits, moved_materially
 
 HISTORY = [float(x) for x in random.Random(3).choices(range(120, 480), k=100)]  # mean about 300 s
@@ -121,12 +122,55 @@ def test_moved_materially() -> None:
     assert moved_materially(0, 31)
 
 
-def test_simulated_median_relative_error_is_below_a_quarter() -> None:
+def test_the_estimate_is_the_median_of_the_futures_that_wait_long_enough_to_count() -> None:
+    assert ewt.SHORT_WAIT_SECS == reports.EWT_MIN_WAIT_SECS  # the threshold the queue report measures with
+    busy = [float(x) for x in range(0, 480, 16)]  # 30 busy slots, some near their end: the head waits seconds
+    runs = ewt.replicated_waits(12, 0, busy, HISTORY, 300.0)
+    assert runs is not None and len(runs) == ewt.REPLICATIONS
+    assert all(run == sorted(run) for run in runs)
+    expected, highest = [], 0
+    for k in range(12):
+        column = sorted(run[k] for run in runs)
+        counted = [w for w in column if w >= ewt.SHORT_WAIT_SECS] or column
+        highest = max(highest, round(counted[(len(counted) - 1) // 2]))
+        expected.append(highest)
+    assert waits(12, 0, busy) == expected
+    # at the head the plain median is a wait too short to count; the estimate is one that counts
+    head = sorted(run[0] for run in runs)
+    assert head[len(head) // 2] < ewt.SHORT_WAIT_SECS <= waits(1, 0, busy)[0]
+    # when no future waits long enough, the plain median; a free slot still means 0
+    sooner = [float(x) for x in range(10, 480, 16)]
+    sooner_runs = ewt.replicated_waits(1, 0, sooner, HISTORY, 300.0)
+    assert sooner_runs is not None and max(run[0] for run in sooner_runs) < ewt.SHORT_WAIT_SECS
+    assert waits(1, 0, sooner) == [round(sorted(run[0] for run in sooner_runs)[ewt.REPLICATIONS // 2])]
+    # deeper in the queue nearly every future counts: the plain median
+    assert waits(2, 1, busy)[0] == 0
+    deep = sorted(run[-1] for run in runs)
+    assert deep[0] >= ewt.SHORT_WAIT_SECS and waits(12, 0, busy)[-1] == round(deep[len(deep) // 2])
+
+
+def test_simulated_median_relative_error_is_below_the_bound() -> None:
     # deterministic: simulated time, fixed seeds. A small team with deep queues (3 agents × 2 slots,
-    # utilisation 0.95): see bench/EWT.md for why short queues have a higher floor.
+    # utilisation 0.95): 18.4 % with this seed (10.8–18.4 % over seeds 1–3); see bench/EWT.md for why
+    # short queues have a higher floor.
     distribution = ewt_sim.gamma(ewt_sim.MEAN_HANDLE_SECS, 0.5)
     chats, _ = ewt_sim.simulate(distribution, 3000, seed=1, agents=3, max_chats=2, utilisation=0.95)
     summary = ewt_sim.summarise(chats)
     assert summary["measured"] > 1000
-    assert summary["model"]["median_relative_error"] < 0.25
+    assert summary["model"]["median_relative_error"] < 0.22
     assert summary["model"]["median_relative_error"] <= summary["naive"]["median_relative_error"]
+
+
+def test_the_head_of_a_large_team_is_estimated_better_than_by_the_plain_median() -> None:
+    # the headline configuration (10 agents × 3 slots, utilisation 0.9), short: 24.5 % with this seed, against
+    # 26.3 % for the plain median of the same futures (seeds 1–3: 20–25 % against 21–26 %); the gain is at the head
+    distribution = ewt_sim.gamma(ewt_sim.MEAN_HANDLE_SECS, 0.5)
+    chats, _ = ewt_sim.simulate(distribution, 3000, seed=1)
+    summary = ewt_sim.summarise(chats)
+    assert summary["measured"] > 500
+    model, median = summary["model"], summary["median"]
+    assert model["median_relative_error"] < 0.28
+    assert model["median_relative_error"] < median["median_relative_error"]
+    assert model["median_relative_error"] <= summary["naive"]["median_relative_error"]
+    head, plain_head = model["by_position"]["1"], median["by_position"]["1"]
+    assert head["median_relative_error"] < 0.5 * plain_head["median_relative_error"]

@@ -137,6 +137,28 @@ class AgentClient(HttpClientOwner):
     async def mark_handled(self, message_id: str) -> JsonObject:
         return dict(await self._call("POST", f"left-messages/{message_id}/handled"))
 
+    # ---- supervisors ----
+
+    async def overview(self) -> JsonObject:
+        return dict(await self._call("GET", "supervisor/overview"))
+
+    async def monitor(self, chat_id: str) -> None:
+        await self._call("POST", f"supervisor/chats/{chat_id}/monitor")
+
+    async def stop_monitoring(self, chat_id: str) -> None:
+        await self._call("DELETE", f"supervisor/chats/{chat_id}/monitor")
+
+    async def whisper(self, chat_id: str, text: str) -> None:
+        await self._call("POST", f"supervisor/chats/{chat_id}/whisper", json={"text": text})
+
+    async def barge(self, chat_id: str) -> None:
+        await self._call("POST", f"supervisor/chats/{chat_id}/barge")
+
+    async def report(self, kind: str, since: float | None = None, until: float | None = None) -> JsonObject:
+        """``kind``: ``queues`` or ``agents``; JSON (use ``report_csv`` for CSV)."""
+        params = {k: str(v) for k, v in (("since", since), ("until", until)) if v is not None}
+        return dict(await self._call("GET", f"reports/{kind}", params=params))
+
     @asynccontextmanager
     async def live(self, cursors: dict[str, int] | None = None) -> AsyncIterator[AgentLive]:
         """The live WebSocket: ``snapshot`` and ``event`` messages; resume with ``cursors``."""

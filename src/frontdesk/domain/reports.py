@@ -228,8 +228,9 @@ class ReportService:
         return self.live.current
 
     def resolve_range(self, since: float | None, until: float | None) -> tuple[float, float]:
-        """The range asked for; by default the 24 hours up to now (server clock)."""
-        end = self.journal.clock.now() if until is None else until
+        """The range asked for; by default the 24 hours up to and including now (server clock:
+        ``until`` is exclusive, so the default ends just after now)."""
+        end = math.nextafter(self.journal.clock.now(), math.inf) if until is None else until
         start = end - DEFAULT_RANGE_SECS if since is None else since
         if not (math.isfinite(start) and math.isfinite(end)):
             raise Invalid("since and until must be finite")
