@@ -155,6 +155,9 @@ async def reload_on_signal(frontdesk: Reloadable) -> bool:
     """``reload_from_file`` for SIGHUP: logs the outcome, never raises (the server keeps running)."""
     try:
         await reload_from_file(frontdesk)
+    except NoConfigFile as exc:
+        log.warning("configuration not reloaded: %s", exc)
+        return False
     except ConfigError as exc:
         log.error("configuration reload failed; the running configuration is kept: %s", exc)
         return False

@@ -19,6 +19,7 @@ from fastapi import (
     WebSocketDisconnect,
 )
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.websockets import WebSocketState
 
 from frontdesk.agents.admin_api import ConfigAdmin, build_admin_router
@@ -96,13 +97,15 @@ def build_agent_app(api: AgentApi) -> FastAPI:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
-    async def current_agent(request: Request) -> AgentRecord:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
+    bearer = HTTPBearer(auto_error=False, description="the token from POST /login")
+
+    async def current_agent(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> AgentRecord:
+        token = credentials.credentials.strip() if credentials else ""
+        if not token:
             raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         try:
-            return await api.agents.authenticate(token.strip())
+            return await api.agents.authenticate(token)
         except Forbidden:
             raise HTTPException(401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"}) from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from frontdesk.domain import routing
-from frontdesk.domain.config import ContactCenterConfig, EntryConfig, LiveConfig
+from frontdesk.domain.config import LiveConfig
 from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from frontdesk.domain.ids import (
     hash_password,
@@ -24,6 +24,7 @@ from frontdesk.domain.lifecycle import (
     connect_agent,
     end_session,
 )
+from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import (
     AgentRecord,
@@ -50,21 +51,11 @@ class ChatView:
     parties: list[PartyRecord]
 
 
-class AgentService:
+class AgentService(EngineService):
     def __init__(self, journal: Journal, live: LiveConfig) -> None:
-        self.journal = journal
-        self.live = live
+        super().__init__(journal, live)
         # a fixed hash to verify against when the username is unknown: same cost, no user enumeration
         self._dummy_hash = hash_password("frontdesk-no-such-agent")
-
-    @property
-    def config(self) -> ContactCenterConfig:
-        """The running configuration (replaced as a whole by a reload)."""
-        return self.live.current
-
-    def entry_for(self, session: SessionRecord) -> EntryConfig | None:
-        tenant = self.config.tenants.get(session.tenant)
-        return tenant.entries.get(session.app_id) if tenant else None
 
     # ---- accounts ---------------------------------------------------------------------------------
 

@@ -156,6 +156,11 @@ class ContactCenterConfig:
     tenants: dict[str, TenantConfig]
     default_tenant: str
 
+    def entry(self, tenant: str, app_id: str) -> EntryConfig | None:
+        """A tenant's scenario entry (None when either is not configured, e.g. after a reload)."""
+        found = self.tenants.get(tenant)
+        return found.entries.get(app_id) if found else None
+
     def resolve_tenant(self, tenant_url: str, host: str) -> TenantConfig | None:
         """Find the tenant named by a normalised ``tenantUrl``, else by the Host, else the default.
 

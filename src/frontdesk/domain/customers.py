@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from frontdesk.domain import routing, scenario
-from frontdesk.domain.config import ContactCenterConfig, EntryConfig, LiveConfig, TenantConfig
+from frontdesk.domain import routing, scenario, scenario_values
+from frontdesk.domain.config import EntryConfig, TenantConfig
 from frontdesk.domain.errors import Invalid, NotFound, Unavailable
 from frontdesk.domain.hours import entry_hours, is_open
 from frontdesk.domain.ids import new_chat_id, new_msg_id
-from frontdesk.domain.journal import ActionContext, Journal, to_staff
+from frontdesk.domain.journal import ActionContext, to_staff
 from frontdesk.domain.lifecycle import FORM_TIMEOUT_PREFIX, arm_inactivity, end_session
+from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
 from frontdesk.protocol.client_events import ClientEvent
 from frontdesk.storage.interfaces import Transaction
@@ -70,16 +71,7 @@ def history_view(records: list[EventRecord], kind: str) -> list[JsonObject]:
             if r.name in names and (r.origin == "customer" or r.audience & Audience.CUSTOMER)]
 
 
-class CustomerService:
-    def __init__(self, journal: Journal, live: LiveConfig) -> None:
-        self.journal = journal
-        self.live = live
-
-    @property
-    def config(self) -> ContactCenterConfig:
-        """The running configuration (replaced as a whole by a reload)."""
-        return self.live.current
-
+class CustomerService(EngineService):
     # ---- access -------------------------------------------------------------------------------
 
     @staticmethod
@@ -245,7 +237,7 @@ class CustomerService:
         form = await ctx.tx.forms.get(session.chat_id, f["form_request_id"])
         if form is None:
             raise Invalid(f"form request {f['form_request_id']} was never shown in this chat")
-        if answered and form.form_name == scenario.TEXT_FORM and form.state == "answered":
+        if answered and form.form_name == scenario_values.TEXT_FORM and form.state == "answered":
             return  # the web widget answers a text form twice: its message, then form_data {text}
         if form.state != "pending":
             raise Invalid(f"form request {form.form_request_id} is already {form.state}")
@@ -256,7 +248,7 @@ class CustomerService:
         ours = scenario.is_waiting_on(session, form)
         if answered and ours:
             # a refused answer changes nothing: the form stays pending and can be answered again
-            scenario.validate_answer(self.config, session, form.form_name, f.get("data", {}))
+            scenario_values.validate_answer(self.config, session, form.form_name, f.get("data", {}))
         form.state = "answered" if answered else "cancelled"
         form.data = f.get("data") if answered and not secure else None
         await ctx.tx.forms.update(form)
@@ -367,8 +359,7 @@ class CustomerService:
     async def chat_icon(self, chat_id: str) -> str:
         async with self.journal.read() as tx:
             session = await tx.sessions.get(chat_id)
-        tenant = self.config.tenants.get(session.tenant) if session else None
-        entry = tenant.entries.get(session.app_id) if tenant and session else None
+        entry = self.entry_for(session) if session else None
         if entry is None or not entry.chat_icon_path:
             raise NotFound("no chat icon")
         return entry.chat_icon_path

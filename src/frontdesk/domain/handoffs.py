@@ -18,26 +18,18 @@ Rules (docs/routing.md):
 from __future__ import annotations
 
 from frontdesk.domain import routing
-from frontdesk.domain.config import ContactCenterConfig, LiveConfig
 from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from frontdesk.domain.ids import new_party_id
-from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
+from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
 from frontdesk.domain.lifecycle import active_parties, arm_inactivity, party_leaves
+from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import AgentRecord, PartyRecord, SessionRecord, WrapUpRecord
 
 MAX_NOTES_CHARS = 4000
 
 
-class HandoffService:
-    def __init__(self, journal: Journal, live: LiveConfig) -> None:
-        self.journal = journal
-        self.live = live
-
-    @property
-    def config(self) -> ContactCenterConfig:
-        return self.live.current
-
+class HandoffService(EngineService):
     async def _holding(self, ctx: ActionContext, agent_id: str,
                        chat_id: str) -> tuple[SessionRecord, PartyRecord, list[PartyRecord]]:
         session = await ctx.session(chat_id)
@@ -154,8 +146,7 @@ class HandoffService:
             if not any(p.party_type == "internal" and p.agent_id != agent_id for p in parties):
                 raise Conflict("you are the only agent in this chat: end it or transfer it")
             await party_leaves(ctx, session, mine)
-            tenant = self.config.tenants.get(session.tenant)
-            entry = tenant.entries.get(session.app_id) if tenant else None
+            entry = self.entry_for(session)
             if entry is not None:
                 await arm_inactivity(ctx, session, entry)
             ctx.wake_tenant(session.tenant)

@@ -19,9 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from frontdesk.domain.config import ContactCenterConfig, LiveConfig
 from frontdesk.domain.errors import Forbidden, Invalid
-from frontdesk.domain.journal import Journal
+from frontdesk.domain.service import EngineService
 from frontdesk.storage.records import AgentRecord, OfferRecord, PartyRecord, SessionRecord, WrapUpRecord
 
 DEFAULT_RANGE_SECS = 24 * 3600
@@ -218,15 +217,7 @@ def to_csv(columns: Sequence[str], rows: Iterable[Any]) -> str:
 # ---- the service -------------------------------------------------------------------------------------------------
 
 
-class ReportService:
-    def __init__(self, journal: Journal, live: LiveConfig) -> None:
-        self.journal = journal
-        self.live = live
-
-    @property
-    def config(self) -> ContactCenterConfig:
-        return self.live.current
-
+class ReportService(EngineService):
     def resolve_range(self, since: float | None, until: float | None) -> tuple[float, float]:
         """The range asked for; by default the 24 hours up to and including now (server clock:
         ``until`` is exclusive, so the default ends just after now)."""

@@ -84,9 +84,13 @@ async def ready_candidates(ctx: ActionContext, tenant: str) -> list[Candidate]:
             if loads.get(agent.agent_id, 0) < agent.max_chats]
 
 
-async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str) -> None:
+async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
+                   arriving: SessionRecord | None = None) -> None:
     """Offer every queued chat of the tenant that an eligible agent can take, then refresh the
-    estimates of the chats still waiting."""
+    estimates of the chats still waiting.
+
+    ``arriving`` is a chat entering its queue in this action, not yet announced: when it is
+    offered at once it is announced ``queued`` with no wait, otherwise with its estimate."""
     candidates = await ready_candidates(ctx, tenant)
     queued = sorted(await ctx.sessions_in_state(tenant, ("queued",)), key=service_order)
     for session in queued:
@@ -98,11 +102,15 @@ async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str)
         if not eligible:
             continue
         chosen = min(eligible, key=lambda c: (idle_since(c.agent), c.agent.agent_id))
+        if session is arriving:
+            await _announce_served(ctx, session)
         await offer(ctx, session, chosen.agent, config)
         chosen.load += 1
         if chosen.load >= chosen.agent.max_chats:
             candidates.remove(chosen)
-    if queued:
+    if arriving is not None and arriving.state == "queued":
+        await _announce_queued(ctx, config, arriving)
+    if any(s.state == "queued" and s is not arriving for s in queued):
         await refresh_estimates(ctx, config, tenant)
 
 
@@ -119,11 +127,10 @@ async def offer(ctx: ActionContext, session: SessionRecord, agent: AgentRecord, 
     await ctx.emit(session, to_everyone(ev.status("connecting", 0)))
     ctx.wake_agent(agent.agent_id)
     ctx.wake_tenant(session.tenant)
-    tenant = config.tenants.get(session.tenant)
     queue = queue_of(config, session)
     if agent.auto_accept:
         await ctx.tx.offers.decide(session.chat_id, agent.agent_id, "accepted", ctx.now)
-        await connect_agent(ctx, session, agent, tenant.entries.get(session.app_id) if tenant else None)
+        await connect_agent(ctx, session, agent, config.entry(session.tenant, session.app_id))
     elif queue is not None and queue.offer_timeout_secs > 0:
         await ctx.tx.timers.set(TimerRecord(session.chat_id, OFFER_TIMEOUT, ctx.now + queue.offer_timeout_secs,
                                             {"agent_id": agent.agent_id}))
@@ -196,8 +203,15 @@ async def enqueue(ctx: ActionContext, config: ContactCenterConfig, session: Sess
                                             {"queue_id": queue_id}))
     else:
         await ctx.tx.timers.cancel(session.chat_id, QUEUE_MAX_WAIT)
-    await _announce_queued(ctx, config, session)
-    await dispatch(ctx, config, session.tenant)
+    await dispatch(ctx, config, session.tenant, arriving=session)
+
+
+async def _announce_served(ctx: ActionContext, session: SessionRecord) -> None:
+    """``queued`` with no wait, for a chat an agent is offered in the same action."""
+    if session.ewt_predicted is None:
+        session.ewt_predicted = 0.0
+    session.ewt_announced = 0
+    await ctx.emit(session, to_everyone(ev.status("queued", 0)))
 
 
 async def _announce_queued(ctx: ActionContext, config: ContactCenterConfig, session: SessionRecord) -> None:
@@ -218,8 +232,7 @@ async def overflow(ctx: ActionContext, config: ContactCenterConfig, session: Ses
     if queue.overflow_queue:
         await enqueue(ctx, config, session, queue.overflow_queue)
         return
-    tenant = config.tenants.get(session.tenant)
-    entry = tenant.entries.get(session.app_id) if tenant else None
+    entry = config.entry(session.tenant, session.app_id)
     await fail_session(ctx, session, "max_wait", queue.max_wait_message, entry.bot_name if entry else "Assistant")
 
 

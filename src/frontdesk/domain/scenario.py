@@ -13,7 +13,7 @@ are timers in storage too)::
 
 Entry points (each runs inside the caller's ``Journal.action()``): ``start`` (Request Chat),
 ``on_form_answered`` / ``on_form_closed`` (the customer answered or cancelled, or the form timed
-out), ``start_survey`` (the customer's ``chat_session_disconnect``). ``validate_answer`` checks an
+out), ``start_survey`` (the customer's ``chat_session_disconnect``). ``scenario_values.validate_answer`` checks an
 answer before anything changes.
 """
 
@@ -28,7 +28,6 @@ from typing import Any
 
 from frontdesk.domain import routing
 from frontdesk.domain.config import ContactCenterConfig, EntryConfig, ScenarioConfig, Step, TenantConfig
-from frontdesk.domain.errors import Invalid
 from frontdesk.domain.hours import entry_hours, is_open
 from frontdesk.domain.journal import ActionContext, to_everyone
 from frontdesk.domain.lifecycle import (
@@ -44,6 +43,7 @@ from frontdesk.domain.lifecycle import (
     say,
     scenario_party,
 )
+from frontdesk.domain.scenario_values import TEXT_FORM, as_text, rule_matches
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import FormRequestRecord, JsonObject, LeftMessageRecord, SessionRecord, TimerRecord
 
@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 
 MAIN = "main"
 SURVEY = "survey"
-TEXT_FORM = ""  # the next typed text is the answer ({"text": ...})
 LOCATION_FORM = "RequestLocation"
 MAX_STEPS_PER_ADVANCE = 100
 DEFAULT_FORM_TIMEOUT_SECS = 300
@@ -61,11 +60,8 @@ DEFAULT_SAY_AFTER = "Thanks, we will get back to you."
 CLOSED_MESSAGE = "We are closed right now. Please come back during our opening hours."
 BROKEN_MESSAGE = "Sorry, something went wrong on our side. Please try again later."
 MAX_CASE_ID_CHARS = 128
-RATING_RANGE = (0, 10)
 
 _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[^{}\s]*)?)\}")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_PHONE = re.compile(r"\+?[0-9][0-9 ()./-]{2,31}")
 
 
 class ScenarioBroken(Exception):
@@ -217,45 +213,6 @@ async def start_survey(ctx: ActionContext, config: ContactCenterConfig, session:
 
 
 # ---- answers ----------------------------------------------------------------------------------------------
-
-
-def validate_answer(config: ContactCenterConfig, session: SessionRecord, form_name: str, data: Any) -> None:
-    """Refuse (``Invalid``) an answer to a scenario form that misses a required field, names a
-    choice the field does not offer, or has a value of the wrong kind. Extra fields are kept."""
-    if not isinstance(data, dict):
-        raise Invalid("form data must be an object")
-    if form_name == TEXT_FORM:
-        text = data.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise Invalid("the answer to this form is the text typed next: 'data.text' is required")
-        return
-    tenant = config.tenants.get(session.tenant)
-    form = tenant.forms.get(form_name) if tenant else None
-    if form is None:  # RequestLocation, or a form removed by a reload: nothing to check against
-        return
-    for field in form.fields:
-        label = field.label or field.name
-        value = data.get(field.name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if field.required:
-                raise Invalid(f"form '{form_name}': '{label}' ({field.name}) is required")
-            continue
-        if isinstance(value, (dict, list)):
-            raise Invalid(f"form '{form_name}': '{field.name}' must be a single value")
-        text = _text(value)
-        if field.type == "choice" and field.choices and text not in field.choices:
-            raise Invalid(f"form '{form_name}': '{field.name}' must be one of {', '.join(field.choices)}")
-        if field.type == "number" and _number(value) is None:
-            raise Invalid(f"form '{form_name}': '{field.name}' must be a number")
-        if field.type == "rating":
-            number = _number(value)
-            low, high = RATING_RANGE
-            if number is None or number != int(number) or not low <= number <= high:
-                raise Invalid(f"form '{form_name}': '{field.name}' must be a whole number from {low} to {high}")
-        if field.type == "email" and not _EMAIL.fullmatch(text):
-            raise Invalid(f"form '{form_name}': '{field.name}' must be an email address")
-        if field.type == "phone" and not _PHONE.fullmatch(text):
-            raise Invalid(f"form '{form_name}': '{field.name}' must be a phone number")
 
 
 # ---- the engine -------------------------------------------------------------------------------------------
@@ -467,65 +424,9 @@ async def _branch(ctx: ActionContext, run: _Run, session: SessionRecord, args: d
         if not isinstance(rule, dict):
             continue
         value = await _field(ctx, run, session, str(rule.get("field", "")))
-        if _matches(value, rule):
+        if rule_matches(value, rule):
             return str(rule.get("goto", ""))
     return str(args.get("otherwise", ""))
-
-
-def _matches(value: Any, rule: dict[str, Any]) -> bool:
-    """One rule's condition. A field without a value (absent, or an estimate nobody can give)
-    compares false with everything; only ``present = false`` matches it."""
-    present = value is not None and value != ""
-    if "present" in rule:
-        return present == bool(rule["present"])
-    if not present:
-        return False
-    if "equals" in rule:
-        return _same(value, rule["equals"])
-    if "not_equals" in rule:
-        return not _same(value, rule["not_equals"])
-    if "in" in rule:
-        options = rule["in"]
-        return isinstance(options, list) and any(_same(value, option) for option in options)
-    if "above" in rule or "below" in rule:
-        number = _number(value)
-        if number is None:
-            return False
-        if "above" in rule:
-            bound = _number(rule["above"])
-            return bound is not None and number > bound
-        bound = _number(rule["below"])
-        return bound is not None and number < bound
-    return False
-
-
-def _same(value: Any, expected: Any) -> bool:
-    """Equality across the types a form, a parameter and TOML produce: ``"3"`` equals ``3``,
-    ``"true"`` equals ``true``; text compares exactly."""
-    if isinstance(expected, bool):
-        return value is expected if isinstance(value, bool) else _text(value).lower() == str(expected).lower()
-    if isinstance(expected, (int, float)):
-        number = _number(value)
-        return number is not None and number == float(expected)
-    return _text(value) == str(expected)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 async def _field(ctx: ActionContext, run: _Run, session: SessionRecord, name: str) -> Any:
@@ -567,7 +468,7 @@ async def _render(ctx: ActionContext, run: _Run, session: SessionRecord, templat
             minutes = math.ceil(float(value) / 60)
             parts.append(f"{minutes} minute" if minutes == 1 else f"{minutes} minutes")
         elif value is not None and not isinstance(value, (dict, list)):
-            parts.append(_text(value))
+            parts.append(as_text(value))
         last = match.end()
     parts.append(template[last:])
     return "".join(parts)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from frontdesk.domain import routing
-from frontdesk.domain.config import ContactCenterConfig, LiveConfig
 from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from frontdesk.domain.ids import new_party_id
-from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
+from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
 from frontdesk.domain.lifecycle import active_parties
+from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
 from frontdesk.storage.interfaces import Transaction
 from frontdesk.storage.records import AgentRecord, EventRecord, JsonObject, PartyRecord, SessionRecord
@@ -101,15 +101,7 @@ class Overview:
     chats: list[ActiveChatView] = field(default_factory=list)
 
 
-class SupervisorService:
-    def __init__(self, journal: Journal, live: LiveConfig) -> None:
-        self.journal = journal
-        self.live = live
-
-    @property
-    def config(self) -> ContactCenterConfig:
-        return self.live.current
-
+class SupervisorService(EngineService):
     # ---- access ---------------------------------------------------------------------------------------
 
     @staticmethod

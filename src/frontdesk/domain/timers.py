@@ -12,8 +12,8 @@ import contextlib
 import logging
 
 from frontdesk.domain import routing, scenario
-from frontdesk.domain.config import DEFAULT_INACTIVITY_TIMEOUT_MSG, ContactCenterConfig, EntryConfig, LiveConfig
-from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
+from frontdesk.domain.config import DEFAULT_INACTIVITY_TIMEOUT_MSG
+from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
 from frontdesk.domain.lifecycle import (
     AGENT_LOST,
     FORM_TIMEOUT_PREFIX,
@@ -23,6 +23,7 @@ from frontdesk.domain.lifecycle import (
     QUEUE_MAX_WAIT,
     end_session,
 )
+from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import SessionRecord, TimerRecord
 
@@ -32,20 +33,7 @@ BATCH = 100  # timers handled per pass; the loop comes back at once while more a
 MAX_SLEEP_SECS = 1.0  # bound on how late a timer set by another node (or a clock jump) is noticed
 
 
-class TimerService:
-    def __init__(self, journal: Journal, live: LiveConfig) -> None:
-        self.journal = journal
-        self.live = live
-
-    @property
-    def config(self) -> ContactCenterConfig:
-        """The running configuration (replaced as a whole by a reload)."""
-        return self.live.current
-
-    def _entry(self, session: SessionRecord) -> EntryConfig | None:
-        tenant = self.config.tenants.get(session.tenant)
-        return tenant.entries.get(session.app_id) if tenant else None
-
+class TimerService(EngineService):
     async def fire_due(self) -> int:
         """Fire every timer due at the clock's now; returns how many fired."""
         fired = 0
@@ -90,7 +78,7 @@ class TimerService:
                 log.warning("unknown timer kind %s on chat %s", timer.kind, timer.chat_id)
 
     async def _warn(self, ctx: ActionContext, session: SessionRecord) -> None:
-        entry = self._entry(session)
+        entry = self.entry_for(session)
         if entry is None:
             return
         await ctx.emit(session, to_everyone(ev.timeout_warning(entry.inactivity_warning_msg, ctx.now)))
@@ -98,7 +86,7 @@ class TimerService:
         await ctx.tx.timers.set(TimerRecord(session.chat_id, INACTIVITY_TIMEOUT, ctx.now + remaining, {}))
 
     async def _time_out(self, ctx: ActionContext, session: SessionRecord) -> None:
-        entry = self._entry(session)
+        entry = self.entry_for(session)
         msg = entry.inactivity_timeout_msg if entry else DEFAULT_INACTIVITY_TIMEOUT_MSG
         await ctx.emit(session, to_everyone(ev.inactivity_timeout(msg, ctx.now)))
         # the customer's client ends the chat on inactivity_timeout: nothing more is queued for it

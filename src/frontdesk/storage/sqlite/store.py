@@ -123,14 +123,15 @@ class _Sessions:
 
     async def list_active(self, tenant: str) -> list[SessionRecord]:
         rows = self._c.execute(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = ? AND terminal = 0 ORDER BY created_at",
-            (tenant,)).fetchall()
+            f"SELECT {_SESSION_COLUMNS} FROM sessions INDEXED BY sessions_state WHERE tenant = ? AND terminal = 0 "
+            "ORDER BY created_at", (tenant,)).fetchall()
         return [_session(r) for r in rows]
 
     async def list_with_invitations(self, tenant: str) -> list[SessionRecord]:
         rows = self._c.execute(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = ? AND terminal = 0 AND invited_agents != '[]' "
-            "ORDER BY created_at", (tenant,)).fetchall()
+            # the partial index holds only chats with invitations: without it the planner walks every chat
+            f"SELECT {_SESSION_COLUMNS} FROM sessions INDEXED BY sessions_invited WHERE tenant = ? AND terminal = 0 "
+            "AND invited_agents != '[]' ORDER BY created_at", (tenant,)).fetchall()
         return [_session(r) for r in rows]
 
     async def list_created_between(self, tenant: str, since: float, until: float) -> list[SessionRecord]:
@@ -289,9 +290,10 @@ class _Agents:
     async def chat_loads(self, tenant: str) -> dict[str, int]:
         loads: dict[str, int] = {}
         for agent_id, count in self._c.execute(
-                "SELECT p.agent_id, COUNT(DISTINCT p.chat_id) FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
-                "WHERE s.tenant = ? AND s.terminal = 0 AND p.left_at IS NULL AND p.agent_id != '' "
-                "GROUP BY p.agent_id", (tenant,)):
+                # from the partial index of parties still in a chat: active chats only, never the history
+                "SELECT p.agent_id, COUNT(DISTINCT p.chat_id) FROM parties p INDEXED BY parties_agent "
+                "JOIN sessions s ON s.chat_id = p.chat_id WHERE p.left_at IS NULL AND p.agent_id != '' "
+                "AND s.tenant = ? AND s.terminal = 0 GROUP BY p.agent_id", (tenant,)):
             loads[agent_id] = int(count)
         for agent_id, count in self._c.execute(
                 "SELECT offered_agent_id, COUNT(*) FROM sessions WHERE tenant = ? AND state = 'connecting' "
@@ -301,9 +303,9 @@ class _Agents:
 
     async def connected_chats(self, tenant: str) -> list[tuple[str, float]]:
         rows = self._c.execute(
-            "SELECT p.agent_id, COALESCE(s.connected_at, p.joined_at) FROM parties p "
-            "JOIN sessions s ON s.chat_id = p.chat_id WHERE s.tenant = ? AND s.terminal = 0 "
-            "AND p.left_at IS NULL AND p.agent_id != ''", (tenant,)).fetchall()
+            "SELECT p.agent_id, COALESCE(s.connected_at, p.joined_at) FROM parties p INDEXED BY parties_agent "
+            "JOIN sessions s ON s.chat_id = p.chat_id WHERE p.left_at IS NULL AND p.agent_id != '' "
+            "AND s.tenant = ? AND s.terminal = 0", (tenant,)).fetchall()
         return [(str(r[0]), float(r[1])) for r in rows]
 
     async def add_token(self, token_hash: str, agent_id: str, created_at: float) -> None:
