@@ -1,8 +1,9 @@
 """Fan-out of session logs to an agent's WebSocket.
 
-Each connection keeps a cursor per chat it follows. On every wake-up of the agent's topic or of a
-followed chat it sends a fresh snapshot (only when it changed) and every agent-audience event
-after each cursor. A chat the agent no longer holds is followed until its last events were sent,
+Each connection keeps a cursor per chat it follows. A wake-up of a followed chat sends that chat's
+new agent-audience events only; the snapshot (offers, invitations, chats) is read again when the
+agent's own topic woke or when the events sent change a chat's summary (status, parties, case,
+end), and sent when it changed. A message costs one read of its chat, not of every chat. A chat the agent no longer holds is followed until its last events were sent,
 so ``party_left`` and ``chat_session_ended`` always arrive. A reconnecting client passes its
 cursors in its ``hello`` and resumes without gaps or repeats.
 """
@@ -16,9 +17,26 @@ from frontdesk.bus.interfaces import agent_topic, chat_topic
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.agents import AgentService
 from frontdesk.domain.supervision import is_supervisor
+from frontdesk.protocol import events as ev
 from frontdesk.storage.records import Audience, JsonObject, SessionRecord
 
 MAX_EVENTS_PER_READ = 500
+AGENT_KEY = ""  # the agent's own topic among the woken keys (chat ids are never empty)
+# events after which a chat's summary in the snapshot may differ (state, parties, case, invitations)
+SNAPSHOT_EVENTS = frozenset({ev.STATUS, ev.PARTY_JOINED, ev.PARTY_LEFT, ev.ENDED, ev.CASE_SET,
+                             "frontdesk_invited", "frontdesk_invitation_declined", "frontdesk_transferred"})
+
+
+class _Mark(asyncio.Event):
+    """The event the notifier sets for one topic: it records which topic woke the stream."""
+
+    def __init__(self, key: str, woken: set[str], wake: asyncio.Event) -> None:
+        super().__init__()
+        self._key, self._woken, self._wake = key, woken, wake
+
+    def set(self) -> None:
+        self._woken.add(self._key)
+        self._wake.set()
 
 Send = Callable[[JsonObject], Awaitable[None]]
 
@@ -50,51 +68,69 @@ class AgentStream:
                 await self.agents.desktop_lost(agent_id)
 
     async def _stream(self, agent_id: str, send: Send, cursors: dict[str, int], stop: asyncio.Event) -> None:
-        signal = asyncio.Event()
+        wake = asyncio.Event()
+        woken: set[str] = set()  # topics that woke since the last pass: AGENT_KEY or chat ids
         followed: dict[str, int] = dict(cursors)
-        subscribed: set[str] = set()
+        marks: dict[str, _Mark] = {}
+        own = _Mark(AGENT_KEY, woken, wake)
         own_topic = agent_topic(agent_id)
-        self.notifier.subscribe(own_topic, signal)
+        self.notifier.subscribe(own_topic, own)
         last_snapshot: JsonObject | None = None
+        held: set[str] = set()
+        monitored: set[str] = set()
         monitored_before: set[str] = set()
+        refresh = True
+        to_read: set[str] = set(followed)
         try:
             while not stop.is_set():
-                signal.clear()
-                snapshot, held = await self._snapshot(agent_id)
-                if snapshot != last_snapshot:
-                    await send(snapshot)
-                    last_snapshot = snapshot
-                monitored = set(snapshot.get("monitoring", ()))
-                for chat_id in held | monitored:
-                    followed.setdefault(chat_id, 0)
-                for chat_id in list(followed):
-                    if chat_id not in subscribed:
-                        self.notifier.subscribe(chat_topic(chat_id), signal)
-                        subscribed.add(chat_id)
+                wake.clear()
+                pending = set(woken)
+                woken.clear()
+                if AGENT_KEY in pending:
+                    refresh = True
+                if refresh:
+                    refresh = False
+                    snapshot, held = await self._snapshot(agent_id)
+                    if snapshot != last_snapshot:
+                        await send(snapshot)
+                        last_snapshot = snapshot
+                    monitored_before, monitored = monitored, set(snapshot.get("monitoring", ()))
+                    for chat_id in held | monitored:
+                        followed.setdefault(chat_id, 0)
+                    # new chats, and chats no longer held or monitored (their last events go out now)
+                    to_read |= {c for c in followed if c not in marks or (c not in held and c not in monitored)}
+                to_read |= pending & followed.keys()
+                for chat_id in sorted(to_read):
+                    if chat_id not in followed:
+                        continue
+                    if chat_id not in marks:
+                        marks[chat_id] = _Mark(chat_id, woken, wake)
+                        self.notifier.subscribe(chat_topic(chat_id), marks[chat_id])
                     # a chat a supervisor monitors (and is not in) is read as supervisors read it
                     audience = Audience.SUPERVISORS if chat_id in monitored or (
                         chat_id not in held and chat_id in monitored_before) else Audience.AGENTS
-                    followed[chat_id] = await self._send_events(chat_id, followed[chat_id], send, audience)
+                    followed[chat_id], names = await self._send_events(chat_id, followed[chat_id], send, audience)
+                    if names & SNAPSHOT_EVENTS:
+                        refresh = True  # the chat's state, parties or case changed: the snapshot too
                     # the snapshot was read before these events, so a chat that is no longer held
                     # (or monitored) has just had its last events for this agent (its party_left) sent
                     if chat_id not in held and chat_id not in monitored:
                         del followed[chat_id]
-                        self.notifier.unsubscribe(chat_topic(chat_id), signal)
-                        subscribed.discard(chat_id)
-                monitored_before = monitored
-                if signal.is_set():
+                        self.notifier.unsubscribe(chat_topic(chat_id), marks.pop(chat_id))
+                to_read = set()
+                if refresh or woken:
                     continue
                 stop_task = asyncio.ensure_future(stop.wait())
-                signal_task = asyncio.ensure_future(signal.wait())
+                wake_task = asyncio.ensure_future(wake.wait())
                 try:
-                    await asyncio.wait((stop_task, signal_task), return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait((stop_task, wake_task), return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     stop_task.cancel()
-                    signal_task.cancel()
+                    wake_task.cancel()
         finally:
-            self.notifier.unsubscribe(own_topic, signal)
-            for chat_id in subscribed:
-                self.notifier.unsubscribe(chat_topic(chat_id), signal)
+            self.notifier.unsubscribe(own_topic, own)
+            for chat_id, mark in marks.items():
+                self.notifier.unsubscribe(chat_topic(chat_id), mark)
 
     async def _snapshot(self, agent_id: str) -> tuple[JsonObject, set[str]]:
         async with self.agents.journal.read() as tx:
@@ -119,12 +155,16 @@ class AgentStream:
             snapshot["monitoring"] = monitoring
         return snapshot, {s.chat_id for s in held}
 
-    async def _send_events(self, chat_id: str, cursor: int, send: Send, audience: Audience = Audience.AGENTS) -> int:
+    async def _send_events(self, chat_id: str, cursor: int, send: Send,
+                           audience: Audience = Audience.AGENTS) -> tuple[int, set[str]]:
+        """Send the chat's events after ``cursor``; returns the new cursor and the names sent."""
+        names: set[str] = set()
         while True:
             async with self.agents.journal.read() as tx:
                 records = await tx.events.read_after(chat_id, cursor, audience, MAX_EVENTS_PER_READ)
             for record in records:
                 await send({"type": "event", "chat_id": chat_id, "seq": record.seq, "event": record.payload})
                 cursor = record.seq
+                names.add(record.name)
             if len(records) < MAX_EVENTS_PER_READ:
-                return cursor
+                return cursor, names
