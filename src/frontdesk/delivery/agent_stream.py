@@ -3,9 +3,10 @@
 Each connection keeps a cursor per chat it follows. A wake-up of a followed chat sends that chat's
 new agent-audience events only; the snapshot (offers, invitations, chats) is read again when the
 agent's own topic woke or when the events sent change a chat's summary (status, parties, case,
-end), and sent when it changed. A message costs one read of its chat, not of every chat. A chat the agent no longer holds is followed until its last events were sent,
-so ``party_left`` and ``chat_session_ended`` always arrive. A reconnecting client passes its
-cursors in its ``hello`` and resumes without gaps or repeats.
+end), and sent when it changed. A message costs one read of its chat, not of every chat. A chat
+the agent no longer holds is followed until its last events were sent, so ``party_left`` and
+``chat_session_ended`` always arrive. A reconnecting client passes its cursors in its ``hello``
+and resumes without gaps or repeats.
 """
 
 from __future__ import annotations
