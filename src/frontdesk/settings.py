@@ -13,9 +13,10 @@ import datetime
 import json
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from frontdesk.domain.config import (
@@ -42,6 +43,7 @@ DEMO_TENANT = "demo.local"
 DEMO_APP_ID = "demo"
 DEMO_AGENT_USERNAME = "anna"
 DEMO_AGENT_PASSWORD = "frontdesk-demo"  # noqa: S105 - the documented demo account
+T = TypeVar("T")
 MAX_POLL_HOLD_SECS = 11.5  # the web widget aborts a poll after 13 s
 
 SKILL_LEVELS = (1, 10)
@@ -262,30 +264,11 @@ def _tenant(r: _Reader, base_dir: Path, current: ContactCenterConfig | None) -> 
     max_files = r.get("max_stored_files", int, 1000)
     grace = r.int_between("agent_lost_grace_secs", 60, *AGENT_LOST_GRACE_SECS)
     queues = _queues(r)
-    hours: dict[str, HoursConfig] = {}
-    for h in r.tables("hours"):
-        item = _hours(h)
-        if item.hours_id in hours:
-            raise ConfigError(f"{h.path}.id: duplicate hours '{item.hours_id}'")
-        hours[item.hours_id] = item
-    forms: dict[str, FormConfig] = {}
-    for f in r.tables("forms"):
-        form = _form(f)
-        if form.name in forms:
-            raise ConfigError(f"{f.path}.name: duplicate form '{form.name}'")
-        forms[form.name] = form
-    scenarios: dict[str, ScenarioConfig] = {}
-    for s in r.tables("scenarios"):
-        scenario = _scenario(s, queues, forms)
-        if scenario.name in scenarios:
-            raise ConfigError(f"{s.path}.name: duplicate scenario '{scenario.name}'")
-        scenarios[scenario.name] = scenario
-    entries: dict[str, EntryConfig] = {}
-    for e in r.tables("entries"):
-        entry = _entry(e, queues, hours, scenarios, base_dir)
-        if entry.app_id in entries:
-            raise ConfigError(f"{e.path}.app_id: duplicate entry '{entry.app_id}'")
-        entries[entry.app_id] = entry
+    hours = _unique(r, "hours", _hours, lambda h: h.hours_id, "id", "hours")
+    forms = _unique(r, "forms", _form, lambda f: f.name, "name", "form")
+    scenarios = _unique(r, "scenarios", lambda s: _scenario(s, queues, forms), lambda s: s.name, "name", "scenario")
+    entries = _unique(r, "entries", lambda e: _entry(e, queues, hours, scenarios, base_dir), lambda e: e.app_id,
+                      "app_id", "entry")
     agents: list[AgentConfig] = []
     running = current.tenants.get(name) if current else None
     for a in r.tables("agents"):
@@ -297,6 +280,19 @@ def _tenant(r: _Reader, base_dir: Path, current: ContactCenterConfig | None) -> 
     return TenantConfig(name=name, aliases=aliases, entries=entries, queues=queues, agents=tuple(agents),
                         max_stored_files=max_files, hours=hours, forms=forms, scenarios=scenarios,
                         agent_lost_grace_secs=grace)
+
+
+def _unique(r: _Reader, key: str, parse: Callable[[_Reader], T], name_of: Callable[[T], str], field: str,
+            what: str) -> dict[str, T]:
+    """The tables under ``key``, parsed and keyed by name; a repeated name is an error at its field."""
+    items: dict[str, T] = {}
+    for table in r.tables(key):
+        item = parse(table)
+        name = name_of(item)
+        if name in items:
+            raise ConfigError(f"{table.path}.{field}: duplicate {what} '{name}'")
+        items[name] = item
+    return items
 
 
 def _queues(r: _Reader) -> dict[str, QueueConfig]:
