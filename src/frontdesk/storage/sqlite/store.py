@@ -91,8 +91,9 @@ class _Sessions:
 
     async def find_active_for_client(self, tenant: str, app_id: str, client_id: str,
                                      visitor_cookie: str) -> SessionRecord | None:
-        query = (f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = ? AND app_id = ? AND client_id = ? "
-                 "AND terminal = 0")
+        # the partial index of live chats: the planner would otherwise walk the client's whole history
+        query = (f"SELECT {_SESSION_COLUMNS} FROM sessions INDEXED BY sessions_client WHERE tenant = ? "
+                 "AND app_id = ? AND client_id = ? AND terminal = 0")
         params: tuple[Any, ...] = (tenant, app_id, client_id)
         if visitor_cookie:
             query += " AND visitor_cookie = ?"
