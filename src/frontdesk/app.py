@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from frontdesk import __version__
 from frontdesk.agents.api import AgentApi, build_agent_app
 from frontdesk.agents.handoff_api import HandoffApi
-from frontdesk.api.customer import CustomerApi, LongPollRoute, build_customer_routes
+from frontdesk.api.customer import ANY_METHOD, CustomerApi, LongPollRoute, build_customer_routes
 from frontdesk.api.middleware import BodySizeLimit, CollapseSlashes, CredentialedCors
 from frontdesk.api.wire import json_error, json_ok
 from frontdesk.bus.local import LocalBus
@@ -126,7 +126,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
         routes=[
             Route("/", index, methods=["GET"]),
             *customer_routes,
-            Route("/clientweb/{rest:path}", unknown_method, methods=["GET", "POST"]),
+            Route("/clientweb/{rest:path}", unknown_method, methods=list(ANY_METHOD)),
             Mount("/agent/api/v1", app=BodySizeLimit(agent_app, AGENT_MAX_BODY_BYTES)),
         ],
         lifespan=lifespan,

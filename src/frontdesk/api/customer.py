@@ -37,6 +37,8 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries and part headers around a 25 
 PUSH_KEYS = ("ios_apns_device_token", "ios_firebase_device_token", "android_firebase_device_token")
 
 Handler = Callable[[Request], Awaitable[Response]]
+# every method a route may be asked for but OPTIONS (the CORS layer answers every OPTIONS)
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "TRACE", "CONNECT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +137,10 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
     @endpoint()
     async def post_events(request: Request) -> Response:
         identity, headers = who(request)
-        events = parse_client_events(await read_json(request))
-        await api.customers.apply_events(identity, request.path_params["chat_id"], events)
+        batch = parse_client_events(await read_json(request))
+        if batch.ignored:
+            log.debug("send events: ignored %d client event(s) with an unknown name", batch.ignored)
+        await api.customers.apply_events(identity, request.path_params["chat_id"], batch.events)
         return json_ok({"events": []}, headers)
 
     @endpoint()
@@ -254,7 +258,7 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
 
     base = "/clientweb/api/{version}"
     chat = base + "/chats/{chat_id}"
-    return [
+    routes: list[BaseRoute] = [
         Route(base + "/availability", availability, methods=["GET"]),
         Route(base + "/parameters", parameters, methods=["GET"]),
         Route(base + "/chats", request_chat, methods=["POST"]),
@@ -279,6 +283,31 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
         Route("/clientweb/file/{file_id}", bare_file, methods=["GET"]),
         Route("/clientweb/file/{rest:path}", no_such_file, methods=["GET"]),
     ]
+    return routes + _wrong_method_routes(routes)
+
+
+def _wrong_method_routes(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """One catch-all route per customer path, after the real ones: a method the path does not
+    serve gets a JSON 405 in the documented error shape with an ``Allow`` header, instead of
+    Starlette's plain-text answer. (``OPTIONS`` never gets here: the CORS layer answers it.)"""
+    allowed: dict[str, set[str]] = {}
+    for route in routes:
+        if isinstance(route, Route) and route.methods:
+            allowed.setdefault(route.path, set()).update(route.methods)
+    return [Route(path, _refuse_method(", ".join([*sorted(methods), "OPTIONS"])),
+                  methods=[m for m in ANY_METHOD if m not in methods])
+            for path, methods in allowed.items()]
+
+
+def _refuse_method(allow: str) -> Handler:
+    async def refuse(request: Request) -> Response:
+        error = ApiError(ErrorCode.UNSPECIFIED, f"Method {request.method[:16]} is not allowed here; use {allow}",
+                         status=405)
+        response = json_error(error)
+        response.headers["Allow"] = allow
+        return response
+
+    return refuse
 
 
 def _push_subscription(body: dict[str, Any]) -> dict[str, str]:

@@ -14,6 +14,7 @@ from typing import Any
 from frontdesk.domain import routing, scenario, scenario_values
 from frontdesk.domain.config import EntryConfig, TenantConfig
 from frontdesk.domain.errors import Invalid, NotFound, Unavailable
+from frontdesk.domain.files import shown_file_name
 from frontdesk.domain.hours import entry_hours, is_open
 from frontdesk.domain.ids import new_chat_id, new_msg_id
 from frontdesk.domain.journal import ActionContext, to_staff
@@ -282,9 +283,10 @@ class CustomerService(EngineService):
         record = await ctx.tx.files.get(f["file_id"])
         if record is None or record.tenant != session.tenant or record.chat_id not in ("", session.chat_id):
             raise Invalid(f"file {f['file_id'][:64]} was not uploaded")
-        await ctx.tx.files.attach(record.file_id, session.chat_id)
+        file_name = shown_file_name(f["file_name"], record.file_name)
+        await ctx.tx.files.attach(record.file_id, session.chat_id, file_name)
         file_type = f["file_type"] or ev.file_type_for(record.content_type)
-        payload = ev.file(session.chat_id, f["msg_id"] or new_msg_id(), record.file_id, record.file_name,
+        payload = ev.file(session.chat_id, f["msg_id"] or new_msg_id(), record.file_id, file_name,
                           file_type, ctx.now)
         await ctx.emit(session, to_staff(payload, "customer"))
 

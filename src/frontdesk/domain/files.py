@@ -30,12 +30,22 @@ class StoredFile:
     path: Path
 
 
-def clean_file_name(name: str) -> str:
-    """The base name of a client-supplied file name, without path parts or control characters."""
+def _base_name(name: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     base = "".join(ch for ch in unicodedata.normalize("NFC", base) if unicodedata.category(ch)[0] != "C")
-    base = base.strip().lstrip(".")
-    return base[:200] or "file"
+    return base.strip().lstrip(".")[:200]
+
+
+def clean_file_name(name: str) -> str:
+    """The base name of a client-supplied file name, without path parts or control characters."""
+    return _base_name(name) or "file"
+
+
+def shown_file_name(given: str, stored: str) -> str:
+    """The name a chat shows for a file: the one the client's ``chat_session_file`` gives (cleaned
+    like an upload's), else the upload's. Bridges upload under a temporary name (spchat:
+    ``./tmp/<uuid>``) and name the file in the event."""
+    return _base_name(given) or stored
 
 
 def detect_content_type(head: bytes, file_name: str, declared: str) -> str:

@@ -1,7 +1,8 @@
 """Validation of the client events a customer POSTs to ``chats/{chatId}/events``.
 
 A batch is validated completely before anything is applied, so one bad event leaves the session
-untouched. Client-supplied ``party_id`` and ``timestamp`` are ignored (Android sends a random
+untouched. An event whose name this server does not know is accepted and ignored (newer widgets
+send names older servers never heard of): it is counted, never validated or applied. Client-supplied ``party_id`` and ``timestamp`` are ignored (Android sends a random
 UUID, iOS a float of seconds since 2001); ``message_id`` is accepted for ``msg_id`` and numeric
 ids are kept as their decimal text.
 """
@@ -28,6 +29,15 @@ class ClientEvent:
 
     name: str
     fields: JsonObject
+
+
+@dataclass(frozen=True, slots=True)
+class ClientBatch:
+    """A validated Send Events body: the known events in order, and how many unknown ones were
+    left out."""
+
+    events: list[ClientEvent]
+    ignored: int = 0
 
 
 def _bad(index: int, what: str) -> ApiError:
@@ -191,8 +201,9 @@ _PARSERS: dict[str, Callable[[JsonObject, int], JsonObject]] = {
 CLIENT_EVENT_NAMES = frozenset(_PARSERS)
 
 
-def parse_client_events(body: Any) -> list[ClientEvent]:
-    """Validate a decoded Send Events body ``{"events": [...]}``; raise ``5003`` on any defect."""
+def parse_client_events(body: Any) -> ClientBatch:
+    """Validate a decoded Send Events body ``{"events": [...]}``; raise ``5003`` on any defect of
+    the body or of a known event. Events with an unknown (string) name are skipped and counted."""
     if not isinstance(body, dict):
         raise ApiError(ErrorCode.INVALID_JSON, "Error decoding JSON request body: expected an object")
     raw_events = body.get("events")
@@ -202,6 +213,7 @@ def parse_client_events(body: Any) -> list[ClientEvent]:
         raise ApiError(ErrorCode.INVALID_JSON,
                        f"Error decoding JSON request body: more than {MAX_EVENTS_PER_BATCH} events")
     parsed: list[ClientEvent] = []
+    ignored = 0
     for index, raw in enumerate(raw_events):
         if not isinstance(raw, dict):
             raise _bad(index, "each event must be an object")
@@ -210,6 +222,7 @@ def parse_client_events(body: Any) -> list[ClientEvent]:
             raise _bad(index, "'event' must be a string")
         parser = _PARSERS.get(name)
         if parser is None:
-            raise _bad(index, f"unknown event '{name[:64]}'")
+            ignored += 1
+            continue
         parsed.append(ClientEvent(name=name, fields=parser(raw, index)))
-    return parsed
+    return ClientBatch(parsed, ignored)

@@ -337,8 +337,9 @@ class _Files:
         row = self._c.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE file_id = ?", (file_id,)).fetchone()
         return FileRecord(*row) if row else None
 
-    async def attach(self, file_id: str, chat_id: str) -> None:
-        self._c.execute("UPDATE files SET chat_id = ? WHERE file_id = ?", (chat_id, file_id))
+    async def attach(self, file_id: str, chat_id: str, file_name: str = "") -> None:
+        self._c.execute("UPDATE files SET chat_id = ?, file_name = CASE WHEN ? = '' THEN file_name ELSE ? END "
+                        "WHERE file_id = ?", (chat_id, file_name, file_name, file_id))
 
     async def count_for_tenant(self, tenant: str) -> int:
         return int(self._c.execute("SELECT COUNT(*) FROM files WHERE tenant = ?", (tenant,)).fetchone()[0])
