@@ -2,8 +2,9 @@
 
 A batch is validated completely before anything is applied, so one bad event leaves the session
 untouched. An event whose name this server does not know is accepted and ignored (newer widgets
-send names older servers never heard of): it is counted, never validated or applied. Client-supplied ``party_id`` and ``timestamp`` are ignored (Android sends a random
-UUID, iOS a float of seconds since 2001); ``message_id`` is accepted for ``msg_id`` and numeric
+send names older servers never heard of): it is counted, never validated or applied.
+Client-supplied ``party_id`` and ``timestamp`` are ignored (Android sends a random UUID, iOS a
+float of seconds since 2001); ``message_id`` is accepted for ``msg_id`` and numeric
 ids are kept as their decimal text.
 """
 
