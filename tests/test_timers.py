@@ -72,9 +72,11 @@ async def test_inactivity_warning_then_timeout_with_the_configured_texts(live: L
     assert await customer.poll(chat_id) == []
     assert await live.advance(1) == 1
     timeout = await customer.poll(chat_id)
-    # the customer gets the timeout and nothing more: no party_left, no ended
+    # the (mobile) customer gets the timeout and the end, no party_left (web clients get no end:
+    # tests/test_inactivity_end.py)
     assert timeout == [{"event": "chat_session_inactivity_timeout", "msg": entry.inactivity_timeout_msg,
-                        "timestamp": str(int(connected_at + 180))}]
+                        "timestamp": str(int(connected_at + 180))},
+                       {"event": "chat_session_ended", "timestamp": str(int(connected_at + 180))}]
     response = await http.get(f"{live.base_url}/clientweb/api/v2/chats/{chat_id}/events", params=TENANT,
                               headers=auth("idle-1"))
     assert response.status_code == 404
@@ -111,7 +113,7 @@ async def test_customer_message_rearms_the_inactivity_timer(live: LiveServer) ->
     assert await live.advance(1) == 1
     assert names(await customer.poll(chat_id)) == ["chat_session_timeout_warning"]
     assert await live.advance(60) == 1
-    assert names(await customer.poll(chat_id)) == ["chat_session_inactivity_timeout"]
+    assert names(await customer.poll(chat_id)) == ["chat_session_inactivity_timeout", "chat_session_ended"]
     await customer.aclose()
     await agent.aclose()
 

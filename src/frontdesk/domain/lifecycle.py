@@ -30,12 +30,25 @@ async def party_leaves(ctx: ActionContext, session: SessionRecord, party: PartyR
     ctx.wake_agent(party.agent_id)
 
 
-async def end_session(ctx: ActionContext, session: SessionRecord, reason: str, customer_sees: bool) -> None:
+def ended_follows_timeout(session: SessionRecord) -> bool:
+    """Whether the customer also gets ``chat_session_ended`` after ``chat_session_inactivity_timeout``.
+
+    Web clients (clientId ``WebChat``: the v4 widget, the 3.15 page) stop polling on the timeout and
+    handle every event of a batch, so an ended would end their chat a second time. Every other
+    client polls on after the timeout: bridges stop only on ended (spchat polls a 404 forever), and
+    the SDKs stop on it as they do on the 5005 they got before (docs/customer-api.md).
+    """
+    return session.client_kind != "web"
+
+
+async def end_session(ctx: ActionContext, session: SessionRecord, reason: str, customer_sees: bool,
+                      customer_sees_ended: bool | None = None) -> None:
     """Every party leaves, ``chat_session_ended`` is appended, and the session becomes terminal.
 
     ``customer_sees`` is False when the customer ended the chat themselves (or already received a
     terminal event such as ``chat_session_inactivity_timeout``): they stop polling, so nothing more
-    is queued for them and the chat answers 5005 at once.
+    is queued for them and the chat answers 5005 at once. ``customer_sees_ended`` (default: as
+    ``customer_sees``) decides for the final ``chat_session_ended`` alone.
     """
     if session.terminal:
         return
@@ -49,7 +62,8 @@ async def end_session(ctx: ActionContext, session: SessionRecord, reason: str, c
         ctx.wake_agent(invited)
     session.invited_agents = []
     payload = ev.ended(ctx.now)
-    await ctx.emit(session, to_everyone(payload) if customer_sees else to_staff(payload, "system"))
+    ended_seen = customer_sees if customer_sees_ended is None else customer_sees_ended
+    await ctx.emit(session, to_everyone(payload) if ended_seen else to_staff(payload, "system"))
     session.state = "completed" if session.connected_at is not None else "failed"
     session.terminal = True
     session.end_reason = reason

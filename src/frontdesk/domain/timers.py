@@ -22,6 +22,7 @@ from frontdesk.domain.lifecycle import (
     OFFER_TIMEOUT,
     QUEUE_MAX_WAIT,
     end_session,
+    ended_follows_timeout,
 )
 from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
@@ -89,8 +90,10 @@ class TimerService(EngineService):
         entry = self.entry_for(session)
         msg = entry.inactivity_timeout_msg if entry else DEFAULT_INACTIVITY_TIMEOUT_MSG
         await ctx.emit(session, to_everyone(ev.inactivity_timeout(msg, ctx.now)))
-        # the customer's client ends the chat on inactivity_timeout: nothing more is queued for it
-        await end_session(ctx, session, "inactivity_timeout", customer_sees=False)
+        # the customer's client ends the chat on inactivity_timeout: no party_left is queued for it,
+        # and chat_session_ended only for the clients that poll on (bridges, SDKs)
+        await end_session(ctx, session, "inactivity_timeout", customer_sees=False,
+                          customer_sees_ended=ended_follows_timeout(session))
         await routing.dispatch(ctx, self.config, session.tenant)
 
     async def _expire_form(self, ctx: ActionContext, session: SessionRecord, form_request_id: int) -> None:
