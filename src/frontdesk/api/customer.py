@@ -157,8 +157,7 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
     @endpoint()
     async def history(request: Request) -> Response:
         identity, headers = who(request)
-        events = await api.customers.history(identity, request.path_params["chat_id"])
-        return json_ok({"events": events}, headers)
+        return HistoryResponse(api.polls, identity, request.path_params["chat_id"], headers)
 
     @endpoint(not_found=ErrorCode.FILE_NOT_FOUND)
     async def upload(request: Request) -> Response:
@@ -360,6 +359,58 @@ STALE_POLL_SECS = 12.0  # the hold is at most 11.5 s; the web widget gives up at
 _YIELDS_BEFORE_WRITE = 3  # select() → connection_lost → our watcher task: three loop turns
 
 
+async def _watch_disconnect(receive: Receive, waiter: PollWaiter) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            waiter.disconnect()
+            return
+
+
+async def _still_connected(waiter: PollWaiter) -> bool:
+    """Let the loop poll the socket and run a pending disconnect notice before we trust the
+    connection: an answer whose client left is written to nobody and commits nothing."""
+    for _ in range(_YIELDS_BEFORE_WRITE):
+        await asyncio.sleep(0)
+    return not waiter.disconnected
+
+
+async def _write_json(send: Send, raw_headers: list[tuple[bytes, bytes]], content: Any) -> None:
+    body = orjson.dumps(content)
+    headers = [(k, v) for k, v in raw_headers if k != b"content-length"]
+    headers.append((b"content-length", str(len(body)).encode("latin-1")))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class HistoryResponse(Response):
+    """Reads the history under the chat's delivery lock, writes it, and moves the server-side
+    cursor to the tail it read only if the write completed while the client was still connected
+    (reload behaviour, docs/event-delivery.md)."""
+
+    def __init__(self, polls: CustomerPolls, identity: CustomerIdentity, chat_id: str,
+                 headers: dict[str, str]) -> None:
+        super().__init__(status_code=200, headers={**NO_STORE, **headers}, media_type="application/json")
+        self.polls = polls
+        self.identity = identity
+        self.chat_id = chat_id
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        waiter = PollWaiter()
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, waiter))
+        try:
+            async with self.polls.history(self.identity, self.chat_id, waiter) as answer:
+                if not await _still_connected(waiter):
+                    return
+                watcher.cancel()
+                await _write_json(send, self.raw_headers, {"events": answer.events})
+                await answer.commit()
+        except NotFound:
+            await json_error(ApiError(ErrorCode.CHAT_NOT_FOUND))(scope, receive, send)
+        finally:
+            watcher.cancel()
+
+
 class LongPollResponse(Response):
     """Holds the poll, writes the batch, and commits the cursor only if the write completed while
     the client was still connected (see ``frontdesk.delivery.longpoll``)."""
@@ -374,15 +425,7 @@ class LongPollResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         waiter = PollWaiter()
-
-        async def watch_disconnect() -> None:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    waiter.disconnect()
-                    return
-
-        watcher = asyncio.ensure_future(watch_disconnect())
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, waiter))
         started = asyncio.get_running_loop().time()
         try:
             async with self.polls.poll(self.identity, self.chat_id, self.after, waiter) as batch:
@@ -390,19 +433,12 @@ class LongPollResponse(Response):
                     # an overloaded server reached this poll so late that its client (the web
                     # widget aborts at 13 s) may already be gone: answer empty, move no cursor
                     batch = batch.withheld()
-                if batch.last_seq:
-                    # Let the loop poll the socket and run a pending disconnect notice before we
-                    # trust the connection: a poll whose client left is answered by nobody and
-                    # commits nothing, so its events go to the next poll.
-                    for _ in range(_YIELDS_BEFORE_WRITE):
-                        await asyncio.sleep(0)
-                if waiter.disconnected:
+                # a poll whose client left is answered by nobody and commits nothing, so its
+                # events go to the next poll
+                if not (await _still_connected(waiter) if batch.last_seq else not waiter.disconnected):
                     return
                 watcher.cancel()
-                body = orjson.dumps({"events": batch.events})
-                self.headers["content-length"] = str(len(body))
-                await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-                await send({"type": "http.response.body", "body": body})
+                await _write_json(send, self.raw_headers, {"events": batch.events})
                 await batch.commit()
         except NotFound:
             await json_error(ApiError(ErrorCode.CHAT_NOT_FOUND))(scope, receive, send)

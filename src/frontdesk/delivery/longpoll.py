@@ -8,12 +8,22 @@ Contract (docs/event-delivery.md):
   aborted poll loses nothing: its events go to the next poll.
 * With an explicit ``after`` cursor (frontdesk's own clients) the client's cursor wins.
 * A terminal chat whose customer events were all delivered answers 5005.
+
+Reload behaviour (docs/event-delivery.md): a resuming web widget asks for the history and polls at
+the same time and shows both answers. History answers are read, written and committed under the
+same per-chat lock as polls, and a completed history answer moves the server-side cursor to the
+tail it read, so the poll does not repeat it. A poll that answered at once with events that were
+waiting for it (a backlog) just before the history request leaves them out of that history
+answer: the same page has just shown them. A poll of the chat aborted by its client in between
+(the unload of the page that got that backlog) or ``RELOAD_WINDOW_SECS`` passing forgets it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import functools
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -24,6 +34,10 @@ from frontdesk.domain.errors import NotFound
 from frontdesk.storage.records import Audience, JsonObject
 
 MAX_BATCH_EVENTS = 500  # events per poll response; the rest go to the next poll at once
+# a history request this soon after a backlog answer comes from the page that got that answer (the
+# widget sends both requests together on a reload); measured on the server's clock
+RELOAD_WINDOW_SECS = 5.0
+MAX_REMEMBERED_BACKLOGS = 10_000  # chats whose last backlog answer is remembered (oldest forgotten)
 
 
 @dataclass(slots=True)
@@ -35,6 +49,8 @@ class PollBatch:
     last_seq: int
     _service: CustomerService
     committed: bool = field(default=False)
+    from_seq: int = 0  # the cursor the batch was read after
+    after_commit: Callable[[], None] | None = None
 
     def withheld(self) -> PollBatch:
         """The same poll answered with nothing and committing nothing: its events stay queued."""
@@ -44,6 +60,37 @@ class PollBatch:
         if self.last_seq and not self.committed:
             self.committed = True
             await self._service.acknowledge(self.chat_id, self.last_seq)
+            if self.after_commit is not None:
+                self.after_commit()
+
+
+@dataclass(slots=True)
+class HistoryBatch:
+    """A history answer ready to write. ``commit()`` after a completed write moves the cursor to
+    the tail the history was read at (everything up to it is now on the client's screen)."""
+
+    chat_id: str
+    events: list[JsonObject]
+    tail: int
+    _service: CustomerService
+    _after_commit: Callable[[], None]
+    committed: bool = field(default=False)
+
+    async def commit(self) -> None:
+        if not self.committed:
+            self.committed = True
+            if self.tail:
+                await self._service.acknowledge(self.chat_id, self.tail)
+            self._after_commit()
+
+
+@dataclass(frozen=True, slots=True)
+class _Backlog:
+    """What a server-cursor poll answered at once: the events after ``after`` up to ``upto``."""
+
+    after: int
+    upto: int
+    at: float
 
 
 class PollWaiter:
@@ -72,14 +119,16 @@ class PollWaiter:
 
 
 class _ChatSlot:
-    """Per-chat state of the polls held by this process."""
+    """Per-chat state of the polls and history reads in this process."""
 
-    __slots__ = ("current", "lock", "users")
+    __slots__ = ("current", "lock", "polls", "readers", "users")
 
     def __init__(self) -> None:
-        self.lock = asyncio.Lock()
+        self.lock = asyncio.Lock()  # the delivery lock: read, write and commit of one answer
         self.current: PollWaiter | None = None  # the newest poll; an older one is superseded
-        self.users = 0
+        self.polls = 0  # polls in progress (the newest and superseded ones still finishing)
+        self.readers: list[PollWaiter] = []  # history requests in progress
+        self.users = 0  # everything using the slot: polls, history requests, lock holders
 
 
 class CustomerPolls:
@@ -89,10 +138,12 @@ class CustomerPolls:
         self.hold_secs = hold_secs
         self._slots: dict[str, _ChatSlot] = {}
         self._draining = False
+        self._backlogs: OrderedDict[str, _Backlog] = OrderedDict()
 
     @property
     def held(self) -> int:
-        return sum(slot.users for slot in self._slots.values())
+        """Polls in progress in this process."""
+        return sum(slot.polls for slot in self._slots.values())
 
     def drain(self) -> None:
         """Shutdown: complete every held poll with ``{"events": []}`` and hold no new ones."""
@@ -102,15 +153,42 @@ class CustomerPolls:
                 slot.current.superseded = True
                 slot.current.signal.set()
 
+    def history_readers(self, chat_id: str) -> tuple[PollWaiter, ...]:
+        """The history requests of a chat this process is answering (for tests and introspection)."""
+        slot = self._slots.get(chat_id)
+        return tuple(slot.readers) if slot else ()
+
+    @asynccontextmanager
+    async def _slot(self, chat_id: str) -> AsyncIterator[_ChatSlot]:
+        slot = self._slots.get(chat_id)
+        if slot is None:
+            slot = self._slots[chat_id] = _ChatSlot()
+        slot.users += 1
+        try:
+            yield slot
+        finally:
+            slot.users -= 1
+            if slot.users == 0:
+                del self._slots[chat_id]
+
+    @asynccontextmanager
+    async def delivery_lock(self, chat_id: str) -> AsyncIterator[None]:
+        """Hold the chat's delivery lock: no poll or history answer of the chat is read, written or
+        committed meanwhile."""
+        async with self._slot(chat_id) as slot, slot.lock:
+            yield
+
     @asynccontextmanager
     async def poll(self, identity: CustomerIdentity, chat_id: str, after: int | None,
                    waiter: PollWaiter) -> AsyncIterator[PollBatch]:
         """Wait for a batch; yields it with the chat's lock held so the write and commit are atomic
         with respect to other polls of the same chat. Raises ``NotFound`` for unknown or gone chats."""
-        slot = self._slots.get(chat_id)
-        if slot is None:
-            slot = self._slots[chat_id] = _ChatSlot()
-        slot.users += 1
+        async with self._slot(chat_id) as slot, self._held(slot, identity, chat_id, after, waiter) as batch:
+            yield batch
+
+    @asynccontextmanager
+    async def _held(self, slot: _ChatSlot, identity: CustomerIdentity, chat_id: str, after: int | None,
+                    waiter: PollWaiter) -> AsyncIterator[PollBatch]:
         if slot.current is not None:
             slot.current.superseded = True
             slot.current.signal.set()
@@ -121,6 +199,8 @@ class CustomerPolls:
         # exception on every idle poll, and no re-arming for "a hair left" when uvloop (which
         # rounds timers to the millisecond) fires it early
         hold_timer = asyncio.get_running_loop().call_later(self.hold_secs, waiter.expire)
+        waited = False
+        slot.polls += 1
         try:
             while True:
                 async with slot.lock:
@@ -132,17 +212,54 @@ class CustomerPolls:
                     # a batch of events this client cannot decode is not worth an answer: keep
                     # holding, and let the final (empty) answer move the cursor past them
                     if batch.events or waiter.expired:
+                        if batch.events and not waited and after is None:
+                            batch.after_commit = functools.partial(self._remember_backlog, chat_id,
+                                                                   batch.from_seq, batch.last_seq)
                         yield batch
                         return
                 await waiter.signal.wait()
+                waited = True
         finally:
+            slot.polls -= 1
+            if waiter.disconnected:
+                # the page that got the last backlog answer polled again and went away (an unload
+                # aborts its held poll): a later history request comes from a new page that needs
+                # the whole transcript
+                self._forget_backlog(chat_id)
             hold_timer.cancel()
             self.notifier.unsubscribe(topic, waiter.signal)
             if slot.current is waiter:
                 slot.current = None
-            slot.users -= 1
-            if slot.users == 0:
-                del self._slots[chat_id]
+
+    @asynccontextmanager
+    async def history(self, identity: CustomerIdentity, chat_id: str,
+                      waiter: PollWaiter) -> AsyncIterator[HistoryBatch]:
+        """Read the chat's history under its delivery lock and yield it with the lock held, so
+        that its write and commit are atomic with respect to the chat's polls. A backlog the
+        chat's last poll answered less than ``RELOAD_WINDOW_SECS`` ago is left out. Raises
+        ``NotFound`` for unknown or gone chats."""
+        async with self._slot(chat_id) as slot:
+            slot.readers.append(waiter)
+            try:
+                async with slot.lock:
+                    backlog = self._backlogs.get(chat_id)
+                    now = self.service.journal.clock.now()
+                    omit = (backlog.after, backlog.upto) if backlog and now - backlog.at <= RELOAD_WINDOW_SECS \
+                        else None
+                    read = await self.service.history(identity, chat_id, omit)
+                    yield HistoryBatch(chat_id, read.events, read.tail, self.service,
+                                       functools.partial(self._forget_backlog, chat_id))
+            finally:
+                slot.readers.remove(waiter)
+
+    def _forget_backlog(self, chat_id: str) -> None:
+        self._backlogs.pop(chat_id, None)
+
+    def _remember_backlog(self, chat_id: str, after: int, upto: int) -> None:
+        self._backlogs.pop(chat_id, None)
+        self._backlogs[chat_id] = _Backlog(after, upto, self.service.journal.clock.now())
+        while len(self._backlogs) > MAX_REMEMBERED_BACKLOGS:
+            self._backlogs.popitem(last=False)
 
     async def _read(self, identity: CustomerIdentity, chat_id: str, after: int | None) -> PollBatch:
         async with self.service.journal.read() as tx:
@@ -159,4 +276,4 @@ class CustomerPolls:
             if record.name in names:
                 events.append({**record.payload, "seq": record.seq} if after is not None else record.payload)
         last_seq = records[-1].seq if records else 0
-        return PollBatch(chat_id, events, last_seq, self.service)
+        return PollBatch(chat_id, events, last_seq, self.service, from_seq=cursor)

@@ -54,6 +54,15 @@ class ChatTicket:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryRead:
+    """A history answer and the tail it was read at: the newest customer-audience sequence number
+    when it was read (the server-side cursor may move there once the answer was written)."""
+
+    events: list[JsonObject]
+    tail: int
+
+
+@dataclass(frozen=True, slots=True)
 class CaseSession:
     chat_id: str
     created_at: float
@@ -302,13 +311,21 @@ class CustomerService(EngineService):
 
     # ---- reading ------------------------------------------------------------------------------
 
-    async def history(self, identity: CustomerIdentity, chat_id: str) -> list[JsonObject]:
+    async def history(self, identity: CustomerIdentity, chat_id: str,
+                      omit: tuple[int, int] | None = None) -> HistoryRead:
+        """The chat's history as its customer sees it. ``omit = (after, upto)`` leaves out the
+        events sent to the customer with a sequence number in that range (a poll has just shown
+        them to the same page; the customer's own events are never polled, so they stay)."""
         async with self.journal.read() as tx:
             session = await self.load_owned(tx, identity, chat_id)
             if self.is_gone(session):
                 raise NotFound("chat is over")
             records = await tx.events.read_history(chat_id)
-        return history_view(records, identity.kind)
+        if omit is not None:
+            after, upto = omit
+            records = [r for r in records if not (after < r.seq <= upto and r.origin != "customer"
+                                                  and r.audience & Audience.CUSTOMER)]
+        return HistoryRead(history_view(records, identity.kind), session.customer_last_seq)
 
     async def case_history(self, identity: CustomerIdentity, chat_id: str | None) -> list[CaseSession]:
         async with self.journal.read() as tx:
