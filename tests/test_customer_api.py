@@ -488,7 +488,7 @@ async def test_unknown_tenant_url_is_refused(live: LiveServer, http: httpx.Async
 
 async def test_unknown_query_parameters_are_ignored(live: LiveServer, http: httpx.AsyncClient) -> None:
     extra = {"timestamp": "1700000000123", "nonce": "1700000000456", "domain": "shop.example:443", "appId": "demo",
-             "sessionId": "abc"}
+             "locale": "en"}
     ok(await http.get(f"{api(live, 'v1')}/availability", params={**TENANT, **extra}, headers=webchat()))
     ok(await http.get(f"{api(live, 'v1')}/iceservers", params={**TENANT, **extra}, headers=webchat()))
     body = ok(await http.post(f"{api(live)}/chats", params={**TENANT, **extra}, headers=auth("query-1"), json={}))
@@ -499,8 +499,7 @@ async def test_unknown_query_parameters_are_ignored(live: LiveServer, http: http
 
 
 async def test_double_slash_paths(live: LiveServer, http: httpx.AsyncClient) -> None:
-    body = ok(await http.get(f"{live.base_url}/clientweb/api/v1//iceservers", params={**TENANT, "sessionId": "x"},
-                             headers=webchat()))
+    body = ok(await http.get(f"{live.base_url}/clientweb/api/v1//iceservers", params=TENANT, headers=webchat()))
     assert body == {"servers": []}
     ok(await http.get(f"{live.base_url}/clientweb/api/v1//availability", params=TENANT, headers=webchat()))
 

@@ -7,7 +7,7 @@ import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -19,6 +19,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from frontdesk.api.ice import MAX_SESSION_ID_CHARS, IceSealer
 from frontdesk.api.identity import identify, resolve_tenant, visitor_cookie_header
 from frontdesk.api.photos import initials_svg
 from frontdesk.api.wire import NO_STORE, json_error, json_ok, read_json
@@ -49,6 +50,7 @@ class CustomerApi:
     files: FileService
     server_version: str
     cookie_secure: bool = True
+    ice: IceSealer = field(default_factory=IceSealer)
 
     @property
     def config(self) -> ContactCenterConfig:
@@ -217,7 +219,15 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
     @endpoint()
     async def ice_servers(request: Request) -> Response:
         identity, headers = who(request)
-        return json_ok({"servers": [dict(s) for s in identity.entry.ice_servers]}, headers)
+        session_id = request.query_params.get("sessionId", "")
+        if not session_id:  # older widgets and the SDKs: the JSON document
+            return json_ok({"servers": [dict(s) for s in identity.entry.ice_servers]}, headers)
+        if len(session_id) > MAX_SESSION_ID_CHARS:
+            raise ApiError(ErrorCode.INVALID_JSON, "'sessionId' is too long", status=400)
+        # the 2026 widget sends its chat id: one key derivation per real chat of the caller
+        await api.customers.check_owned(identity, session_id)
+        sealed = await api.ice.seal(session_id, identity.entry.ice_servers)
+        return Response(sealed, media_type="text/plain", headers={**NO_STORE, **headers})
 
     @endpoint()
     async def configuration(request: Request) -> Response:

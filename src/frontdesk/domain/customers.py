@@ -101,6 +101,11 @@ class CustomerService(EngineService):
             raise NotFound("chat not found")
         return session
 
+    async def check_owned(self, identity: CustomerIdentity, chat_id: str) -> None:
+        """The chat exists and belongs to the caller; ``NotFound`` otherwise."""
+        async with self.journal.read() as tx:
+            await self.load_owned(tx, identity, chat_id)
+
     @staticmethod
     def is_gone(session: SessionRecord, after_seq: int | None = None) -> bool:
         """Terminal and every event meant for the customer was delivered (per the cursor)."""
