@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from frontdesk.api.ice import MAX_SESSION_ID_CHARS, IceSealer
 from frontdesk.api.identity import identify, resolve_tenant, visitor_cookie_header
 from frontdesk.api.photos import initials_svg
+from frontdesk.api.widget import widget_document
 from frontdesk.api.wire import NO_STORE, json_error, json_ok, read_json
 from frontdesk.delivery.longpoll import CustomerPolls, PollWaiter
 from frontdesk.domain.config import ContactCenterConfig, LiveConfig
@@ -232,7 +233,7 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
     @endpoint()
     async def configuration(request: Request) -> Response:
         identity, headers = who(request)
-        return json_ok(identity.entry.widget_configuration, headers)
+        return json_ok(widget_document(identity.tenant, identity.entry), headers)
 
     @endpoint()
     async def notifications(request: Request) -> Response:

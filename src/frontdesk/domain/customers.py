@@ -28,6 +28,7 @@ from frontdesk.storage.records import Audience, EventRecord, JsonObject, Session
 WEB = "web"
 MOBILE = "mobile"
 MAX_PARAMETERS_BYTES = 64 * 1024
+MAX_CANCEL_REASON_CHARS = 500  # why the widget did not show a form, as the agents see it
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +207,9 @@ class CustomerService(EngineService):
         elif name in (ev.MESSAGE_DELIVERED, ev.MESSAGE_READ):
             kind = "delivered" if name == ev.MESSAGE_DELIVERED else "read"
             await ctx.emit(session, to_staff(ev.receipt(kind, me, f["ref_msg_id"], ctx.now), "customer"))
+        elif name in (ev.FORM_DATA, ev.SECURE_FORM_DATA) and f["data"] is None:
+            await self._form_text(ctx, session, name, f)
+            await arm_inactivity(ctx, session, identity.entry)
         elif name in (ev.FORM_DATA, ev.SECURE_FORM_DATA):
             await self._form_answer(ctx, session, name, f, answered=True)
             await arm_inactivity(ctx, session, identity.entry)
@@ -247,8 +251,21 @@ class CustomerService(EngineService):
         payload = ev.message(session.chat_id, msg_id, f["msg"], f["msg_text"], ctx.now)
         await ctx.emit(session, to_staff(payload, "customer"))
 
+    async def _form_text(self, ctx: ActionContext, session: SessionRecord, name: str, f: JsonObject) -> None:
+        """Form data whose ``data`` is a string. For a text form (``form = ""``) the string is the
+        answer, ``{"text": ...}``. For a named form it is the widget telling why it could not show
+        it ("Form not found"): the form is cancelled and the agents' cancel event carries that
+        ``reason``; the scenario goes on as after a cancel, so the customer's next typed text is
+        an ordinary message and is never lost."""
+        form = await ctx.tx.forms.get(session.chat_id, f["form_request_id"])
+        if form is not None and form.form_name == scenario_values.TEXT_FORM:
+            await self._form_answer(ctx, session, name, {**f, "data": {"text": f["text"]}}, answered=True)
+            return
+        cancel = ev.SECURE_FORM_CANCEL if name == ev.SECURE_FORM_DATA else ev.FORM_CANCEL
+        await self._form_answer(ctx, session, cancel, f, answered=False, reason=f["text"] or "")
+
     async def _form_answer(self, ctx: ActionContext, session: SessionRecord, name: str, f: JsonObject,
-                           answered: bool) -> None:
+                           answered: bool, reason: str = "") -> None:
         form = await ctx.tx.forms.get(session.chat_id, f["form_request_id"])
         if form is None:
             raise Invalid(f"form request {f['form_request_id']} was never shown in this chat")
@@ -273,6 +290,8 @@ class CustomerService(EngineService):
                                "timestamp": ev.ts_string(ctx.now)}
         if answered:
             payload["data"] = f.get("data", {})
+        elif reason:
+            payload["reason"] = reason[:MAX_CANCEL_REASON_CHARS]
         # secure form data reaches agents through the log but is kept out of the transcript
         await ctx.emit(session, to_staff(payload, "customer", in_history=not secure))
         if ours and answered:

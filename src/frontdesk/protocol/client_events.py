@@ -131,13 +131,19 @@ def _nothing(raw: JsonObject, i: int) -> JsonObject:
 
 
 def _form_data(raw: JsonObject, i: int) -> JsonObject:
+    """``data`` is the answer object; the web widget also sends a string there: the typed text of
+    a text form (``form_name ""``), or why it could not show a named form ("Form not found").
+    A string arrives as ``text`` with ``data`` None; the domain, which knows the form, decides."""
     data = raw.get("data", {})
+    text: str | None = None
     if data is None:
         data = {}
-    if not isinstance(data, dict):
-        raise _bad(i, "'data' must be an object")
+    if isinstance(data, str):
+        text, data = _text(data, i, "data"), None
+    elif not isinstance(data, dict):
+        raise _bad(i, "'data' must be an object or a string")
     return {"form_request_id": _form_request_id(raw.get("form_request_id"), i),
-            "form_name": _text(raw.get("form_name"), i, "form_name"), "data": data}
+            "form_name": _text(raw.get("form_name"), i, "form_name"), "data": data, "text": text}
 
 
 def _form_cancel(raw: JsonObject, i: int) -> JsonObject:
