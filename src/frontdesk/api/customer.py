@@ -445,8 +445,9 @@ class LongPollResponse(Response):
                     # widget aborts at 13 s) may already be gone: answer empty, move no cursor
                     batch = batch.withheld()
                 # a poll whose client left is answered by nobody and commits nothing, so its
-                # events go to the next poll
-                if not (await _still_connected(waiter) if batch.last_seq else not waiter.disconnected):
+                # events go to the next poll (an empty answer needs no extra check)
+                connected = await _still_connected(waiter) if batch.last_seq else not waiter.disconnected
+                if not connected:
                     return
                 watcher.cancel()
                 await _write_json(send, self.raw_headers, {"events": batch.events})

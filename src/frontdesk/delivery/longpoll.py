@@ -71,7 +71,7 @@ class HistoryBatch:
 
     chat_id: str
     events: list[JsonObject]
-    tail: int
+    tail: int  # 0: the cursor stays
     _service: CustomerService
     _after_commit: Callable[[], None]
     committed: bool = field(default=False)
@@ -247,7 +247,9 @@ class CustomerPolls:
                     omit = (backlog.after, backlog.upto) if backlog and now - backlog.at <= RELOAD_WINDOW_SECS \
                         else None
                     read = await self.service.history(identity, chat_id, omit)
-                    yield HistoryBatch(chat_id, read.events, read.tail, self.service,
+                    # nothing to move when every event up to the tail was polled already
+                    tail = read.tail if read.tail > read.cursor else 0
+                    yield HistoryBatch(chat_id, read.events, tail, self.service,
                                        functools.partial(self._forget_backlog, chat_id))
             finally:
                 slot.readers.remove(waiter)

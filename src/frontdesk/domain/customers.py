@@ -61,6 +61,7 @@ class HistoryRead:
 
     events: list[JsonObject]
     tail: int
+    cursor: int  # the server-side cursor when it was read
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +350,7 @@ class CustomerService(EngineService):
             after, upto = omit
             records = [r for r in records if not (after < r.seq <= upto and r.origin != "customer"
                                                   and r.audience & Audience.CUSTOMER)]
-        return HistoryRead(history_view(records, identity.kind), session.customer_last_seq)
+        return HistoryRead(history_view(records, identity.kind), session.customer_last_seq, session.customer_cursor)
 
     async def case_history(self, identity: CustomerIdentity, chat_id: str | None) -> list[CaseSession]:
         async with self.journal.read() as tx:
