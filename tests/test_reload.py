@@ -111,6 +111,7 @@ async def test_an_old_backlog_answer_is_not_left_out_of_a_later_history(live: Li
     """Only a history request right after the backlog answer comes from the page that got it: a
     page that was reloaded later needs the whole transcript."""
     browser, agent, chat_id = await web_chat(live)
+    await unload(live, browser, chat_id)
     await agent.send_message(chat_id, "agent: while away")
     assert agent_texts(await browser.poll(chat_id), chat_id) == ["agent: while away"]
     live.clock.advance(RELOAD_WINDOW_SECS + 1)
@@ -120,23 +121,36 @@ async def test_an_old_backlog_answer_is_not_left_out_of_a_later_history(live: Li
 
 
 async def test_a_backlog_answer_whose_page_went_away_is_not_left_out_of_history(live: LiveServer) -> None:
-    """The old page got a backlog at once, polled again and was unloaded: the new page's history
-    must show that backlog (its own poll never will)."""
+    """The new page got the backlog at once, polled again and was unloaded too: the page after it
+    must see that backlog in its history (its own poll never will)."""
+    browser, agent, chat_id = await web_chat(live)
+    await unload(live, browser, chat_id)
+    await agent.send_message(chat_id, "agent: while away")
+    assert agent_texts(await browser.poll(chat_id), chat_id) == ["agent: while away"]
+    await unload(live, browser, chat_id)
+    assert agent_texts(await browser.history(chat_id), chat_id) == ["agent: while away"]
+    await browser.aclose()
+    await agent.aclose()
+
+
+async def test_history_without_a_reload_is_the_whole_transcript(live: LiveServer) -> None:
+    """A page that was not reloaded (its last poll was answered, not aborted) gets a full history
+    even right after a poll that found events waiting."""
     browser, agent, chat_id = await web_chat(live)
     await agent.send_message(chat_id, "agent: between two polls")
     assert agent_texts(await browser.poll(chat_id), chat_id) == ["agent: between two polls"]
-    await unload(live, browser, chat_id)
     assert agent_texts(await browser.history(chat_id), chat_id) == ["agent: between two polls"]
     await browser.aclose()
     await agent.aclose()
 
 
 async def test_reloads_during_a_burst_show_every_message_exactly_once(live: LiveServer) -> None:
-    """The issue's burst: messages sent while no poll is held, then a reload that sends history and
-    poll together. Each page shows the whole conversation once."""
+    """The issue's burst: each page goes away, messages arrive while no poll is held, and the next
+    page sends history and poll together. Each page shows the whole conversation once."""
     browser, agent, chat_id = await web_chat(live)
     sent: list[str] = []
     for reload_ in range(10):
+        await unload(live, browser, chat_id)
         for i in range(3):
             text = f"agent: {reload_}.{i}"
             await agent.send_message(chat_id, text)
@@ -145,6 +159,23 @@ async def test_reloads_during_a_burst_show_every_message_exactly_once(live: Live
         shown = Counter(agent_texts(history, chat_id) + agent_texts(polled, chat_id))
         assert shown == Counter(sent), f"reload {reload_}: {shown}"
     await browser.aclose()
+    await agent.aclose()
+
+
+async def test_mobile_history_is_a_plain_read(live: LiveServer) -> None:
+    """Only web pages render history and poll answers together: for every other client history
+    moves no cursor and leaves nothing out."""
+    phone = live.customer(client_id="phone-reload")
+    chat_id = str((await phone.request_chat({"first_name": "Pia"}))["chat_id"])
+    agent = await live.agent()
+    await agent.accept(chat_id)
+    for _ in range(10):
+        if "connected" in [e.get("state") for e in await phone.poll(chat_id)]:
+            break
+    await agent.send_message(chat_id, "agent: one")
+    assert agent_texts(await phone.history(chat_id), chat_id) == ["agent: one"]
+    assert agent_texts(await phone.poll(chat_id), chat_id) == ["agent: one"]
+    await phone.aclose()
     await agent.aclose()
 
 

@@ -9,13 +9,13 @@ Contract (docs/event-delivery.md):
 * With an explicit ``after`` cursor (frontdesk's own clients) the client's cursor wins.
 * A terminal chat whose customer events were all delivered answers 5005.
 
-Reload behaviour (docs/event-delivery.md): a resuming web widget asks for the history and polls at
-the same time and shows both answers. History answers are read, written and committed under the
-same per-chat lock as polls, and a completed history answer moves the server-side cursor to the
-tail it read, so the poll does not repeat it. A poll that answered at once with events that were
-waiting for it (a backlog) just before the history request leaves them out of that history
-answer: the same page has just shown them. A poll of the chat aborted by its client in between
-(the unload of the page that got that backlog) or ``RELOAD_WINDOW_SECS`` passing forgets it.
+Reload behaviour of web clients (docs/event-delivery.md): a resuming web widget asks for the
+history and polls at the same time and shows both answers. History answers are read, written and
+committed under the same per-chat lock as polls, and a completed web history answer moves the
+server-side cursor to the tail it read, so the poll does not repeat it. When the chat's last poll
+was aborted by its client (the old page's unload) and the next poll answers at once with the
+events that waited meanwhile (a backlog), a history request within ``RELOAD_WINDOW_SECS`` leaves
+that backlog out: the new page has just shown it. Another aborted poll forgets it.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from frontdesk.bus.interfaces import chat_topic
 from frontdesk.delivery.notifier import Notifier
-from frontdesk.domain.customers import CustomerIdentity, CustomerService, visible_names
+from frontdesk.domain.customers import WEB, CustomerIdentity, CustomerService, visible_names
 from frontdesk.domain.errors import NotFound
 from frontdesk.storage.records import Audience, JsonObject
 
@@ -37,7 +38,8 @@ MAX_BATCH_EVENTS = 500  # events per poll response; the rest go to the next poll
 # a history request this soon after a backlog answer comes from the page that got that answer (the
 # widget sends both requests together on a reload); measured on the server's clock
 RELOAD_WINDOW_SECS = 5.0
-MAX_REMEMBERED_BACKLOGS = 10_000  # chats whose last backlog answer is remembered (oldest forgotten)
+_T = TypeVar("_T")
+MAX_REMEMBERED_CHATS = 10_000  # chats with a remembered backlog or aborted poll (oldest forgotten)
 
 
 @dataclass(slots=True)
@@ -139,6 +141,7 @@ class CustomerPolls:
         self._slots: dict[str, _ChatSlot] = {}
         self._draining = False
         self._backlogs: OrderedDict[str, _Backlog] = OrderedDict()
+        self._aborted: OrderedDict[str, None] = OrderedDict()  # chats whose last poll's client went away
 
     @property
     def held(self) -> int:
@@ -212,7 +215,8 @@ class CustomerPolls:
                     # a batch of events this client cannot decode is not worth an answer: keep
                     # holding, and let the final (empty) answer move the cursor past them
                     if batch.events or waiter.expired:
-                        if batch.events and not waited and after is None:
+                        if batch.events and not waited and after is None and identity.kind == WEB \
+                                and chat_id in self._aborted:
                             batch.after_commit = functools.partial(self._remember_backlog, chat_id,
                                                                    batch.from_seq, batch.last_seq)
                         yield batch
@@ -222,10 +226,12 @@ class CustomerPolls:
         finally:
             slot.polls -= 1
             if waiter.disconnected:
-                # the page that got the last backlog answer polled again and went away (an unload
-                # aborts its held poll): a later history request comes from a new page that needs
-                # the whole transcript
+                # a page went away (an unload aborts its held poll): a backlog it got is not on the
+                # next page's screen, and the next poll's backlog will be on it
                 self._forget_backlog(chat_id)
+                _remember(self._aborted, chat_id, None)
+            else:
+                self._aborted.pop(chat_id, None)
             hold_timer.cancel()
             self.notifier.unsubscribe(topic, waiter.signal)
             if slot.current is waiter:
@@ -235,9 +241,9 @@ class CustomerPolls:
     async def history(self, identity: CustomerIdentity, chat_id: str,
                       waiter: PollWaiter) -> AsyncIterator[HistoryBatch]:
         """Read the chat's history under its delivery lock and yield it with the lock held, so
-        that its write and commit are atomic with respect to the chat's polls. A backlog the
-        chat's last poll answered less than ``RELOAD_WINDOW_SECS`` ago is left out. Raises
-        ``NotFound`` for unknown or gone chats."""
+        that its write and commit are atomic with respect to the chat's polls. A web client's
+        backlog answered less than ``RELOAD_WINDOW_SECS`` ago is left out. Raises ``NotFound``
+        for unknown or gone chats."""
         async with self._slot(chat_id) as slot:
             slot.readers.append(waiter)
             try:
@@ -247,8 +253,9 @@ class CustomerPolls:
                     omit = (backlog.after, backlog.upto) if backlog and now - backlog.at <= RELOAD_WINDOW_SECS \
                         else None
                     read = await self.service.history(identity, chat_id, omit)
-                    # nothing to move when every event up to the tail was polled already
-                    tail = read.tail if read.tail > read.cursor else 0
+                    # mobile history stays a plain read (what an app does with it is unknown); for
+                    # web there is nothing to move when everything up to the tail was polled already
+                    tail = read.tail if identity.kind == WEB and read.tail > read.cursor else 0
                     yield HistoryBatch(chat_id, read.events, tail, self.service,
                                        functools.partial(self._forget_backlog, chat_id))
             finally:
@@ -258,10 +265,7 @@ class CustomerPolls:
         self._backlogs.pop(chat_id, None)
 
     def _remember_backlog(self, chat_id: str, after: int, upto: int) -> None:
-        self._backlogs.pop(chat_id, None)
-        self._backlogs[chat_id] = _Backlog(after, upto, self.service.journal.clock.now())
-        while len(self._backlogs) > MAX_REMEMBERED_BACKLOGS:
-            self._backlogs.popitem(last=False)
+        _remember(self._backlogs, chat_id, _Backlog(after, upto, self.service.journal.clock.now()))
 
     async def _read(self, identity: CustomerIdentity, chat_id: str, after: int | None) -> PollBatch:
         async with self.service.journal.read() as tx:
@@ -279,3 +283,11 @@ class CustomerPolls:
                 events.append({**record.payload, "seq": record.seq} if after is not None else record.payload)
         last_seq = records[-1].seq if records else 0
         return PollBatch(chat_id, events, last_seq, self.service, from_seq=cursor)
+
+
+def _remember(table: OrderedDict[str, _T], chat_id: str, value: _T) -> None:
+    """Store ``value`` as the newest entry, forgetting the oldest beyond ``MAX_REMEMBERED_CHATS``."""
+    table.pop(chat_id, None)
+    table[chat_id] = value
+    while len(table) > MAX_REMEMBERED_CHATS:
+        table.popitem(last=False)
