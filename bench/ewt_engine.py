@@ -133,7 +133,7 @@ async def run_engine(chats: int, seed: int, *, agents: int = AGENTS, max_chats: 
         tenant = config.tenants[TENANT]
         for agent in tenant.agents:
             if agent.role == "agent":
-                _, record = await frontdesk.agents.login(TENANT, agent.username, PASSWORD)
+                _, record = await frontdesk.access.login(TENANT, agent.username, PASSWORD)
                 await frontdesk.agents.set_state(record.agent_id, "ready")
         by_chat = await _drive(frontdesk, clock, chats, rate, arrivals_rng, handles_rng, distribution)
         reports = ReportService(frontdesk.agents.journal, frontdesk.live)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
+from frontdesk.client.agent import AgentError
 from frontdesk.domain.config import QueueConfig
 from tests.center import Center, agent_config, center_config, names, start_center, statuses
 from tests.conftest import StartServer
@@ -140,7 +143,9 @@ async def test_agent_whose_desktop_vanishes_is_logged_out_after_the_grace(start_
     events = await customer.poll_after(chat_id, 0)
     assert names(events)[-2:] == ["chat_session_party_left", "chat_session_status"]
     assert events[-1]["state"] == "queued"
-    assert (await bob.set_state("ready"))["state"] == "ready"  # the token still works: back to work
+    with pytest.raises(AgentError) as caught:  # logged out like any logout: the token is gone
+        await bob.set_state("ready")
+    assert caught.value.status == 401
     await center.close()
 
 

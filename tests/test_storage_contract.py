@@ -15,11 +15,13 @@ from frontdesk.storage.records import (
     FileRecord,
     FormRequestRecord,
     LeftMessageRecord,
+    LoginFailuresRecord,
     NewEvent,
     OfferRecord,
     PartyRecord,
     SessionRecord,
     TimerRecord,
+    TokenRecord,
     WrapUpRecord,
 )
 from frontdesk.storage.sqlite.migrations import MIGRATIONS
@@ -140,14 +142,16 @@ async def test_agents_tokens_and_load(storage: Storage) -> None:
     agent = AgentRecord("t/ann", "t", "ann", "scrypt$x$y", "Ann", "Lee", "Ann", 2, "ready", 5.0, auto_accept=True)
     async with storage.transaction() as tx:
         await tx.agents.upsert(agent)
-        await tx.agents.add_token("h1", "t/ann", 1.0)
+        await tx.agents.add_token(TokenRecord("h1", "t/ann", "bearer", 1.0, 100.0))
+        await tx.agents.add_token(TokenRecord("h2", "t/ann", "ticket", 1.0, 31.0, parent_hash="h1"))
         await tx.sessions.insert(session("held"))
         await tx.sessions.insert(session("offered", state="connecting", offered_agent_id="t/ann"))
         await tx.parties.insert(PartyRecord("p1", "held", "internal", "t/ann", "Ann", "Lee", "Ann", 3.0))
     async with storage.read() as tx:
         assert await tx.agents.get("t/ann") == agent
         assert await tx.agents.get_by_username("t", "ann") == agent
-        assert await tx.agents.agent_for_token("h1") == "t/ann"
+        assert await tx.agents.token("h1") == TokenRecord("h1", "t/ann", "bearer", 1.0, 100.0)
+        assert await tx.agents.token("h2") == TokenRecord("h2", "t/ann", "ticket", 1.0, 31.0, "h1")
         assert await tx.agents.count_chats("t/ann") == 2
     agent.state = "not_ready"
     async with storage.transaction() as tx:
@@ -156,7 +160,44 @@ async def test_agents_tokens_and_load(storage: Storage) -> None:
     async with storage.read() as tx:
         stored = await tx.agents.get("t/ann")
         assert stored is not None and stored.state == "not_ready"
-        assert await tx.agents.agent_for_token("h1") is None
+        assert await tx.agents.token("h1") is None and await tx.agents.token("h2") is None  # every kind
+
+
+async def test_tokens_expire_extend_and_are_deleted_one_by_one(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        for name, expires_at in (("late", 300.0), ("soon", 50.0), ("sooner", 40.0)):
+            await tx.agents.add_token(TokenRecord(name, "t/ann", "session", 1.0, expires_at))
+    async with storage.read() as tx:
+        assert [t.token_hash for t in await tx.agents.expired_tokens(50.0, 10)] == ["sooner", "soon"]
+        assert [t.token_hash for t in await tx.agents.expired_tokens(50.0, 1)] == ["sooner"]
+    async with storage.transaction() as tx:
+        await tx.agents.extend_token("soon", 400.0)
+        await tx.agents.extend_token("late", 200.0)  # never shortens
+        await tx.agents.delete_token("sooner")
+    async with storage.read() as tx:
+        assert await tx.agents.expired_tokens(399.0, 10) == [TokenRecord("late", "t/ann", "session", 1.0, 300.0)]
+        assert await tx.agents.token("sooner") is None
+        soon = await tx.agents.token("soon")
+        assert soon is not None and soon.expires_at == 400.0
+
+
+async def test_login_failure_counters(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.login_failures.set(LoginFailuresRecord("account:t/ann", 1, 10.0))
+        await tx.login_failures.set(LoginFailuresRecord("account:t/ann", 2, 10.0))  # replaces
+        await tx.login_failures.set(LoginFailuresRecord("address:10.0.0.1", 7, 50.0))
+    async with storage.read() as tx:
+        assert await tx.login_failures.get("account:t/ann") == LoginFailuresRecord("account:t/ann", 2, 10.0)
+        assert await tx.login_failures.get("account:t/bob") is None
+    async with storage.transaction() as tx:
+        await tx.login_failures.delete_before(50.0)
+    async with storage.read() as tx:
+        assert await tx.login_failures.get("account:t/ann") is None
+        assert await tx.login_failures.get("address:10.0.0.1") is not None
+    async with storage.transaction() as tx:
+        await tx.login_failures.delete("address:10.0.0.1")
+    async with storage.read() as tx:
+        assert await tx.login_failures.get("address:10.0.0.1") is None
 
 
 async def test_timers_are_due_in_order_and_replaced_by_kind(storage: Storage) -> None:
@@ -300,3 +341,21 @@ async def test_offers_wrap_ups_left_messages_and_monitors(storage: Storage) -> N
         await tx.monitors.remove("c1", "s1")
     async with storage.read() as tx:
         assert not await tx.monitors.is_monitoring("c1", "s1")
+
+
+def test_sqlite_migration_4_gives_old_tokens_a_kind_and_an_expiry(tmp_path: Path) -> None:
+    import sqlite3
+
+    from frontdesk.storage.sqlite.migrations import migrate
+
+    conn = sqlite3.connect(tmp_path / "old.sqlite3", isolation_level=None)
+    for script in MIGRATIONS[:3]:
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute("INSERT INTO agent_tokens (token_hash, agent_id, created_at) VALUES ('h', 't/ann', 1000.0)")
+    migrate(conn)
+    row = conn.execute("SELECT kind, expires_at, parent_hash FROM agent_tokens WHERE token_hash = 'h'").fetchone()
+    assert row == ("bearer", 1000.0 + 12 * 3600, "")
+    conn.close()

@@ -23,6 +23,7 @@ from frontdesk.bus.local import LocalBus
 from frontdesk.delivery.agent_stream import AgentStream
 from frontdesk.delivery.longpoll import CustomerPolls
 from frontdesk.delivery.notifier import Notifier
+from frontdesk.domain.access import AccessService
 from frontdesk.domain.agents import AgentService
 from frontdesk.domain.clock import Clock, SystemClock
 from frontdesk.domain.config import LiveConfig
@@ -55,6 +56,7 @@ class Frontdesk:
     notifier: Notifier
     customers: CustomerService
     agents: AgentService
+    access: AccessService
     files: FileService
     timers: TimerService
     live: LiveConfig
@@ -89,19 +91,21 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     config = live.current
     customers = CustomerService(journal, live)
     agents = AgentService(journal, live)
+    access = AccessService(journal, live, settings.token_ttl_secs)
     max_files = min((t.max_stored_files for t in config.tenants.values()), default=1000)
     files = FileService(journal, LocalBlobStore(settings.data_dir / "files"), max_files)
-    timers = TimerService(journal, live)
+    timers = TimerService(journal, live, access)
     polls = CustomerPolls(customers, notifier, settings.poll_hold_secs)
     server = Frontdesk(settings=settings, clock=clock, storage=storage, notifier=notifier, customers=customers,
-                       agents=agents, files=files, timers=timers, live=live, polls=polls)
+                       agents=agents, access=access, files=files, timers=timers, live=live, polls=polls)
 
     customer_routes = build_customer_routes(CustomerApi(live=live, customers=customers, polls=polls,
                                                         files=files, server_version=__version__,
                                                         cookie_secure=settings.cookie_secure))
-    agent_app = build_agent_app(AgentApi(live=live, agents=agents, files=files,
+    agent_app = build_agent_app(AgentApi(live=live, agents=agents, access=access, files=files,
                                          stream=AgentStream(agents, notifier), notifier=notifier,
-                                         version=__version__, admin=ConfigAdmin(server),
+                                         version=__version__, cookie_secure=settings.cookie_secure,
+                                         admin=ConfigAdmin(server),
                                          handoffs=HandoffApi(agents, HandoffService(journal, live),
                                                              LeftMessageService(journal)),
                                          supervision=SupervisorService(journal, live),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from frontdesk.domain.access import DEFAULT_TOKEN_TTL_SECS
 from frontdesk.domain.config import (
     DEFAULT_INACTIVITY_TIMEOUT_MSG,
     DEFAULT_INACTIVITY_WARNING_MSG,
@@ -36,7 +37,7 @@ from frontdesk.domain.config import (
     TenantConfig,
     default_widget_configuration,
 )
-from frontdesk.domain.ids import hash_password
+from frontdesk.domain.ids import hash_password, is_scrypt_hash
 from frontdesk.protocol.tenant import normalise_tenant
 
 DEMO_TENANT = "demo.local"
@@ -51,6 +52,7 @@ QUEUE_PRIORITIES = (-100, 100)
 OFFER_TIMEOUT_SECS = (5, 3600)  # or 0: an offer never times out
 HANDLE_SECS = (10, 86400)
 AGENT_LOST_GRACE_SECS = (5, 3600)
+TOKEN_TTL_SECS = (300, 30 * 86400)
 FORM_TIMEOUT_SECS = (1, 86400)
 EWT_ABOVE_SECS = (0, 86400)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -86,6 +88,7 @@ class Settings:
     data_dir: Path = Path("data")
     poll_hold_secs: float = 10.0
     cookie_secure: bool = True
+    token_ttl_secs: int = DEFAULT_TOKEN_TTL_SECS  # agent tokens and browser sessions, sliding on use
     sqlite_synchronous: str = "NORMAL"
     timers_enabled: bool = True
     contact_center: ContactCenterConfig = field(default_factory=lambda: demo_contact_center())
@@ -208,6 +211,7 @@ def parse_settings(raw: dict[str, Any], base_dir: Path, overrides: dict[str, Any
         "data_dir": base_dir / server.get("data_dir", str, "data"),
         "poll_hold_secs": float(server.get("poll_hold_secs", (int, float), 10.0)),
         "cookie_secure": server.get("cookie_secure", bool, True),
+        "token_ttl_secs": server.int_between("token_ttl_secs", DEFAULT_TOKEN_TTL_SECS, *TOKEN_TTL_SECS),
         "sqlite_synchronous": server.get("sqlite_synchronous", str, "NORMAL").upper(),
     }
     default_tenant = server.get("default_tenant", str, "")
@@ -593,8 +597,9 @@ def _agent(a: _Reader, base_dir: Path, running: TenantConfig | None) -> AgentCon
         password_hash = next((x.password_hash for x in running.agents if x.username == username), None)
     if (password is None) == (password_hash is None):
         raise ConfigError(f"{a.path}.password: give exactly one of password or password_hash")
-    if password_hash is not None and not password_hash.startswith("scrypt$"):
-        raise ConfigError(f"{a.path}.password_hash: expected a scrypt$… hash (frontdesk hash-password)")
+    if password_hash is not None and not is_scrypt_hash(password_hash):
+        raise ConfigError(f"{a.path}.password_hash: expected a scrypt$<salt>$<digest> hash as written by "
+                          "frontdesk hash-password")
     first = a.get("first_name", str, username)
     last = a.get("last_name", str, "")
     max_chats = a.get("max_chats", int, 3)

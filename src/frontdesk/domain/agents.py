@@ -1,20 +1,14 @@
-"""Agent actions: log in, change state, take offered chats, talk to the customer, end chats."""
+"""Agent actions: change state, take offered chats, talk to the customer, end chats (logging in
+and out is ``access``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from frontdesk.domain import routing
-from frontdesk.domain.config import LiveConfig
 from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from frontdesk.domain.ids import (
-    hash_password,
-    new_msg_id,
-    new_token,
-    token_hash,
-    verify_password,
-)
-from frontdesk.domain.journal import ActionContext, Journal, to_customer, to_everyone
+from frontdesk.domain.ids import new_msg_id
+from frontdesk.domain.journal import ActionContext, to_customer, to_everyone
 from frontdesk.domain.lifecycle import (
     AGENT_LOST,
     FORM_TIMEOUT_PREFIX,
@@ -52,11 +46,6 @@ class ChatView:
 
 
 class AgentService(EngineService):
-    def __init__(self, journal: Journal, live: LiveConfig) -> None:
-        super().__init__(journal, live)
-        # a fixed hash to verify against when the username is unknown: same cost, no user enumeration
-        self._dummy_hash = hash_password("frontdesk-no-such-agent")
-
     # ---- accounts ---------------------------------------------------------------------------------
 
     async def provision(self) -> None:
@@ -74,44 +63,6 @@ class AgentService(EngineService):
                         auto_accept=conf.auto_accept, skills=dict(conf.skills), team=conf.team, role=conf.role,
                         last_routed_at=existing.last_routed_at if existing else 0.0)
                     await ctx.tx.agents.upsert(agent)
-
-    async def login(self, tenant: str, username: str, password: str) -> tuple[str, AgentRecord]:
-        async with self.journal.read() as tx:
-            agent = await tx.agents.get_by_username(tenant, username)
-        if agent is None:
-            verify_password(password, self._dummy_hash)
-            raise Forbidden("unknown username or wrong password")
-        if not verify_password(password, agent.password_hash):
-            raise Forbidden("unknown username or wrong password")
-        token = new_token()
-        async with self.journal.action() as ctx:
-            await ctx.tx.agents.add_token(token_hash(token), agent.agent_id, ctx.now)
-            fresh = await ctx.tx.agents.get(agent.agent_id)
-            assert fresh is not None
-            if fresh.state == "logged_out":
-                fresh.state, fresh.state_since = "not_ready", ctx.now
-                await ctx.tx.agents.upsert(fresh)
-                ctx.wake_agent(fresh.agent_id)
-        return token, fresh
-
-    async def authenticate(self, token: str) -> AgentRecord:
-        async with self.journal.read() as tx:
-            agent_id = await tx.agents.agent_for_token(token_hash(token))
-            agent = await tx.agents.get(agent_id) if agent_id else None
-        if agent is None:
-            raise Forbidden("invalid or expired token")
-        return agent
-
-    async def logout(self, agent_id: str) -> None:
-        """Log out: tokens are revoked and held or offered chats go back to the queue."""
-        async with self.journal.action() as ctx:
-            agent = await self._agent(ctx, agent_id)
-            await self._release_chats(ctx, agent)
-            agent.state, agent.state_since = "logged_out", ctx.now
-            await ctx.tx.agents.upsert(agent)
-            await ctx.tx.agents.drop_tokens(agent_id)
-            ctx.wake_agent(agent_id)
-            await routing.dispatch(ctx, self.config, agent.tenant)
 
     async def set_state(self, agent_id: str, state: str) -> AgentRecord:
         if state not in AGENT_STATES:

@@ -14,6 +14,7 @@ from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from frontdesk.domain.ids import new_party_id
 from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
 from frontdesk.domain.lifecycle import active_parties
+from frontdesk.domain.logout import log_out
 from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
 from frontdesk.storage.interfaces import Transaction
@@ -248,8 +249,8 @@ class SupervisorService(EngineService):
     # ---- agents -------------------------------------------------------------------------------------------
 
     async def force_state(self, supervisor_id: str, agent_id: str, state: str) -> AgentRecord:
-        """Set an agent's state. ``logged_out`` works as the agent's own logout: its tokens are
-        revoked, offers and held chats go back to the queue."""
+        """Set an agent's state. ``logged_out`` is the agent's own logout (``domain.logout``): its
+        credentials are revoked (its WebSockets close), offers and held chats go back to the queue."""
         if state not in FORCEABLE_STATES:
             raise Invalid(f"state must be one of {', '.join(FORCEABLE_STATES)}")
         async with self.journal.action() as ctx:
@@ -260,8 +261,8 @@ class SupervisorService(EngineService):
             if state == "ready" and agent.state == "logged_out":
                 raise Conflict("a logged-out agent cannot be made ready")
             if state == "logged_out":
-                await routing.release_agent_chats(ctx, self.config, agent)
-                await ctx.tx.agents.drop_tokens(agent_id)
+                await log_out(ctx, self.config, agent)
+                return agent
             if agent.state != state:
                 agent.state, agent.state_since = state, ctx.now
                 await ctx.tx.agents.upsert(agent)

@@ -12,8 +12,9 @@ import contextlib
 import logging
 
 from frontdesk.domain import routing, scenario
-from frontdesk.domain.config import DEFAULT_INACTIVITY_TIMEOUT_MSG
-from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
+from frontdesk.domain.access import AccessService
+from frontdesk.domain.config import DEFAULT_INACTIVITY_TIMEOUT_MSG, LiveConfig
+from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
 from frontdesk.domain.lifecycle import (
     AGENT_LOST,
     FORM_TIMEOUT_PREFIX,
@@ -23,6 +24,7 @@ from frontdesk.domain.lifecycle import (
     QUEUE_MAX_WAIT,
     end_session,
 )
+from frontdesk.domain.logout import log_out
 from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import SessionRecord, TimerRecord
@@ -34,8 +36,15 @@ MAX_SLEEP_SECS = 1.0  # bound on how late a timer set by another node (or a cloc
 
 
 class TimerService(EngineService):
+    def __init__(self, journal: Journal, live: LiveConfig, access: AccessService | None = None) -> None:
+        super().__init__(journal, live)
+        self.access = access  # its expired credentials are swept on every pass
+
     async def fire_due(self) -> int:
-        """Fire every timer due at the clock's now; returns how many fired."""
+        """Fire every timer due at the clock's now and sweep expired credentials (their agents'
+        WebSockets close); returns how many timers fired."""
+        if self.access is not None:
+            await self.access.expire_credentials()
         fired = 0
         while True:
             async with self.journal.read() as tx:
@@ -105,17 +114,12 @@ class TimerService(EngineService):
         await scenario.on_form_closed(ctx, self.config, session, form)  # a scenario's form: it goes on
 
     async def _agent_lost(self, ctx: ActionContext, agent_id: str) -> None:
-        """The agent's desktop stayed disconnected for the grace period: it is logged out and its
-        chats go back to their queues."""
+        """The agent's desktop stayed disconnected for the grace period: it is logged out
+        (``domain.logout``: credentials dropped, chats back to their queues)."""
         agent = await ctx.tx.agents.get(agent_id)
         if agent is None or agent.state == "logged_out":
             return
-        await routing.release_agent_chats(ctx, self.config, agent)
-        agent.state, agent.state_since = "logged_out", ctx.now
-        await ctx.tx.agents.upsert(agent)
-        ctx.wake_agent(agent_id)
-        ctx.wake_tenant(agent.tenant)
-        await routing.dispatch(ctx, self.config, agent.tenant)
+        await log_out(ctx, self.config, agent)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fire timers until ``stop`` is set (the server's background task)."""

@@ -19,11 +19,13 @@ from frontdesk.storage.records import (
     FormRequestRecord,
     JsonObject,
     LeftMessageRecord,
+    LoginFailuresRecord,
     NewEvent,
     OfferRecord,
     PartyRecord,
     SessionRecord,
     TimerRecord,
+    TokenRecord,
     WrapUpRecord,
 )
 
@@ -82,9 +84,16 @@ class AgentStore(Protocol):
     async def connected_chats(self, tenant: str) -> list[tuple[str, float]]:
         """(agent id, connected_at of the chat) for every active chat an agent of the tenant is in."""
         ...
-    async def add_token(self, token_hash: str, agent_id: str, created_at: float) -> None: ...
-    async def agent_for_token(self, token_hash: str) -> str | None: ...
-    async def drop_tokens(self, agent_id: str) -> None: ...
+    async def add_token(self, token: TokenRecord) -> None: ...
+    async def token(self, token_hash: str) -> TokenRecord | None: ...
+    async def extend_token(self, token_hash: str, expires_at: float) -> None: ...
+    async def delete_token(self, token_hash: str) -> None: ...
+    async def drop_tokens(self, agent_id: str) -> None:
+        """Every credential of the agent: tokens, sessions and tickets."""
+        ...
+    async def expired_tokens(self, now: float, limit: int) -> list[TokenRecord]:
+        """Credentials whose ``expires_at`` is at or before ``now``, soonest first."""
+        ...
 
 
 class FileStore(Protocol):
@@ -152,6 +161,17 @@ class MonitorStore(Protocol):
     async def is_monitoring(self, chat_id: str, agent_id: str) -> bool: ...
 
 
+class LoginFailureStore(Protocol):
+    """Counters of the login throttle, keyed by account or client address."""
+
+    async def get(self, key: str) -> LoginFailuresRecord | None: ...
+    async def set(self, record: LoginFailuresRecord) -> None: ...
+    async def delete(self, key: str) -> None: ...
+    async def delete_before(self, window_start: float) -> None:
+        """Forget counters whose window started before ``window_start``."""
+        ...
+
+
 class Transaction(Protocol):
     """The stores of one open transaction."""
 
@@ -181,6 +201,8 @@ class Transaction(Protocol):
     def left_messages(self) -> LeftMessageStore: ...
     @property
     def monitors(self) -> MonitorStore: ...
+    @property
+    def login_failures(self) -> LoginFailureStore: ...
 
 
 class Storage(Protocol):

@@ -179,3 +179,26 @@ class LeftMessageRecord:
     data: JsonObject
     handled_by: str = ""
     handled_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A credential of an agent, stored by the SHA-256 of its value: a bearer token (scripts), a
+    browser session (the ``fd_session`` cookie) or a WebSocket ticket (``parent_hash`` names the
+    token or session that asked for it)."""
+
+    token_hash: str
+    agent_id: str
+    kind: str  # bearer | session | ticket
+    created_at: float
+    expires_at: float
+    parent_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFailuresRecord:
+    """Refused (or still running) logins of one account or one client address since ``window_start``."""
+
+    key: str
+    failures: int
+    window_start: float

@@ -182,6 +182,22 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX monitors_agent ON monitors (agent_id)
     """,
+    # 4: credentials expire (sliding on use) and come in kinds (bearer, browser session, WebSocket
+    # ticket); the login throttle. Tokens issued before this version expire 12 h after they were issued.
+    """
+    ALTER TABLE agent_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'bearer';
+    ALTER TABLE agent_tokens ADD COLUMN expires_at REAL NOT NULL DEFAULT 0;
+    ALTER TABLE agent_tokens ADD COLUMN parent_hash TEXT NOT NULL DEFAULT '';
+    UPDATE agent_tokens SET expires_at = created_at + 43200;
+    CREATE INDEX agent_tokens_agent ON agent_tokens (agent_id);
+    CREATE INDEX agent_tokens_expiry ON agent_tokens (expires_at);
+    CREATE TABLE login_failures (
+        key TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        window_start REAL NOT NULL
+    );
+    CREATE INDEX login_failures_window ON login_failures (window_start)
+    """,
 ]
 
 

@@ -24,11 +24,13 @@ from frontdesk.storage.records import (
     FormRequestRecord,
     JsonObject,
     LeftMessageRecord,
+    LoginFailuresRecord,
     NewEvent,
     OfferRecord,
     PartyRecord,
     SessionRecord,
     TimerRecord,
+    TokenRecord,
     WrapUpRecord,
 )
 from frontdesk.storage.sqlite.migrations import migrate
@@ -309,16 +311,38 @@ class _Agents:
             "AND s.tenant = ? AND s.terminal = 0", (tenant,)).fetchall()
         return [(str(r[0]), float(r[1])) for r in rows]
 
-    async def add_token(self, token_hash: str, agent_id: str, created_at: float) -> None:
-        self._c.execute("INSERT INTO agent_tokens (token_hash, agent_id, created_at) VALUES (?,?,?)",
-                        (token_hash, agent_id, created_at))
+    async def add_token(self, token: TokenRecord) -> None:
+        self._c.execute(f"INSERT INTO agent_tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?)",
+                        (token.token_hash, token.agent_id, token.kind, token.created_at, token.expires_at,
+                         token.parent_hash))
 
-    async def agent_for_token(self, token_hash: str) -> str | None:
-        row = self._c.execute("SELECT agent_id FROM agent_tokens WHERE token_hash = ?", (token_hash,)).fetchone()
-        return str(row[0]) if row else None
+    async def token(self, token_hash: str) -> TokenRecord | None:
+        row = self._c.execute(f"SELECT {_TOKEN_COLUMNS} FROM agent_tokens WHERE token_hash = ?",
+                              (token_hash,)).fetchone()
+        return _token(row) if row else None
+
+    async def extend_token(self, token_hash: str, expires_at: float) -> None:
+        self._c.execute("UPDATE agent_tokens SET expires_at = MAX(expires_at, ?) WHERE token_hash = ?",
+                        (expires_at, token_hash))
+
+    async def delete_token(self, token_hash: str) -> None:
+        self._c.execute("DELETE FROM agent_tokens WHERE token_hash = ?", (token_hash,))
 
     async def drop_tokens(self, agent_id: str) -> None:
         self._c.execute("DELETE FROM agent_tokens WHERE agent_id = ?", (agent_id,))
+
+    async def expired_tokens(self, now: float, limit: int) -> list[TokenRecord]:
+        rows = self._c.execute(f"SELECT {_TOKEN_COLUMNS} FROM agent_tokens WHERE expires_at <= ? "
+                               "ORDER BY expires_at LIMIT ?", (now, limit)).fetchall()
+        return [_token(r) for r in rows]
+
+
+_TOKEN_COLUMNS = "token_hash, agent_id, kind, created_at, expires_at, parent_hash"  # noqa: S105 - column names
+
+
+def _token(row: sqlite3.Row) -> TokenRecord:
+    return TokenRecord(token_hash=row[0], agent_id=row[1], kind=row[2], created_at=row[3], expires_at=row[4],
+                       parent_hash=row[5])
 
 
 _FILE_COLUMNS = "file_id, tenant, chat_id, file_name, content_type, size, created_at, uploader"
@@ -539,6 +563,27 @@ class _Monitors:
         return row is not None
 
 
+class _LoginFailures:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def get(self, key: str) -> LoginFailuresRecord | None:
+        row = self._c.execute("SELECT key, failures, window_start FROM login_failures WHERE key = ?",
+                              (key,)).fetchone()
+        return LoginFailuresRecord(row[0], row[1], row[2]) if row else None
+
+    async def set(self, record: LoginFailuresRecord) -> None:
+        self._c.execute("INSERT INTO login_failures (key, failures, window_start) VALUES (?,?,?) ON CONFLICT (key) "
+                        "DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start",
+                        (record.key, record.failures, record.window_start))
+
+    async def delete(self, key: str) -> None:
+        self._c.execute("DELETE FROM login_failures WHERE key = ?", (key,))
+
+    async def delete_before(self, window_start: float) -> None:
+        self._c.execute("DELETE FROM login_failures WHERE window_start < ?", (window_start,))
+
+
 class SqliteTransaction:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.sessions = _Sessions(conn)
@@ -554,6 +599,7 @@ class SqliteTransaction:
         self.wrap_ups = _WrapUps(conn)
         self.left_messages = _LeftMessages(conn)
         self.monitors = _Monitors(conn)
+        self.login_failures = _LoginFailures(conn)
 
 
 class SqliteStorage:
