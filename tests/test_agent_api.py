@@ -545,6 +545,19 @@ async def test_events_wait_returns_early_when_an_event_arrives(live: LiveServer,
         assert events[0]["seq"] > last
 
 
+@pytest.mark.parametrize("after", [2**63, 2**64, 10**30, -1])
+async def test_events_after_beyond_a_sequence_number_is_422(live: LiveServer, anna: AgentClient, after: int) -> None:
+    async with live.customer() as customer:
+        chat_id = (await customer.request_chat())["chat_id"]
+        await anna.accept(chat_id)
+        response = await anna.http.get(f"{anna.api}/chats/{chat_id}/events", params={"after": str(after)},
+                                       headers={"Authorization": f"Bearer {anna.token}"})
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/json"
+        assert "after" in response.text
+        assert await anna.events(chat_id, after=2**63 - 1) == []  # the largest one is fine
+
+
 async def test_events_wait_with_nothing_new_returns_empty_after_the_wait(live: LiveServer, anna: AgentClient) -> None:
     customer, chat_id = await connected(live, anna)
     async with customer:
@@ -643,6 +656,7 @@ async def test_websocket_bad_token_is_closed_4401(live: LiveServer) -> None:
 @pytest.mark.parametrize("first", [
     '{"type": "ping"}', "hello", "{}", "[]", '{"type": "hello", "cursors": []}',
     '{"type": "hello", "cursors": {"chat": "5"}}', '{"type": "HELLO", "cursors": {}}',
+    '{"type": "hello", "cursors": {"chat": 9223372036854775808}}', '{"type": "hello", "cursors": {"chat": -1}}',
 ])
 async def test_websocket_without_a_valid_hello_is_closed_4400(live: LiveServer, anna: AgentClient,
                                                                first: str) -> None:
