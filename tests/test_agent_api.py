@@ -145,14 +145,23 @@ async def test_openapi_document_lists_the_agent_api(live: LiveServer, http: http
     assert schemas["ReceiptRequest"]["properties"]["kind"]["enum"] == ["delivered", "read"]
 
 
-async def test_docs_page_is_served_and_points_at_the_document(live: LiveServer, http: httpx.AsyncClient) -> None:
-    response = await http.get(f"{api(live)}/docs")
+@pytest.mark.parametrize("page", ["docs", "redoc"])
+async def test_docs_pages_load_everything_from_frontdesk(live: LiveServer, http: httpx.AsyncClient, page: str) -> None:
+    response = await http.get(f"{api(live)}/{page}")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    match = re.search(r"""url: ?['"]([^'"]*openapi\.json)['"]""", response.text)
+    match = re.search(r"""(?:url: ?|spec-url=)['"]([^'"]*openapi\.json)['"]""", response.text)
     assert match is not None
     linked = await http.get(f"{live.base_url}{match.group(1)}")
     assert linked.status_code == 200 and "paths" in linked.json()
+    # every script, style sheet, icon or other URL of the page is one of ours, and it answers
+    urls = set(re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", response.text))
+    assert len(urls) >= 2, urls
+    assert not re.search(r"https?:|//[a-z]", response.text), "a URL outside frontdesk"
+    for url in urls:
+        assert url.startswith("/agent/api/v1/docs-assets/"), url
+        asset = await http.get(f"{live.base_url}{url}")
+        assert asset.status_code == 200 and len(asset.content) > 1000, url
 
 
 # ---- login, tokens, state --------------------------------------------------------------------------------

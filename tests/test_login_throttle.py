@@ -14,6 +14,7 @@ import pytest
 
 from frontdesk.client import AgentClient
 from frontdesk.domain import access as access_module
+from frontdesk.domain.ids import verify_password
 from frontdesk.domain.login_throttle import ACCOUNT_MAX_FAILURES, ADDRESS_MAX_FAILURES, WINDOW_SECS
 from frontdesk.settings import DEMO_AGENT_PASSWORD, DEMO_AGENT_USERNAME
 from tests.conftest import LiveServer
@@ -94,7 +95,7 @@ async def test_password_hashing_runs_off_the_event_loop(live: LiveServer, http: 
         await script.login(DEMO_AGENT_USERNAME, DEMO_AGENT_PASSWORD)
         started, release = threading.Event(), threading.Event()
         released: list[bool] = []
-        real_verify = access_module.verify_password
+        real_verify = verify_password
 
         def held_verify(password: str, stored: str) -> bool:
             started.set()

@@ -24,6 +24,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from starlette.websockets import WebSocketState
 
 from frontdesk.agents.admin_api import ConfigAdmin, build_admin_router
+from frontdesk.agents.docs import add_offline_docs
 from frontdesk.agents.handoff_api import HandoffApi, build_handoff_router
 from frontdesk.agents.session import (
     CSRF_REFUSED,
@@ -108,9 +109,10 @@ def _summary(view: ChatView) -> wire.ChatSummary:
 
 
 def build_agent_app(api: AgentApi) -> FastAPI:
-    app = FastAPI(title="frontdesk agent API", version=api.version,
+    app = FastAPI(title="frontdesk agent API", version=api.version, docs_url=None, redoc_url=None,
                   description="Log in, take chats from the queue and talk to customers. Live events "
                               "arrive on the WebSocket `/ws` (see docs/agent-api.md).")
+    add_offline_docs(app, "frontdesk agent API")
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
