@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +22,15 @@ from frontdesk.client.agent import AgentError
 from frontdesk.domain.access import DEFAULT_TOKEN_TTL_SECS, TICKET_TTL_SECS
 from frontdesk.domain.config import AgentConfig, ContactCenterConfig
 from frontdesk.domain.ids import hash_password
-from frontdesk.settings import DEMO_AGENT_PASSWORD, DEMO_AGENT_USERNAME, DEMO_TENANT, Settings, demo_contact_center
+from frontdesk.settings import (
+    DEMO_AGENT_PASSWORD,
+    DEMO_AGENT_USERNAME,
+    DEMO_TENANT,
+    ConfigError,
+    Settings,
+    demo_contact_center,
+    load_settings,
+)
 from tests.conftest import LiveServer, StartServer
 
 JsonObject = dict[str, Any]
@@ -371,3 +380,16 @@ async def test_a_lost_desktop_logs_the_agent_out_and_revokes_its_tokens(live: Li
         with pytest.raises(AgentError) as caught:
             await script.offers()
         assert caught.value.status == 401
+
+
+def test_token_ttl_secs_is_read_from_the_server_table_and_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "frontdesk.toml"
+    tenant = '[[tenants]]\nname = "t.example"\n'
+    path.write_text(f"[server]\ntoken_ttl_secs = 3600\n{tenant}", encoding="utf-8")
+    assert load_settings(path).token_ttl_secs == 3600
+    path.write_text(tenant, encoding="utf-8")
+    assert load_settings(path).token_ttl_secs == DEFAULT_TOKEN_TTL_SECS
+    for bad in ("10", "3000000"):
+        path.write_text(f"[server]\ntoken_ttl_secs = {bad}\n{tenant}", encoding="utf-8")
+        with pytest.raises(ConfigError, match=r"^server\.token_ttl_secs: must be between 300 and 2592000"):
+            load_settings(path)
