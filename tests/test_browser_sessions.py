@@ -5,6 +5,7 @@ the moment their session ends (logout, DELETE /session, a supervisor, expiry, a 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from http.cookies import SimpleCookie
@@ -393,3 +394,31 @@ def test_token_ttl_secs_is_read_from_the_server_table_and_bounded(tmp_path: Path
         path.write_text(f"[server]\ntoken_ttl_secs = {bad}\n{tenant}", encoding="utf-8")
         with pytest.raises(ConfigError, match=r"^server\.token_ttl_secs: must be between 300 and 2592000"):
             load_settings(path)
+
+
+async def test_websocket_credentials_never_reach_the_server_log(live: LiveServer) -> None:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("uvicorn.error")
+    handler, level = Keep(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        async with AgentClient(live.base_url) as script:
+            await script.login(DEMO_AGENT_USERNAME, DEMO_AGENT_PASSWORD)
+            ticket = await script.ws_ticket()
+            for query in (f"token={script.token}", f"ticket={ticket}"):
+                ws, _ = await open_stream(ws_url(live, query))
+                await ws.close()
+            assert await connect_close_code(ws_url(live, "ticket=also-not&token=not-a-token")) == 4401
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    lines = [r.getMessage() for r in records]
+    assert sum("WebSocket /agent/api/v1/ws?" in line for line in lines) >= 3, lines
+    for secret in (script.token, ticket, "not-a-token", "also-not"):
+        assert not any(secret in line for line in lines), lines

@@ -145,20 +145,20 @@ class AccessService(EngineService):
     async def redeem_ticket(self, ticket: str) -> Credential:
         """The credential a ticket was issued for; the ticket is spent (a second use, an expired
         ticket or one whose session ended is ``Forbidden``). The use moves the session's expiry."""
-        hashed = token_hash(ticket) if ticket else ""
-        async with self.journal.action() as ctx:
-            record = await ctx.tx.agents.token(hashed) if hashed else None
-            if record is None or record.kind != TICKET:
-                parent = None
-            else:
-                await ctx.tx.agents.delete_token(hashed)  # spent, whatever follows
-                parent = await ctx.tx.agents.token(record.parent_hash) if _alive(record, ctx.now) else None
-            agent = await ctx.tx.agents.get(parent.agent_id) if _alive(parent, ctx.now) and parent else None
-            if parent is not None and agent is not None:
-                await ctx.tx.agents.extend_token(parent.token_hash, ctx.now + self.token_ttl_secs)
-        if parent is None or agent is None:
+        hashed = token_hash(ticket)
+        credential: Credential | None = None
+        async with self.journal.action() as ctx:  # commits the spending even when the ticket is refused
+            record = await ctx.tx.agents.token(hashed)
+            if record is not None and record.kind == TICKET:
+                await ctx.tx.agents.delete_token(hashed)
+                parent = await ctx.tx.agents.token(record.parent_hash)
+                agent = await ctx.tx.agents.get(record.agent_id)
+                if _alive(record, ctx.now) and _alive(parent, ctx.now) and agent is not None:
+                    await ctx.tx.agents.extend_token(record.parent_hash, ctx.now + self.token_ttl_secs)
+                    credential = Credential(agent, record.parent_hash)
+        if credential is None:
             raise Forbidden("invalid, used or expired ticket")
-        return Credential(agent, parent.token_hash)
+        return credential
 
     # ---- ending ----------------------------------------------------------------------------------------
 
