@@ -217,6 +217,7 @@ async def test_the_default_range_is_the_last_24_hours(scene: Scene) -> None:
     assert now < body["until"] < now + 0.001 and body["since"] == body["until"] - 24 * 3600  # now included
     assert body["queues"] == [EXPECTED_QUEUE]
     scene.live.clock.advance(24 * 3600)
+    await scene.sue.login("sue", "pw-sue")  # a day later her token has expired
     assert (await scene.get("reports/queues")).json()["queues"][0]["offered"] == 0
 
 

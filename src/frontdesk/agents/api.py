@@ -20,20 +20,12 @@ from fastapi import (
     WebSocketDisconnect,
 )
 from fastapi.responses import FileResponse, JSONResponse
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.websockets import WebSocketState
 
 from frontdesk.agents.admin_api import ConfigAdmin, build_admin_router
 from frontdesk.agents.docs import add_offline_docs
 from frontdesk.agents.handoff_api import HandoffApi, build_handoff_router
-from frontdesk.agents.session import (
-    CSRF_REFUSED,
-    SESSION_COOKIE,
-    clear_session_cookies,
-    csrf_ok,
-    session_cookie,
-    set_session_cookies,
-)
+from frontdesk.agents.session import authentication, clear_session_cookies, set_session_cookies
 from frontdesk.agents.sockets import WS_CLOSE_BAD_HELLO, authenticate_websocket, serve_while_session_lives
 from frontdesk.agents.supervisor_api import build_supervisor_router
 from frontdesk.bus.interfaces import chat_topic
@@ -119,31 +111,7 @@ def build_agent_app(api: AgentApi) -> FastAPI:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
-    bearer = HTTPBearer(auto_error=False, description="the token from POST /login (scripts; no CSRF header)")
-    cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
-                          description="the browser session from POST /session; requests other than GET, HEAD "
-                                      "and OPTIONS must carry the fd_csrf cookie's value in X-CSRF-Token")
-
-    async def current_credential(
-            request: Request,
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-            _session: Annotated[str | None, Depends(cookie)]) -> Credential:
-        """A bearer token (``Authorization``) or else the session cookie, which needs the CSRF header
-        on requests that may change state."""
-        token = credentials.credentials.strip() if credentials else ""
-        from_cookie = not token and request.headers.get("authorization") is None
-        if from_cookie:
-            token = session_cookie(request)
-        if not token:
-            raise HTTPException(401, "missing bearer token or session cookie", headers={"WWW-Authenticate": "Bearer"})
-        try:
-            credential = await api.access.authenticate(token)
-        except Forbidden:
-            raise HTTPException(401, "invalid or expired token or session",
-                                headers={"WWW-Authenticate": "Bearer"}) from None
-        if from_cookie and not csrf_ok(request, token):
-            raise HTTPException(403, CSRF_REFUSED)
-        return credential
+    current_credential = authentication(api.access)
 
     async def current_agent(credential: Annotated[Credential, Depends(current_credential)]) -> AgentRecord:
         return credential.agent
