@@ -1,23 +1,26 @@
 """The login throttle over real HTTP: refused logins per account and per client address answer
-429 with Retry-After until the window ends (on the fake clock), concurrent guesses cannot slip
-past the bound, refusals are logged without the password, and password hashing runs off the event
-loop so other requests are served meanwhile."""
+429 with Retry-After until the window ends (on the fake clock); concurrent guesses cannot slip past
+an account's bound, while many agents behind one address still log in at once; refusals are logged
+without the password; password hashing runs off the event loop, so other requests are served
+meanwhile."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
+from dataclasses import replace
 
 import httpx
 import pytest
 
 from frontdesk.client import AgentClient
 from frontdesk.domain import access as access_module
-from frontdesk.domain.ids import verify_password
+from frontdesk.domain.config import AgentConfig
+from frontdesk.domain.ids import hash_password, verify_password
 from frontdesk.domain.login_throttle import ACCOUNT_MAX_FAILURES, ADDRESS_MAX_FAILURES, WINDOW_SECS
-from frontdesk.settings import DEMO_AGENT_PASSWORD, DEMO_AGENT_USERNAME
-from tests.conftest import LiveServer
+from frontdesk.settings import DEMO_AGENT_PASSWORD, DEMO_AGENT_USERNAME, DEMO_TENANT, Settings, demo_contact_center
+from tests.conftest import LiveServer, StartServer
 
 
 async def login(live: LiveServer, http: httpx.AsyncClient, password: str, username: str = DEMO_AGENT_USERNAME,
@@ -62,6 +65,18 @@ async def test_an_address_is_throttled_across_accounts_at_a_higher_bound(live: L
     assert_throttled(await login(live, http, DEMO_AGENT_PASSWORD))  # an account never guessed, same address
     await live.advance(WINDOW_SECS)
     assert (await login(live, http, DEMO_AGENT_PASSWORD)).status_code == 200
+
+
+async def test_many_agents_behind_one_address_log_in_at_the_same_moment(start_server: StartServer,
+                                                                       http: httpx.AsyncClient) -> None:
+    demo = demo_contact_center()
+    password_hash = hash_password("pw-team")
+    team = tuple(AgentConfig(username=f"agent{i}", password_hash=password_hash, first_name=f"Agent {i}",
+                             last_name="", display_name=f"Agent {i}") for i in range(ADDRESS_MAX_FAILURES + 5))
+    tenant = replace(demo.tenants[DEMO_TENANT], agents=team)
+    live = await start_server(settings=Settings(contact_center=replace(demo, tenants={DEMO_TENANT: tenant})))
+    answers = await asyncio.gather(*(login(live, http, "pw-team", username=a.username) for a in team))
+    assert [a.status_code for a in answers] == [200] * len(team)
 
 
 async def test_concurrent_guesses_cannot_slip_past_the_bound(live: LiveServer, http: httpx.AsyncClient) -> None:

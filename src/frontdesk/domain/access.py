@@ -85,12 +85,14 @@ class AccessService(EngineService):
         # scrypt takes tens of milliseconds of CPU: never on the event loop
         matches = await asyncio.to_thread(verify_password, password, stored)
         if agent is None or not matches:
+            async with self.journal.action() as ctx:
+                await login_throttle.refused(ctx, address)
             log.warning("login refused (wrong username or password) for %r in %s from %s", username, tenant,
                         address or "?")
             raise Forbidden(WRONG_CREDENTIALS)
         token = new_token()
         async with self.journal.action() as ctx:
-            await login_throttle.succeeded(ctx, tenant, username, address)
+            await login_throttle.succeeded(ctx, tenant, username)
             fresh = await ctx.tx.agents.get(agent.agent_id)
             if fresh is None or fresh.password_hash != agent.password_hash:
                 raise Forbidden(WRONG_CREDENTIALS)  # removed or changed by a reload meanwhile

@@ -4,9 +4,12 @@ the first refusal. An account with ``ACCOUNT_MAX_FAILURES`` refusals in its wind
 with ``ADDRESS_MAX_FAILURES``, is answered ``TooManyAttempts`` until the window ends — before any
 password is checked, so a refused attempt costs no hashing.
 
-Every attempt is counted *before* its password is checked (``reserve``) and given back when the
-password was right (``succeeded``): concurrent attempts cannot slip past the bound while their
-hashes run. Time is the action's ``now`` (the injected clock).
+An attempt counts against its account *before* its password is checked (``reserve``) and is given
+back when the password was right (``succeeded``): concurrent guesses at one account cannot slip
+past its bound while their hashes run. The address counts refusals once they happened
+(``refused``): many agents behind one address may log in at the same moment, and a burst of
+concurrent guesses from one address overshoots its bound at most once per window. Time is the
+action's ``now`` (the injected clock).
 """
 
 from __future__ import annotations
@@ -38,27 +41,29 @@ def _current(record: LoginFailuresRecord | None, key: str, now: float) -> LoginF
 
 
 async def reserve(ctx: ActionContext, tenant: str, username: str, address: str) -> None:
-    """Count one attempt against the account and the address, or raise ``TooManyAttempts``
-    (nothing counted) when either has reached its bound. Counters whose window ended are dropped."""
+    """Count one attempt against the account, or raise ``TooManyAttempts`` (nothing counted) when
+    the account or the address has reached its bound. Counters whose window ended are dropped."""
     await ctx.tx.login_failures.delete_before(ctx.now - WINDOW_SECS)
-    limits = [(account_key(tenant, username), ACCOUNT_MAX_FAILURES)]
+    key = account_key(tenant, username)
+    account = _current(await ctx.tx.login_failures.get(key), key, ctx.now)
+    counters = [(account, ACCOUNT_MAX_FAILURES)]
     if address:
-        limits.append((address_key(address), ADDRESS_MAX_FAILURES))
-    counters = [(_current(await ctx.tx.login_failures.get(key), key, ctx.now), limit) for key, limit in limits]
+        counters.append((_current(await ctx.tx.login_failures.get(address_key(address)), address_key(address),
+                                  ctx.now), ADDRESS_MAX_FAILURES))
     blocked = [c.window_start + WINDOW_SECS - ctx.now for c, limit in counters if c.failures >= limit]
     if blocked:
         raise TooManyAttempts(max(1, math.ceil(max(blocked))))
-    for counter, _ in counters:
-        await ctx.tx.login_failures.set(LoginFailuresRecord(counter.key, counter.failures + 1, counter.window_start))
+    await ctx.tx.login_failures.set(LoginFailuresRecord(key, account.failures + 1, account.window_start))
 
 
-async def succeeded(ctx: ActionContext, tenant: str, username: str, address: str) -> None:
-    """The password was right: the account's count starts again and the address gets its
-    reserved attempt back."""
-    await ctx.tx.login_failures.delete(account_key(tenant, username))
+async def refused(ctx: ActionContext, address: str) -> None:
+    """A wrong username or password from ``address`` (the account's was counted by ``reserve``)."""
     if address:
         key = address_key(address)
-        record = await ctx.tx.login_failures.get(key)
-        if record is not None and record.failures > 0:
-            await ctx.tx.login_failures.set(LoginFailuresRecord(key, record.failures - 1, record.window_start))
+        counter = _current(await ctx.tx.login_failures.get(key), key, ctx.now)
+        await ctx.tx.login_failures.set(LoginFailuresRecord(key, counter.failures + 1, counter.window_start))
 
+
+async def succeeded(ctx: ActionContext, tenant: str, username: str) -> None:
+    """The password was right: the account's count starts again."""
+    await ctx.tx.login_failures.delete(account_key(tenant, username))
