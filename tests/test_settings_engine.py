@@ -81,7 +81,7 @@ fields = [
 name = "main"
 
 [[tenants.scenarios.steps]]
-say = "Hello {first_name}!"
+say = "Hello {param.first_name}!"
 
 [[tenants.scenarios.steps]]
 id = "ask"
@@ -90,14 +90,14 @@ timeout_secs = 120
 on_timeout = "bye"
 
 [[tenants.scenarios.steps]]
-set_case = "{email}"
+set_case = "{form.contact.email}"
 
 [[tenants.scenarios.steps]]
 branch = [
-  { field = "topic", equals = "billing", goto = "billing" },
-  { field = "score", above = 3, goto = "general" },
-  { field = "email", present = false, goto = "ask" },
-  { field = "topic", in = ["a", "b"], goto = "general" },
+  { field = "form.contact.topic", equals = "billing", goto = "billing" },
+  { field = "form.contact.score", above = 3, goto = "general" },
+  { field = "form.contact.email", present = false, goto = "ask" },
+  { field = "form.contact.topic", in = ["a", "b"], goto = "general" },
 ]
 otherwise = "general"
 
@@ -182,11 +182,11 @@ def test_every_new_setting_is_read() -> None:
         FormField("email", "E-mail", "email", True), FormField("topic", "", "choice", False, ("billing", "other")),
         FormField("score", "", "rating")))
     main = tenant.scenarios["main"]
-    assert main.steps[0] == Step("say", {"say": "Hello {first_name}!"})
+    assert main.steps[0] == Step("say", {"say": "Hello {param.first_name}!"})
     assert main.steps[1] == Step("form", {"form": "contact", "timeout_secs": 120, "on_timeout": "bye"}, "ask")
     assert main.steps[3].action == "branch"
     assert main.steps[3].args["otherwise"] == "general"
-    assert main.steps[3].args["branch"][0] == {"field": "topic", "equals": "billing", "goto": "billing"}
+    assert main.steps[3].args["branch"][0] == {"field": "form.contact.topic", "equals": "billing", "goto": "billing"}
     assert main.steps[4] == Step("route", {"route": "billing", "priority": 5, "skills": {"billing": 3},
                                            "if_no_agents": "message", "if_closed": "message",
                                            "on_ewt_above": "message", "ewt_above_secs": 600}, "billing")
@@ -298,7 +298,7 @@ ERRORS: list[tuple[str, str]] = [
     (H + 'weekly = { mon = "open" }\n', "tenants[0].hours[0].weekly.mon: expected 'HH:MM-HH:MM' ranges, '24h' or"),
     (H + 'weekly = { funday = "24h" }\n', "tenants[0].hours[0].weekly.funday: unknown setting"),
     (H + "weekly = { mon = 9 }\n", "tenants[0].hours[0].weekly.mon: expected str, got int"),
-    (H + 'weekly = "24h"\n', "tenants[0].hours[0].weekly: expected dict, got str"),
+    (H + 'weekly = "24h"\n', "tenants[0].hours[0].weekly: expected a table, got str"),
     (H + 'holidays = ["2026-13-01"]\n',
      "tenants[0].hours[0].holidays[0]: expected a date YYYY-MM-DD, got '2026-13-01'"),
     (H + 'holidays = ["2026-12-25", "20261226"]\n', "tenants[0].hours[0].holidays[1]: expected a date YYYY-MM-DD"),
@@ -368,32 +368,32 @@ ERRORS: list[tuple[str, str]] = [
     (steps('{ goto = 3 }'), "tenants[0].scenarios[0].steps[0].goto: expected str, got int"),
     (steps("{ branch = [] }"), "tenants[0].scenarios[0].steps[0].branch: needs at least one rule"),
     (steps('{ branch = "x" }'), "tenants[0].scenarios[0].steps[0].branch: expected list, got str"),
-    (steps('{ id = "a", branch = [{ field = "x", equals = "y", above = 3, goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", equals = "y", above = 3, goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0]: a rule needs exactly one of equals, not_equals, in, above, below, "
      "present"),
-    (steps('{ id = "a", branch = [{ field = "x", goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0]: a rule needs exactly one of"),
-    (steps('{ id = "a", branch = [{ field = "x", equals = "y" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", equals = "y" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].goto: required"),
     (steps('{ id = "a", branch = [{ equals = "y", goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].field: required"),
-    (steps('{ id = "a", branch = [{ field = "x", equals = "y", goto = "b" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", equals = "y", goto = "b" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].goto: unknown step id 'b'"),
-    (steps('{ id = "a", branch = [{ field = "x", present = true, goto = "a" }], otherwise = "b" }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", present = true, goto = "a" }], otherwise = "b" }'),
      "tenants[0].scenarios[0].steps[0].otherwise: unknown step id 'b'"),
-    (steps('{ id = "a", branch = [{ field = "x", above = "3", goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", above = "3", goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].above: expected int or float, got str"),
-    (steps('{ id = "a", branch = [{ field = "x", below = true, goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", below = true, goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].below: expected a number, got a boolean"),
-    (steps('{ id = "a", branch = [{ field = "x", present = "yes", goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", present = "yes", goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].present: expected bool"),
-    (steps('{ id = "a", branch = [{ field = "x", in = "abc", goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", in = "abc", goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].in: expected list"),
-    (steps('{ id = "a", branch = [{ field = "x", in = ["a", {}], goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", in = ["a", {}], goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].in[1]: expected str or int or float, got dict"),
-    (steps('{ id = "a", branch = [{ field = "x", equals = [], goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", equals = [], goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].equals: expected str or int or float or bool, got list"),
-    (steps('{ id = "a", branch = [{ field = "x", equals = "y", goto = "a", colour = 1 }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", equals = "y", goto = "a", colour = 1 }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].colour: unknown setting"),
     # scenarios: labels
     (steps('{ id = "a", say = "1" }', '{ id = "a", say = "2" }'),
@@ -536,7 +536,8 @@ def test_a_document_must_be_an_object() -> None:
 
 
 def test_a_document_is_copied_not_shared() -> None:
-    doc = _doc(scenarios=[{"name": "s", "steps": [{"id": "a", "branch": [{"field": "x", "in": ["y"], "goto": "a"}]}]}])
+    rule = {"field": "param.x", "in": ["y"], "goto": "a"}
+    doc = _doc(scenarios=[{"name": "s", "steps": [{"id": "a", "branch": [rule]}]}])
     config = contact_center_from_document(doc, BASE_DIR)
     doc["tenants"][0]["scenarios"][0]["steps"][0]["branch"][0]["in"].append("z")
     assert config.tenants["t.example"].scenarios["s"].steps[0].args["branch"][0]["in"] == ["y"]

@@ -117,6 +117,7 @@ class EntryConfig:
     scenario: str = ""  # "" runs the default: say welcome_message, route to queue_id
     survey: str = ""  # a scenario run after the customer's chat_session_disconnect
     hours: str = ""  # "" is always open
+    allowed_origins: tuple[str, ...] = ()  # site origins allowed credentialed CORS (scheme://host[:port], * wildcards)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
+
+# what hash_password produces: scheme, 16 bytes of salt and a 32-byte digest, in hex
+_PASSWORD_HASH = re.compile(r"scrypt\$[0-9a-f]{32}\$[0-9a-f]{64}")
 
 
 def new_chat_id() -> str:
@@ -40,6 +44,11 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
     salt = salt if salt is not None else secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
     return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def is_password_hash(text: str) -> bool:
+    """Whether ``text`` has the form ``hash_password`` gives (what a configuration may name)."""
+    return _PASSWORD_HASH.fullmatch(text) is not None
 
 
 def verify_password(password: str, stored: str) -> bool:
