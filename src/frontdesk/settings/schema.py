@@ -15,8 +15,9 @@ from frontdesk.settings.load import FileModel
 
 def config_schema() -> dict[str, Any]:
     schema = FileModel.model_json_schema(by_alias=True, mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "frontdesk configuration file",
-            "description": "The TOML configuration file of frontdesk (docs/configuration.md).", **schema}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema,
+            "title": "frontdesk configuration file",
+            "description": "The TOML configuration file of frontdesk (docs/configuration.md)."}
 
 
 def schema_text() -> str:
