@@ -433,6 +433,8 @@ ERRORS: list[tuple[str, str]] = [
      "tenants[0].agents[0].password_hash: not a password hash of frontdesk"),
     (TENANT + '[[tenants.agents]]\nusername = "a"\npassword_hash = "md5$' + HASH[7:] + '"\n',
      "tenants[0].agents[0].password_hash: not a password hash of frontdesk"),
+    (TENANT + '[[tenants.agents]]\nusername = "a"\npassword_hash = "' + hash_password("pw", cost=4) + '"\n',
+     "tenants[0].agents[0].password_hash: not a password hash of frontdesk"),  # a test-only cheap hash
     # templates and branch fields name something that exists
     (steps('{ say = "Hello {first_name}!" }'),
      "tenants[0].scenarios[0].steps[0].say: unknown template name '{first_name}' (templates name param.<name>, "
@@ -625,3 +627,12 @@ def test_every_error_is_reported_not_only_the_first() -> None:
                                    "tenants[0].queues[1].colour: unknown setting",
                                    "tenants[0].agents[0].max_chats: must be between 1 and 100"]
     assert str(caught.value) == "tenants[0].queues[1].priority: must be between -100 and 100 (and 2 more)"
+
+
+def test_password_hashes_carry_a_cost_other_than_the_default() -> None:
+    cheap = hash_password("pw", salt=bytes(16), cost=4)
+    assert cheap.startswith("scrypt$4$") and verify_password("pw", cheap) and not verify_password("px", cheap)
+    assert HASH.count("$") == 2 and verify_password("pw", HASH)
+    dearer = "scrypt$20$" + HASH.removeprefix("scrypt$")  # a stored hash may not make a login dearer
+    for broken in (dearer, "scrypt$zz$" + "0" * 64, "scrypt$x$4$" + "0" * 64, "scrypt$4$" + "0" * 32):
+        assert not verify_password("pw", broken)

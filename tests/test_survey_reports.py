@@ -22,9 +22,8 @@ from frontdesk.domain.config import (
     ScenarioConfig,
     Step,
 )
-from frontdesk.domain.ids import hash_password
 from frontdesk.settings import DEMO_APP_ID, DEMO_TENANT, Settings, demo_contact_center
-from tests.conftest import LiveServer, StartServer
+from tests.conftest import LiveServer, StartServer, cheap_hash
 
 JsonObject = dict[str, Any]
 BOB, CARL, SUE = f"{DEMO_TENANT}/bob", f"{DEMO_TENANT}/carl", f"{DEMO_TENANT}/sue"
@@ -44,7 +43,7 @@ def survey_config() -> ContactCenterConfig:
     billing = replace(general, app_id=BILLING_APP, queue_id="billing")
     queues = {"general": QueueConfig("general", "General", skills={"general": 1}, offer_timeout_secs=0),
               "billing": QueueConfig("billing", "Billing", skills={"billing": 1}, offer_timeout_secs=0)}
-    agents = tuple(AgentConfig(username=name, password_hash=hash_password(f"pw-{name}"), first_name=name.title(),
+    agents = tuple(AgentConfig(username=name, password_hash=cheap_hash(f"pw-{name}"), first_name=name.title(),
                                last_name="Doe", display_name=name.title(), skills=skills, role=role, team="blue")
                    for name, skills, role in [("bob", {"general": 5}, "agent"), ("carl", {"billing": 5}, "agent"),
                                               ("sue", {}, "supervisor")])

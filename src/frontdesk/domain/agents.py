@@ -8,6 +8,7 @@ from frontdesk.domain import routing
 from frontdesk.domain.config import LiveConfig
 from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from frontdesk.domain.ids import (
+    PASSWORD_COST,
     hash_password,
     new_msg_id,
     new_token,
@@ -52,10 +53,10 @@ class ChatView:
 
 
 class AgentService(EngineService):
-    def __init__(self, journal: Journal, live: LiveConfig) -> None:
+    def __init__(self, journal: Journal, live: LiveConfig, password_cost: int = PASSWORD_COST) -> None:
         super().__init__(journal, live)
         # a fixed hash to verify against when the username is unknown: same cost, no user enumeration
-        self._dummy_hash = hash_password("frontdesk-no-such-agent")
+        self._dummy_hash = hash_password("frontdesk-no-such-agent", cost=password_cost)
 
     # ---- accounts ---------------------------------------------------------------------------------
 

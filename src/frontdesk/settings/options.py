@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from frontdesk.domain.config import ContactCenterConfig
+from frontdesk.domain.ids import PASSWORD_COST
 from frontdesk.settings.demo import demo_contact_center
 from frontdesk.settings.errors import field_error
 from frontdesk.settings.fields import Between, Model, OneOf
@@ -93,3 +94,6 @@ class Settings:
     contact_center: ContactCenterConfig = field(default_factory=demo_contact_center)
     is_demo: bool = True
     config_file: Path | None = None  # the TOML file the settings came from (re-read by a reload)
+    # scrypt cost (log2 N) of the hash logins of unknown usernames are checked against; tests only
+    # lower it (with the demo agent's: demo_contact_center(password_cost=…)); no file or flag sets it
+    password_hash_cost: int = PASSWORD_COST
