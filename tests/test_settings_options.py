@@ -133,7 +133,7 @@ async def _check_config(path: Path) -> tuple[int, str, str]:
 async def test_check_config_summarises_a_valid_file() -> None:
     code, out, err = await _check_config(EXAMPLE)
     assert (code, err) == (0, "")
-    assert out.splitlines() == [f"{EXAMPLE}: valid", "  tenant support.example.com: 3 queues, 1 hours, 3 forms, "
+    assert out.splitlines() == [f"{EXAMPLE}: valid", "  tenant support.example.com: 3 queues, 2 hours, 3 forms, "
                                                      "2 scenarios, 1 entry, 3 agents"]
 
 
