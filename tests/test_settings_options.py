@@ -61,7 +61,7 @@ def test_the_configuration_file_can_come_from_the_environment(tmp_path: Path,
     other = tmp_path / "other.toml"
     other.write_text(FILE.replace("9001", "9005"))
     assert load_settings(other, env=read_environment()).port == 9005  # --config wins
-    no_frontdesk_env.delenv("FRONTDESK_CONFIG")
+    no_frontdesk_env.setenv("FRONTDESK_CONFIG", "")  # empty: not given
     assert load_settings(None, env=read_environment()).is_demo
 
 

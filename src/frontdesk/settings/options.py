@@ -70,8 +70,9 @@ class ServerOverrides(BaseModel):
 class EnvironmentOptions(ServerOverrides, BaseSettings):
     """``FRONTDESK_CONFIG``, ``FRONTDESK_HOST``, ``FRONTDESK_PORT``, … from the process environment."""
 
+    # an empty variable is no value (FRONTDESK_CONFIG= runs the demo)
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False,
-                                      hide_input_in_errors=True)
+                                      env_ignore_empty=True, hide_input_in_errors=True)
 
 
 def env_name(option: str) -> str:
