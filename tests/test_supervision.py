@@ -15,9 +15,8 @@ import pytest
 from frontdesk.client import AgentClient, CustomerClient
 from frontdesk.client.agent import AgentError
 from frontdesk.domain.config import AgentConfig, ContactCenterConfig, QueueConfig, TenantConfig
-from frontdesk.domain.ids import hash_password
 from frontdesk.settings import DEMO_TENANT, Settings, demo_contact_center
-from tests.conftest import LiveServer, StartServer
+from tests.conftest import LiveServer, StartServer, cheap_hash
 from tests.test_agent_api import is_event, is_snapshot, receive_until
 
 JsonObject = dict[str, Any]
@@ -30,12 +29,12 @@ def team_config() -> ContactCenterConfig:
     """The demo tenant with an agent (bob), a supervisor (sue) and an agent of another tenant
     who is a supervisor there (max)."""
     demo = demo_contact_center()
-    bob = AgentConfig(username="bob", password_hash=hash_password("pw-bob"), first_name="Bob", last_name="Stone",
+    bob = AgentConfig(username="bob", password_hash=cheap_hash("pw-bob"), first_name="Bob", last_name="Stone",
                       display_name="Bob", max_chats=2, skills={"general": 5}, team="blue")
-    sue = AgentConfig(username="sue", password_hash=hash_password("pw-sue"), first_name="Sue", last_name="Park",
+    sue = AgentConfig(username="sue", password_hash=cheap_hash("pw-sue"), first_name="Sue", last_name="Park",
                       display_name=SUPERVISOR_NAME, max_chats=2, role="supervisor", team="blue")
     tenant = replace(demo.tenants[DEMO_TENANT], agents=(bob, sue))
-    max_ = AgentConfig(username="max", password_hash=hash_password("pw-max"), first_name="Max", last_name="Roe",
+    max_ = AgentConfig(username="max", password_hash=cheap_hash("pw-max"), first_name="Max", last_name="Roe",
                        display_name="Max", role="supervisor")
     other = TenantConfig(name=OTHER_TENANT, queues={"general": QueueConfig("general", "General")}, agents=(max_,))
     return replace(demo, tenants={tenant.name: tenant, other.name: other})

@@ -91,7 +91,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     config = live.current
     customers = CustomerService(journal, live)
     agents = AgentService(journal, live)
-    access = AccessService(journal, live, settings.token_ttl_secs)
+    access = AccessService(journal, live, settings.token_ttl_secs, settings.password_hash_cost)
     max_files = min((t.max_stored_files for t in config.tenants.values()), default=1000)
     files = FileService(journal, LocalBlobStore(settings.data_dir / "files"), max_files)
     timers = TimerService(journal, live, access)

@@ -10,7 +10,15 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from frontdesk.domain.reports import AGENT_COLUMNS, QUEUE_COLUMNS, SERVICE_LEVEL_SECS, ReportService, to_csv
+from frontdesk.domain.reports import (
+    AGENT_COLUMNS,
+    QUEUE_COLUMNS,
+    SERVICE_LEVEL_SECS,
+    SURVEY_AGENT_COLUMNS,
+    SURVEY_QUEUE_COLUMNS,
+    ReportService,
+    to_csv,
+)
 from frontdesk.domain.supervision import SUPERVISOR_ROLES, Overview, SupervisorService
 from frontdesk.storage.records import AgentRecord
 
@@ -161,6 +169,42 @@ class AgentReport(BaseModel):
     agents: list[AgentReportRow]
 
 
+class SurveyQueueReportRow(BaseModel):
+    queue_id: str
+    surveys: int = Field(description="chats created in the range whose post-chat survey ran")
+    answered: int = Field(description="of them, those whose customer gave a rating")
+    rating_avg: float | None = Field(description="the mean rating of the answered; null when none")
+    ratings: dict[str, int] = Field(description='rating ("0" … "10") → how many customers gave it')
+
+
+class SurveyAgentReportRow(BaseModel):
+    agent_id: str
+    username: str
+    display_name: str
+    team: str
+    surveys: int = Field(description="surveyed chats the agent was in (a chat several agents served counts "
+                                     "for each)")
+    answered: int
+    rating_avg: float | None
+    ratings: dict[str, int]
+
+
+class SurveyQueueReport(BaseModel):
+    tenant: str
+    since: float
+    until: float
+    generated_at: float
+    queues: list[SurveyQueueReportRow]
+
+
+class SurveyAgentReport(BaseModel):
+    tenant: str
+    since: float
+    until: float
+    generated_at: float
+    agents: list[SurveyAgentReportRow]
+
+
 def parse_time(value: str | None, name: str) -> float | None:
     """Epoch seconds, or an ISO-8601 date-time (UTC when it names no offset)."""
     if value is None or value == "":
@@ -272,6 +316,28 @@ def build_supervisor_router(supervision: SupervisorService, reports: ReportServi
         return AgentReport(tenant=result.tenant, since=result.since, until=result.until,
                            generated_at=result.generated_at,
                            agents=[AgentReportRow.model_validate(asdict(r)) for r in result.rows])
+
+    @report.get("/surveys/queues", response_model=SurveyQueueReport)
+    async def survey_queue_report(agent: Supervisor, since: Since = None, until: Until = None,
+                                  fmt: Format = "json") -> Any:
+        """Per queue: post-chat surveys, ratings given, their mean and distribution (docs/supervisors.md)."""
+        result = await reports.survey_queues(agent.agent_id, parse_time(since, "since"), parse_time(until, "until"))
+        if fmt == "csv":
+            return csv_response(to_csv(SURVEY_QUEUE_COLUMNS, result.rows), "survey-queues")
+        return SurveyQueueReport(tenant=result.tenant, since=result.since, until=result.until,
+                                 generated_at=result.generated_at,
+                                 queues=[SurveyQueueReportRow.model_validate(asdict(r)) for r in result.rows])
+
+    @report.get("/surveys/agents", response_model=SurveyAgentReport)
+    async def survey_agent_report(agent: Supervisor, since: Since = None, until: Until = None,
+                                  fmt: Format = "json") -> Any:
+        """Per agent: post-chat surveys of the chats the agent served, ratings, mean and distribution."""
+        result = await reports.survey_agents(agent.agent_id, parse_time(since, "since"), parse_time(until, "until"))
+        if fmt == "csv":
+            return csv_response(to_csv(SURVEY_AGENT_COLUMNS, result.rows), "survey-agents")
+        return SurveyAgentReport(tenant=result.tenant, since=result.since, until=result.until,
+                                 generated_at=result.generated_at,
+                                 agents=[SurveyAgentReportRow.model_validate(asdict(r)) for r in result.rows])
 
     router = APIRouter()
     router.include_router(supervisor)

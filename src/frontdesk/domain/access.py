@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from frontdesk.domain import login_throttle
 from frontdesk.domain.config import LiveConfig
 from frontdesk.domain.errors import Forbidden, NotFound, TooManyAttempts
-from frontdesk.domain.ids import hash_password, new_token, token_hash, verify_password
+from frontdesk.domain.ids import PASSWORD_COST, hash_password, new_token, token_hash, verify_password
 from frontdesk.domain.journal import Journal
 from frontdesk.domain.logout import log_out
 from frontdesk.domain.service import EngineService
@@ -61,11 +61,12 @@ async def credential_alive(tx: Transaction, credential_hash: str, now: float) ->
 
 
 class AccessService(EngineService):
-    def __init__(self, journal: Journal, live: LiveConfig, token_ttl_secs: float = DEFAULT_TOKEN_TTL_SECS) -> None:
+    def __init__(self, journal: Journal, live: LiveConfig, token_ttl_secs: float = DEFAULT_TOKEN_TTL_SECS,
+                 password_cost: int = PASSWORD_COST) -> None:
         super().__init__(journal, live)
         self.token_ttl_secs = token_ttl_secs
         # a fixed hash to verify against when the username is unknown: same cost, no user enumeration
-        self._dummy_hash = hash_password("frontdesk-no-such-agent")
+        self._dummy_hash = hash_password("frontdesk-no-such-agent", cost=password_cost)
 
     # ---- logging in ---------------------------------------------------------------------------------
 

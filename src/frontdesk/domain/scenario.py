@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +42,7 @@ from frontdesk.domain.lifecycle import (
     say,
     scenario_party,
 )
-from frontdesk.domain.scenario_values import TEXT_FORM, as_text, rule_matches
+from frontdesk.domain.scenario_values import TEMPLATE, TEXT_FORM, as_text, rule_matches
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import FormRequestRecord, JsonObject, LeftMessageRecord, SessionRecord, TimerRecord
 
@@ -60,8 +59,6 @@ DEFAULT_SAY_AFTER = "Thanks, we will get back to you."
 CLOSED_MESSAGE = "We are closed right now. Please come back during our opening hours."
 BROKEN_MESSAGE = "Sorry, something went wrong on our side. Please try again later."
 MAX_CASE_ID_CHARS = 128
-
-_TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[^{}\s]*)?)\}")
 
 
 class ScenarioBroken(Exception):
@@ -460,7 +457,7 @@ async def _render(ctx: ActionContext, run: _Run, session: SessionRecord, templat
     every other name, and a name without a value, becomes empty text."""
     parts: list[str] = []
     last = 0
-    for match in _TEMPLATE.finditer(template):
+    for match in TEMPLATE.finditer(template):
         parts.append(template[last:match.start()])
         name = match.group(1)
         value = await _field(ctx, run, session, name)
