@@ -28,6 +28,7 @@ from frontdesk.agents.supervisor_api import build_supervisor_router
 from frontdesk.bus.interfaces import chat_topic
 from frontdesk.delivery.agent_stream import AgentStream
 from frontdesk.delivery.notifier import Notifier
+from frontdesk.delivery.supervisor_feed import SupervisorFeed
 from frontdesk.domain.agents import AgentService, ChatView
 from frontdesk.domain.config import ContactCenterConfig, LiveConfig
 from frontdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
@@ -59,6 +60,7 @@ class AgentApi:
     supervision: SupervisorService | None = None  # the supervisor API (/supervisor/…, /reports/…) when given
     reports: ReportService | None = None
     handoffs: HandoffApi | None = None  # transfers, conferences, wrap-up, customer history
+    supervisor_feed: SupervisorFeed | None = None  # the supervisor live stream (/supervisor/ws) when given
 
     @property
     def config(self) -> ContactCenterConfig:
@@ -110,11 +112,24 @@ def build_agent_app(api: AgentApi) -> FastAPI:
             raise HTTPException(401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"}) from None
 
     Agent = Annotated[AgentRecord, Depends(current_agent)]
+
+    async def socket_agent(ws: WebSocket) -> AgentRecord | None:
+        """The agent a WebSocket connects as (``?token=``): the one authentication of every
+        agent-API socket. Accepts the socket; when the token is bad closes it with 4401 and
+        returns None."""
+        await ws.accept()
+        try:
+            return await api.agents.authenticate(ws.query_params.get("token", ""))
+        except Forbidden:
+            await ws.close(WS_CLOSE_UNAUTHORIZED, "invalid or expired token")
+            return None
+
     errors: dict[int | str, dict[str, Any]] = {code: {"model": wire.ErrorBody} for code in (400, 401, 403, 404, 409)}
     if api.admin is not None:
         app.include_router(build_admin_router(api.admin, current_agent), prefix="/admin")
     if api.supervision is not None and api.reports is not None:
-        app.include_router(build_supervisor_router(api.supervision, api.reports, current_agent), prefix="")
+        app.include_router(build_supervisor_router(api.supervision, api.reports, current_agent, socket_agent,
+                                                   api.supervisor_feed), prefix="")
     if api.handoffs is not None:
         app.include_router(build_handoff_router(api.handoffs, current_agent), responses=errors)
 
@@ -243,14 +258,11 @@ def build_agent_app(api: AgentApi) -> FastAPI:
         return allowed
 
     @app.websocket("/ws")
-    async def websocket(ws: WebSocket, token: str = "") -> None:
+    async def websocket(ws: WebSocket) -> None:
         """Live events: send ``{"type": "hello", "cursors": {chat_id: seq}}`` first; receive
         ``snapshot`` and ``event`` messages (docs/agent-api.md)."""
-        await ws.accept()
-        try:
-            agent = await api.agents.authenticate(token)
-        except Forbidden:
-            await ws.close(WS_CLOSE_UNAUTHORIZED, "invalid or expired token")
+        agent = await socket_agent(ws)
+        if agent is None:
             return
         try:
             async with asyncio.timeout(HELLO_TIMEOUT_SECS):

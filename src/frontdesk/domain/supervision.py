@@ -125,9 +125,20 @@ class SupervisorService(EngineService):
     # ---- the live overview ----------------------------------------------------------------------------
 
     async def overview(self, supervisor_id: str) -> Overview:
+        """The overview of the supervisor's tenant."""
+        supervisor = await self.require_supervisor(supervisor_id)
+        return await self.tenant_overview(supervisor.tenant)
+
+    async def still_supervising(self, supervisor_id: str) -> bool:
+        """Whether the supervisor's session is still open: the account exists, is a supervisor
+        (or admin) and is not logged out (the live stream closes with 4410 otherwise)."""
         async with self.journal.read() as tx:
-            supervisor = await self._supervisor(tx, supervisor_id)
-            tenant = supervisor.tenant
+            agent = await tx.agents.get(supervisor_id)
+        return is_supervisor(agent) and agent is not None and agent.state != "logged_out"
+
+    async def tenant_overview(self, tenant: str) -> Overview:
+        """Queues, agents and active chats of the tenant, now."""
+        async with self.journal.read() as tx:
             ctx = _ReadContext(tx, self.journal.clock.now())
             view = Overview(tenant=tenant, now=ctx.now)
             agents = await tx.agents.list_for_tenant(tenant)
