@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from frontdesk.domain import routing
 from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from frontdesk.domain.ids import new_party_id
-from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
+from frontdesk.domain.journal import ReadContext, to_everyone, to_staff
 from frontdesk.domain.lifecycle import active_parties
 from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
@@ -27,14 +27,6 @@ FORCEABLE_STATES = ("ready", "not_ready", "logged_out")
 
 def is_supervisor(agent: AgentRecord | None) -> bool:
     return agent is not None and agent.role in SUPERVISOR_ROLES
-
-
-class _ReadContext(ActionContext):
-    """An ``ActionContext`` over a read transaction, for the routing queries (estimates, staffing):
-    it never stores anything."""
-
-    async def flush(self) -> None:
-        return None
 
 
 # ---- the overview ----------------------------------------------------------------------------------------
@@ -137,43 +129,55 @@ class SupervisorService(EngineService):
         return is_supervisor(agent) and agent is not None and agent.state != "logged_out"
 
     async def tenant_overview(self, tenant: str) -> Overview:
-        """Queues, agents and active chats of the tenant, now."""
+        """Queues, agents and active chats of the tenant, now, in a fixed number of queries whatever
+        the number of queues, agents and chats; each queue's estimates come from its model
+        (``routing.queue_models``), computed once."""
         async with self.journal.read() as tx:
-            ctx = _ReadContext(tx, self.journal.clock.now())
+            ctx = ReadContext(tx, self.journal.clock.now())
             view = Overview(tenant=tenant, now=ctx.now)
-            agents = await tx.agents.list_for_tenant(tenant)
+            staff = await routing.tenant_staff(ctx, tenant)
             active = await tx.sessions.list_active(tenant)
-            tenant_config = self.config.tenants.get(tenant)
-            queues = tenant_config.queues if tenant_config else {}
-            for queue in queues.values():
-                waiting = [s for s in active if s.state == "queued" and s.queue_id == queue.queue_id]
-                arrivals = [s.queued_at or s.created_at for s in waiting]
-                skilled = [a for a in agents if a.state != "logged_out" and routing.has_skills(a, queue.skills)]
-                view.queues.append(QueueView(
-                    queue_id=queue.queue_id, name=queue.name, waiting=len(waiting),
-                    longest_wait_secs=max((max(0.0, ctx.now - t) for t in arrivals), default=0.0),
-                    ewt_new_chat_secs=await routing.estimate_new_chat(ctx, self.config, tenant, queue.queue_id),
-                    estimates=await routing.estimate_queue(ctx, self.config, tenant, queue.queue_id),
-                    agents_logged_in=len(skilled), agents_ready=sum(1 for a in skilled if a.state == "ready")))
-            monitors: dict[str, list[str]] = {}
-            for agent in agents:
-                if is_supervisor(agent):
-                    for chat_id in await tx.monitors.chats_of(agent.agent_id):
-                        monitors.setdefault(chat_id, []).append(agent.agent_id)
-            held: dict[str, list[str]] = {}
-            for session in active:
-                parties = [p for p in await tx.parties.list_for_chat(session.chat_id)
-                           if p.left_at is None and p.party_type == "internal"]
-                for party in parties:
-                    held.setdefault(party.agent_id, []).append(session.chat_id)
-                view.chats.append(_chat_view(session, parties, sorted(monitors.get(session.chat_id, [])), ctx.now))
-            for agent in agents:
-                offers = [s.chat_id for s in active if s.state == "connecting" and s.offered_agent_id == agent.agent_id]
-                view.agents.append(AgentView(
-                    agent_id=agent.agent_id, username=agent.username, display_name=agent.display_name,
-                    role=agent.role, team=agent.team, skills=dict(agent.skills), state=agent.state,
-                    state_since=agent.state_since, chats=held.get(agent.agent_id, []), offers=offers,
-                    load=await tx.agents.count_chats(agent.agent_id), max_chats=agent.max_chats))
+            models = await routing.queue_models(ctx, self.config, tenant, staff)
+            present = await tx.parties.list_present(tenant)
+            monitoring = await tx.monitors.list_for_tenant(tenant)
+        tenant_config = self.config.tenants.get(tenant)
+        queued = sorted((s for s in active if s.state == "queued"), key=routing.service_order)
+        for queue in (tenant_config.queues if tenant_config else {}).values():
+            waiting = [s for s in queued if s.queue_id == queue.queue_id]
+            skilled = [a for a in staff.agents if a.state != "logged_out" and routing.has_skills(a, queue.skills)]
+            model = models.get(queue.queue_id)
+            view.queues.append(QueueView(
+                queue_id=queue.queue_id, name=queue.name, waiting=len(waiting),
+                longest_wait_secs=max((max(0.0, ctx.now - (s.queued_at or s.created_at)) for s in waiting),
+                                      default=0.0),
+                ewt_new_chat_secs=None if model is None else model.wait_at(len(waiting)),
+                estimates={} if model is None else {s.chat_id: model.wait_at(i) for i, s in enumerate(waiting)},
+                agents_logged_in=len(skilled), agents_ready=sum(1 for a in skilled if a.state == "ready")))
+        supervisors = {a.agent_id for a in staff.agents if is_supervisor(a)}
+        monitors: dict[str, list[str]] = {}
+        for chat_id, agent_id in monitoring:
+            if agent_id in supervisors:
+                monitors.setdefault(chat_id, []).append(agent_id)
+        internal: dict[str, list[PartyRecord]] = {}
+        for party in present:
+            if party.party_type == "internal":
+                internal.setdefault(party.chat_id, []).append(party)
+        held: dict[str, list[str]] = {}
+        offered: dict[str, list[str]] = {}
+        for session in active:
+            parties = internal.get(session.chat_id, [])
+            for party in parties:
+                held.setdefault(party.agent_id, []).append(session.chat_id)
+            if session.state == "connecting":
+                offered.setdefault(session.offered_agent_id, []).append(session.chat_id)
+            view.chats.append(_chat_view(session, parties, sorted(monitors.get(session.chat_id, [])), ctx.now))
+        for agent in staff.agents:
+            view.agents.append(AgentView(
+                agent_id=agent.agent_id, username=agent.username, display_name=agent.display_name,
+                role=agent.role, team=agent.team, skills=dict(agent.skills), state=agent.state,
+                state_since=agent.state_since, chats=held.get(agent.agent_id, []),
+                offers=offered.get(agent.agent_id, []), load=staff.loads.get(agent.agent_id, 0),
+                max_chats=agent.max_chats))
         view.agents.sort(key=lambda a: a.agent_id)
         return view
 

@@ -132,6 +132,18 @@ class TimerRecord:
     payload: JsonObject
 
 
+@dataclass(frozen=True, slots=True)
+class QueueModelRecord:
+    """The cached estimate model of one queue (``domain/ewt.QueueModel``) and what it was computed for."""
+
+    tenant: str
+    queue_id: str
+    computed_at: float
+    staffing: str  # the staffing the model assumed (routing's key): another one means it is out of date
+    waits: tuple[int, ...]  # estimates of positions 0 .. len-1
+    tail_step_secs: float  # seconds more per position beyond them
+
+
 @dataclass(slots=True)
 class FormRequestRecord:
     chat_id: str

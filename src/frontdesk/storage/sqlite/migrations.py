@@ -182,6 +182,21 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX monitors_agent ON monitors (agent_id)
     """,
+    # 4: queues cost O(1) per new chat: the head of a queue and a chat's place in it from one index,
+    # and the estimate model of each queue cached between refreshes
+    """
+    CREATE INDEX sessions_queued ON sessions (tenant, queue_id, priority DESC, queued_at, created_at)
+        WHERE terminal = 0 AND state = 'queued';
+    CREATE TABLE queue_models (
+        tenant TEXT NOT NULL,
+        queue_id TEXT NOT NULL,
+        computed_at REAL NOT NULL,
+        staffing TEXT NOT NULL,
+        waits TEXT NOT NULL,
+        tail_step_secs REAL NOT NULL,
+        PRIMARY KEY (tenant, queue_id)
+    )
+    """,
 ]
 
 

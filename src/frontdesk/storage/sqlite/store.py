@@ -27,6 +27,7 @@ from frontdesk.storage.records import (
     NewEvent,
     OfferRecord,
     PartyRecord,
+    QueueModelRecord,
     SessionRecord,
     TimerRecord,
     WrapUpRecord,
@@ -45,6 +46,7 @@ _SESSION_COLUMNS = (
     "priority, required_skills, scenario, ewt_predicted, ewt_announced, invited_agents"
 )
 _SESSION_COLUMN_COUNT = len(_SESSION_COLUMNS.split(", "))
+_MAX_COMPOUND = 200  # SELECTs joined by UNION ALL in one statement (SQLite allows 500)
 
 
 def _session_row(s: SessionRecord) -> tuple[Any, ...]:
@@ -158,6 +160,51 @@ class _Sessions:
             (tenant, queue_id, limit)).fetchall()
         return [float(r[0]) for r in rows]
 
+    async def recent_handle_times_of(self, tenant: str, queue_ids: Sequence[str],
+                                     limit: int) -> dict[str, list[float]]:
+        times: dict[str, list[float]] = {}
+        for start in range(0, len(queue_ids), _MAX_COMPOUND):
+            chunk = queue_ids[start:start + _MAX_COMPOUND]
+            # one index range per queue, newest first, joined in one statement
+            part = ("SELECT * FROM (SELECT queue_id, ended_at - connected_at FROM sessions INDEXED BY sessions_done "
+                    "WHERE tenant = ? AND queue_id = ? AND connected_at IS NOT NULL AND ended_at IS NOT NULL "
+                    "ORDER BY ended_at DESC LIMIT ?)")
+            params: list[Any] = []
+            for queue_id in chunk:
+                params.extend((tenant, queue_id, limit))
+            for queue_id, secs in self._c.execute(" UNION ALL ".join([part] * len(chunk)), params):
+                times.setdefault(str(queue_id), []).append(float(secs))
+        return times
+
+    async def list_queued(self, tenant: str, queue_id: str, limit: int) -> list[SessionRecord]:
+        rows = self._c.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions INDEXED BY sessions_queued WHERE tenant = ? AND queue_id = ? "
+            "AND terminal = 0 AND state = 'queued' ORDER BY priority DESC, queued_at, created_at, rowid LIMIT ?",
+            (tenant, queue_id, limit)).fetchall()
+        return [_session(r) for r in rows]
+
+    async def count_queued(self, tenant: str, queue_id: str) -> int:
+        row = self._c.execute(
+            "SELECT COUNT(*) FROM sessions INDEXED BY sessions_queued WHERE tenant = ? AND queue_id = ? "
+            "AND terminal = 0 AND state = 'queued'", (tenant, queue_id)).fetchone()
+        return int(row[0])
+
+    async def any_queued(self, tenant: str) -> bool:
+        row = self._c.execute("SELECT 1 FROM sessions INDEXED BY sessions_state WHERE tenant = ? AND terminal = 0 "
+                              "AND state = 'queued' LIMIT 1", (tenant,)).fetchone()
+        return row is not None
+
+    async def count_queued_ahead(self, session: SessionRecord) -> int:
+        queued_at = session.queued_at if session.queued_at is not None else session.created_at
+        row = self._c.execute(
+            "SELECT COUNT(*) FROM sessions INDEXED BY sessions_queued WHERE tenant = ?5 AND queue_id = ?6 "
+            "AND terminal = 0 AND state = 'queued' AND chat_id != ?1 AND (priority > ?2 OR (priority = ?2 AND "
+            "(queued_at < ?3 OR (queued_at = ?3 AND (created_at < ?4 OR (created_at = ?4 AND "
+            "rowid < COALESCE((SELECT rowid FROM sessions WHERE chat_id = ?1), 1 << 62)))))))",
+            (session.chat_id, session.priority, queued_at, session.created_at, session.tenant,
+             session.queue_id)).fetchone()
+        return int(row[0])
+
 
 def _event(row: sqlite3.Row) -> EventRecord:
     return EventRecord(chat_id=row[0], seq=row[1], ts=row[2], name=row[3], audience=Audience(row[4]),
@@ -231,6 +278,14 @@ class _Parties:
             f"SELECT {cols} FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
             "WHERE s.tenant = ? AND p.joined_at >= ? AND p.joined_at < ? ORDER BY p.joined_at",
             (tenant, since, until)).fetchall()
+        return [_party(r) for r in rows]
+
+    async def list_present(self, tenant: str) -> list[PartyRecord]:
+        cols = ", ".join(f"p.{c}" for c in _PARTY_COLUMNS.split(", "))
+        rows = self._c.execute(
+            f"SELECT {cols} FROM sessions s INDEXED BY sessions_state JOIN parties p ON p.chat_id = s.chat_id "
+            "WHERE s.tenant = ? AND s.terminal = 0 AND p.left_at IS NULL ORDER BY p.joined_at, p.party_id",
+            (tenant,)).fetchall()
         return [_party(r) for r in rows]
 
 
@@ -360,6 +415,11 @@ class _Timers:
         self._c.execute("INSERT INTO timers (chat_id, kind, due_at, payload) VALUES (?,?,?,?) "
                         "ON CONFLICT (chat_id, kind) DO UPDATE SET due_at = excluded.due_at, "
                         "payload = excluded.payload", (timer.chat_id, timer.kind, timer.due_at, _dumps(timer.payload)))
+
+    async def ensure(self, timer: TimerRecord) -> None:
+        self._c.execute("INSERT INTO timers (chat_id, kind, due_at, payload) VALUES (?,?,?,?) "
+                        "ON CONFLICT (chat_id, kind) DO NOTHING",
+                        (timer.chat_id, timer.kind, timer.due_at, _dumps(timer.payload)))
 
     async def cancel(self, chat_id: str, kind: str) -> None:
         self._c.execute("DELETE FROM timers WHERE chat_id = ? AND kind = ?", (chat_id, kind))
@@ -538,6 +598,38 @@ class _Monitors:
                               (chat_id, agent_id)).fetchone()
         return row is not None
 
+    async def list_for_tenant(self, tenant: str) -> list[tuple[str, str]]:
+        rows = self._c.execute("SELECT m.chat_id, m.agent_id FROM agents a JOIN monitors m ON m.agent_id = a.agent_id "
+                               "WHERE a.tenant = ? ORDER BY m.since, m.chat_id", (tenant,)).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+
+class _QueueModels:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._c = conn
+
+    async def get(self, tenant: str, queue_id: str) -> QueueModelRecord | None:
+        row = self._c.execute("SELECT tenant, queue_id, computed_at, staffing, waits, tail_step_secs FROM queue_models "
+                              "WHERE tenant = ? AND queue_id = ?", (tenant, queue_id)).fetchone()
+        if row is None:
+            return None
+        return QueueModelRecord(tenant=row[0], queue_id=row[1], computed_at=row[2], staffing=row[3],
+                                waits=tuple(orjson.loads(row[4])), tail_step_secs=row[5])
+
+    async def list_for_tenant(self, tenant: str) -> dict[str, QueueModelRecord]:
+        rows = self._c.execute("SELECT tenant, queue_id, computed_at, staffing, waits, tail_step_secs "
+                               "FROM queue_models WHERE tenant = ?", (tenant,)).fetchall()
+        return {str(r[1]): QueueModelRecord(tenant=r[0], queue_id=r[1], computed_at=r[2], staffing=r[3],
+                                            waits=tuple(orjson.loads(r[4])), tail_step_secs=r[5]) for r in rows}
+
+    async def put(self, model: QueueModelRecord) -> None:
+        self._c.execute("INSERT INTO queue_models (tenant, queue_id, computed_at, staffing, waits, tail_step_secs) "
+                        "VALUES (?,?,?,?,?,?) ON CONFLICT (tenant, queue_id) DO UPDATE SET "
+                        "computed_at = excluded.computed_at, staffing = excluded.staffing, waits = excluded.waits, "
+                        "tail_step_secs = excluded.tail_step_secs",
+                        (model.tenant, model.queue_id, model.computed_at, model.staffing, _dumps(list(model.waits)),
+                         model.tail_step_secs))
+
 
 class SqliteTransaction:
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -554,6 +646,7 @@ class SqliteTransaction:
         self.wrap_ups = _WrapUps(conn)
         self.left_messages = _LeftMessages(conn)
         self.monitors = _Monitors(conn)
+        self.queue_models = _QueueModels(conn)
 
 
 class SqliteStorage:
