@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -33,6 +34,75 @@ from frontdesk.storage.records import (
     WrapUpRecord,
 )
 from frontdesk.storage.sqlite.migrations import migrate
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What the stores use of a ``sqlite3.Connection`` (a ``CountingConnection`` is one too)."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor: ...
+
+
+@dataclass(slots=True)
+class StatementCounts:
+    """What the stores asked of SQLite while counted (``SqliteStorage.counting``)."""
+
+    statements: int = 0
+    rows_read: int = 0  # rows fetched from results
+    rows_written: int = 0  # rows inserted, updated or deleted
+
+
+class _CountingCursor:
+    def __init__(self, cursor: sqlite3.Cursor, counts: StatementCounts) -> None:
+        self._cursor, self._counts = cursor, counts
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Any:
+        row = self._cursor.fetchone()
+        if row is not None:
+            self._counts.rows_read += 1
+        return row
+
+    def fetchall(self) -> list[Any]:
+        rows = self._cursor.fetchall()
+        self._counts.rows_read += len(rows)
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        for row in self._cursor:
+            self._counts.rows_read += 1
+            yield row
+
+
+class CountingConnection:
+    """A connection that counts statements, rows read and rows written."""
+
+    def __init__(self, conn: sqlite3.Connection, counts: StatementCounts) -> None:
+        self._conn, self.counts = conn, counts
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
+        return self._counted(lambda: self._conn.execute(sql, parameters))
+
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor:
+        return self._counted(lambda: self._conn.executemany(sql, parameters))
+
+    def _counted(self, run: Callable[[], sqlite3.Cursor]) -> Cursor:
+        before = self._conn.total_changes
+        cursor = run()
+        self.counts.statements += 1
+        self.counts.rows_written += self._conn.total_changes - before
+        return _CountingCursor(cursor, self.counts)
 
 
 def _dumps(value: Any) -> str:
@@ -70,7 +140,7 @@ def _session(row: sqlite3.Row) -> SessionRecord:
 
 
 class _Sessions:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def insert(self, session: SessionRecord) -> None:
@@ -215,7 +285,7 @@ _EVENT_COLUMNS = "chat_id, seq, ts, name, audience, in_history, origin, payload"
 
 
 class _Events:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def append(self, chat_id: str, first_seq: int, ts: float,
@@ -251,7 +321,7 @@ def _party(row: sqlite3.Row) -> PartyRecord:
 
 
 class _Parties:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def insert(self, party: PartyRecord) -> None:
@@ -301,7 +371,7 @@ def _agent(row: sqlite3.Row) -> AgentRecord:
 
 
 class _Agents:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def upsert(self, agent: AgentRecord) -> None:
@@ -380,7 +450,7 @@ _FILE_COLUMNS = "file_id, tenant, chat_id, file_name, content_type, size, create
 
 
 class _Files:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def insert(self, record: FileRecord) -> None:
@@ -408,7 +478,7 @@ class _Files:
 
 
 class _Timers:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def set(self, timer: TimerRecord) -> None:
@@ -438,7 +508,7 @@ class _Timers:
 
 
 class _Forms:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def insert(self, form: FormRequestRecord) -> None:
@@ -463,7 +533,7 @@ class _Forms:
 
 
 class _Push:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def set(self, chat_id: str, subscription: JsonObject, updated_at: float) -> None:
@@ -480,7 +550,7 @@ class _Push:
 
 
 class _Cases:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def ensure(self, tenant: str, case_id: str, created_at: float) -> None:
@@ -502,7 +572,7 @@ _OFFER_COLUMNS = "chat_id, agent_id, tenant, queue_id, offered_at, outcome, deci
 
 
 class _Offers:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def insert(self, offer: OfferRecord) -> None:
@@ -524,7 +594,7 @@ _WRAP_UP_COLUMNS = "chat_id, agent_id, tenant, queue_id, disposition, notes, cre
 
 
 class _WrapUps:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def insert(self, wrap_up: WrapUpRecord) -> None:
@@ -552,7 +622,7 @@ def _left_message(row: sqlite3.Row) -> LeftMessageRecord:
 
 
 class _LeftMessages:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def insert(self, message: LeftMessageRecord) -> None:
@@ -578,7 +648,7 @@ class _LeftMessages:
 
 
 class _Monitors:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def add(self, chat_id: str, agent_id: str, since: float) -> None:
@@ -605,7 +675,7 @@ class _Monitors:
 
 
 class _QueueModels:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def get(self, tenant: str, queue_id: str) -> QueueModelRecord | None:
@@ -632,7 +702,7 @@ class _QueueModels:
 
 
 class SqliteTransaction:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.sessions = _Sessions(conn)
         self.events = _Events(conn)
         self.parties = _Parties(conn)
@@ -677,6 +747,17 @@ class SqliteStorage:
     async def read(self) -> AsyncIterator[SqliteTransaction]:
         async with self._lock:
             yield self._tx
+
+    @contextmanager
+    def counting(self) -> Iterator[StatementCounts]:
+        """Count the statements and rows of every transaction while the block runs (tests measure
+        what an action costs with it; the stores run on the plain connection otherwise)."""
+        counts = StatementCounts()
+        plain, self._tx = self._tx, SqliteTransaction(CountingConnection(self._conn, counts))
+        try:
+            yield counts
+        finally:
+            self._tx = plain
 
     async def close(self) -> None:
         async with self._lock:
