@@ -130,6 +130,7 @@ class TimerRecord:
     kind: str
     due_at: float
     payload: JsonObject
+    failures: int = 0  # times its handler raised in a row (the timer service backs off and gives up)
 
 
 @dataclass(frozen=True, slots=True)

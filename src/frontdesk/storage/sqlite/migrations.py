@@ -197,6 +197,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant, queue_id)
     )
     """,
+    # 5: a timer whose handler fails is retried with back-off, then given up
+    """
+    ALTER TABLE timers ADD COLUMN failures INTEGER NOT NULL DEFAULT 0
+    """,
 ]
 
 

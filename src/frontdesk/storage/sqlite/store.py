@@ -477,19 +477,29 @@ class _Files:
         self._c.execute("DELETE FROM files WHERE file_id = ?", (file_id,))
 
 
+def _timer(row: sqlite3.Row) -> TimerRecord:
+    return TimerRecord(chat_id=row[0], kind=row[1], due_at=row[2], payload=orjson.loads(row[3]), failures=row[4])
+
+
 class _Timers:
     def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def set(self, timer: TimerRecord) -> None:
-        self._c.execute("INSERT INTO timers (chat_id, kind, due_at, payload) VALUES (?,?,?,?) "
+        self._c.execute("INSERT INTO timers (chat_id, kind, due_at, payload, failures) VALUES (?,?,?,?,?) "
                         "ON CONFLICT (chat_id, kind) DO UPDATE SET due_at = excluded.due_at, "
-                        "payload = excluded.payload", (timer.chat_id, timer.kind, timer.due_at, _dumps(timer.payload)))
+                        "payload = excluded.payload, failures = excluded.failures",
+                        (timer.chat_id, timer.kind, timer.due_at, _dumps(timer.payload), timer.failures))
+
+    async def get(self, chat_id: str, kind: str) -> TimerRecord | None:
+        row = self._c.execute("SELECT chat_id, kind, due_at, payload, failures FROM timers WHERE chat_id = ? "
+                              "AND kind = ?", (chat_id, kind)).fetchone()
+        return _timer(row) if row else None
 
     async def ensure(self, timer: TimerRecord) -> None:
-        self._c.execute("INSERT INTO timers (chat_id, kind, due_at, payload) VALUES (?,?,?,?) "
+        self._c.execute("INSERT INTO timers (chat_id, kind, due_at, payload, failures) VALUES (?,?,?,?,?) "
                         "ON CONFLICT (chat_id, kind) DO NOTHING",
-                        (timer.chat_id, timer.kind, timer.due_at, _dumps(timer.payload)))
+                        (timer.chat_id, timer.kind, timer.due_at, _dumps(timer.payload), timer.failures))
 
     async def cancel(self, chat_id: str, kind: str) -> None:
         self._c.execute("DELETE FROM timers WHERE chat_id = ? AND kind = ?", (chat_id, kind))
@@ -498,9 +508,9 @@ class _Timers:
         self._c.execute("DELETE FROM timers WHERE chat_id = ?", (chat_id,))
 
     async def due(self, now: float, limit: int) -> list[TimerRecord]:
-        rows = self._c.execute("SELECT chat_id, kind, due_at, payload FROM timers WHERE due_at <= ? "
+        rows = self._c.execute("SELECT chat_id, kind, due_at, payload, failures FROM timers WHERE due_at <= ? "
                                "ORDER BY due_at LIMIT ?", (now, limit)).fetchall()
-        return [TimerRecord(chat_id=r[0], kind=r[1], due_at=r[2], payload=orjson.loads(r[3])) for r in rows]
+        return [_timer(r) for r in rows]
 
     async def next_due_at(self) -> float | None:
         row = self._c.execute("SELECT MIN(due_at) FROM timers").fetchone()
