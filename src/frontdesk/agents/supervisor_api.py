@@ -15,7 +15,8 @@ from starlette.websockets import WebSocketState
 
 from frontdesk.delivery.supervisor_feed import SupervisorFeed
 from frontdesk.domain.reports import AGENT_COLUMNS, QUEUE_COLUMNS, SERVICE_LEVEL_SECS, ReportService, to_csv
-from frontdesk.domain.supervision import SUPERVISOR_ROLES, Overview, SupervisorService, is_supervisor
+from frontdesk.domain.roles import NOT_A_SUPERVISOR, is_supervisor, require_supervisor
+from frontdesk.domain.supervision import Overview, SupervisorService
 from frontdesk.storage.records import AgentRecord, JsonObject
 
 WS_CLOSE_NOT_SUPERVISOR = 4403
@@ -207,9 +208,7 @@ def build_supervisor_router(supervision: SupervisorService, reports: ReportServi
     ``/supervisor/ws`` is served)."""
 
     async def current_supervisor(agent: Annotated[AgentRecord, Depends(current_agent)]) -> AgentRecord:
-        if agent.role not in SUPERVISOR_ROLES:
-            raise HTTPException(403, "this needs an agent whose role is supervisor or admin")
-        return agent
+        return require_supervisor(agent)
 
     Supervisor = Annotated[AgentRecord, Depends(current_supervisor)]
     errors: dict[int | str, dict[str, Any]] = {code: {"model": SupervisorError}
@@ -313,7 +312,7 @@ def _add_live_stream(router: APIRouter, supervision: SupervisorService, socket_a
         if agent is None:
             return
         if not is_supervisor(agent):
-            await ws.close(WS_CLOSE_NOT_SUPERVISOR, "this needs an agent whose role is supervisor or admin")
+            await ws.close(WS_CLOSE_NOT_SUPERVISOR, NOT_A_SUPERVISOR)
             return
         stop = asyncio.Event()
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from frontdesk.bus.interfaces import agent_topic, chat_topic
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.agents import AgentService
-from frontdesk.domain.supervision import is_supervisor
+from frontdesk.domain.roles import is_supervisor
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import Audience, JsonObject, SessionRecord
 

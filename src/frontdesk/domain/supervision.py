@@ -10,23 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from frontdesk.domain import routing
-from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from frontdesk.domain.ids import new_party_id
-from frontdesk.domain.journal import ReadContext, to_everyone, to_staff
-from frontdesk.domain.lifecycle import active_parties
+from frontdesk.domain.errors import Conflict, Invalid, NotFound
+from frontdesk.domain.journal import ReadContext, to_staff
+from frontdesk.domain.lifecycle import active_parties, join_internal, party_of
+from frontdesk.domain.roles import is_supervisor, require_supervisor
 from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
 from frontdesk.storage.interfaces import Transaction
 from frontdesk.storage.records import AgentRecord, EventRecord, JsonObject, PartyRecord, SessionRecord
 
-SUPERVISOR_ROLES = ("supervisor", "admin")
 WHISPER = "frontdesk_whisper"
 MAX_WHISPER_CHARS = 32_000
 FORCEABLE_STATES = ("ready", "not_ready", "logged_out")
-
-
-def is_supervisor(agent: AgentRecord | None) -> bool:
-    return agent is not None and agent.role in SUPERVISOR_ROLES
 
 
 # ---- the overview ----------------------------------------------------------------------------------------
@@ -98,10 +93,7 @@ class SupervisorService(EngineService):
 
     @staticmethod
     async def _supervisor(tx: Transaction, supervisor_id: str) -> AgentRecord:
-        agent = await tx.agents.get(supervisor_id)
-        if agent is None or not is_supervisor(agent):
-            raise Forbidden("this needs an agent whose role is supervisor or admin")
-        return agent
+        return require_supervisor(await tx.agents.get(supervisor_id))
 
     @staticmethod
     def _own(supervisor: AgentRecord, session: SessionRecord | None) -> SessionRecord:
@@ -198,7 +190,7 @@ class SupervisorService(EngineService):
             session = self._own(supervisor, await ctx.session(chat_id))
             if session.terminal:
                 raise Conflict("this chat has ended")
-            if any(p.agent_id == supervisor_id for p in await active_parties(ctx, session)):
+            if party_of(await active_parties(ctx, session), supervisor_id) is not None:
                 raise Conflict("you are already in this chat")
             await ctx.tx.monitors.add(chat_id, supervisor_id, ctx.now)
             ctx.wake_agent(supervisor_id)
@@ -227,7 +219,7 @@ class SupervisorService(EngineService):
             session = self._own(supervisor, await ctx.session(chat_id))
             if session.terminal:
                 raise Conflict("this chat has ended")
-            in_chat = any(p.agent_id == supervisor_id for p in await active_parties(ctx, session))
+            in_chat = party_of(await active_parties(ctx, session), supervisor_id) is not None
             if not in_chat and not await ctx.tx.monitors.is_monitoring(chat_id, supervisor_id):
                 raise Conflict("monitor the chat (or join it) before whispering")
             payload: JsonObject = {"event": WHISPER, "from": supervisor.display_name, "agent_id": supervisor_id,
@@ -245,18 +237,10 @@ class SupervisorService(EngineService):
                 raise Conflict("this chat has ended")
             if session.state != "connected":
                 raise Conflict("only a connected chat can be joined")
-            if any(p.agent_id == supervisor_id for p in await active_parties(ctx, session)):
+            if party_of(await active_parties(ctx, session), supervisor_id) is not None:
                 raise Conflict("you are already in this chat")
-            party = PartyRecord(party_id=new_party_id(), chat_id=chat_id, party_type="internal",
-                                agent_id=supervisor_id, first_name=supervisor.first_name,
-                                last_name=supervisor.last_name, display_name=supervisor.display_name,
-                                joined_at=ctx.now)
-            await ctx.tx.parties.insert(party)
             await ctx.tx.monitors.remove(chat_id, supervisor_id)
-            await ctx.emit(session, to_everyone(ev.party_joined(party.party_id, "internal", party.first_name,
-                                                                party.last_name, party.display_name, ctx.now),
-                                                "agent"))
-            ctx.wake_agent(supervisor_id)
+            party = await join_internal(ctx, session, supervisor)
             ctx.wake_tenant(session.tenant)
             return party
 
