@@ -15,6 +15,7 @@ Rules (docs/routing.md):
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from frontdesk.domain import ewt
@@ -268,11 +269,15 @@ class Staffing:
     logged_in: int
     free_slots: int
     busy_elapsed_secs: list[float]
+    connected_since: tuple[float, ...] = ()  # when each busy slot's chat connected (offered slots: none)
 
     @property
     def key(self) -> str:
-        """What a queue model computed for this staffing depends on, besides time and handle times."""
-        return f"{self.free_slots}/{len(self.busy_elapsed_secs)}"
+        """What a model computed for this staffing assumed: the free and busy slots and which chats
+        hold them. It changes when a chat connects or ends or an agent's state or load changes, not
+        as time passes."""
+        held = hashlib.blake2b(repr(sorted(self.connected_since)).encode(), digest_size=8).hexdigest()
+        return f"{self.free_slots}/{len(self.busy_elapsed_secs)}/{held}"
 
 
 @dataclass(slots=True)
@@ -291,15 +296,17 @@ class TenantStaff:
         if not ready:
             return Staffing(logged_in=len(agents), free_slots=0, busy_elapsed_secs=[])
         busy: list[float] = []
+        since: list[float] = []
         held: dict[str, int] = {}
         for agent_id, connected_at in self.connected:
             if agent_id in ready:
                 busy.append(max(0.0, self.now - connected_at))
+                since.append(connected_at)
                 held[agent_id] = held.get(agent_id, 0) + 1
         for agent_id in ready:  # offered, not yet accepted: a slot whose chat starts now
             busy.extend(0.0 for _ in range(max(0, self.loads.get(agent_id, 0) - held.get(agent_id, 0))))
         free = sum(max(0, a.max_chats - self.loads.get(a.agent_id, 0)) for a in ready.values())
-        return Staffing(logged_in=len(agents), free_slots=free, busy_elapsed_secs=busy)
+        return Staffing(logged_in=len(agents), free_slots=free, busy_elapsed_secs=busy, connected_since=tuple(since))
 
 
 async def tenant_staff(ctx: ActionContext, tenant: str) -> TenantStaff:
