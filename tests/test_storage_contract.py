@@ -354,3 +354,31 @@ async def test_present_parties_monitors_of_a_tenant_and_timer_failures(storage: 
         assert await tx.timers.get("c2", "warn") == TimerRecord("c2", "warn", 20.0, {})
         assert await tx.timers.get("c3", "warn") is None
         assert [t.failures for t in await tx.timers.due(30.0, 10)] == [2, 0]
+
+
+async def test_queue_lengths_follow_every_change_of_state_queue_and_priority(storage: Storage) -> None:
+    async def lengths() -> tuple[int, int, int, bool]:
+        async with storage.read() as tx:
+            return (await tx.sessions.count_queued("t", "q"), await tx.sessions.count_queued("t", "q", 5),
+                    await tx.sessions.count_queued("t", "q2"), await tx.sessions.any_queued("t"))
+
+    chat = session("c1")
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(chat)
+        await tx.sessions.insert(session("ivr", state="ivr"))
+    assert await lengths() == (1, 0, 0, True)
+    steps: list[tuple[dict[str, object], tuple[int, int, int, bool]]] = [
+        ({"state": "connecting"}, (0, 0, 0, False)), ({"state": "queued"}, (1, 0, 0, True)),
+        ({"priority": 7}, (1, 1, 0, True)), ({"queue_id": "q2"}, (0, 0, 1, True)),
+        ({"last_seq": 3}, (0, 0, 1, True)), ({"terminal": True}, (0, 0, 0, False))]
+    for change, expected in steps:
+        for key, value in change.items():
+            setattr(chat, key, value)
+        async with storage.transaction() as tx:
+            await tx.sessions.update(chat)
+        assert await lengths() == expected, change
+    with pytest.raises(RuntimeError):
+        async with storage.transaction() as tx:
+            await tx.sessions.insert(session("rolled-back"))
+            raise RuntimeError("rolled back: the count with it")
+    assert await lengths() == (0, 0, 0, False)

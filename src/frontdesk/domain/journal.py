@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import astuple
-from typing import Any
 
 from frontdesk.bus.interfaces import Bus, agent_topic, chat_topic, tenant_topic
 from frontdesk.domain.clock import Clock
@@ -34,9 +32,10 @@ def to_customer(payload: JsonObject, origin: str, in_history: bool = True) -> Ne
                     origin=origin)
 
 
-def _stored(session: SessionRecord) -> tuple[Any, ...]:
-    """The session's fields as stored (a deep copy: later changes in place do not alter it)."""
-    return astuple(session)
+def _stored(session: SessionRecord) -> str:
+    """The session's fields as text: a change to any of them, even inside its dicts and lists,
+    changes it (and is cheaper to make and compare than a deep copy)."""
+    return repr(session)
 
 
 class ActionContext:
@@ -46,7 +45,7 @@ class ActionContext:
         self.tx = tx
         self.now = now
         self._sessions: dict[str, SessionRecord] = {}
-        self._saved: dict[str, tuple[Any, ...]] = {}  # chat id → the fields as last stored
+        self._saved: dict[str, str] = {}  # chat id → the fields as last stored
         self.wakes: dict[str, int] = {}
 
     def track(self, session: SessionRecord) -> SessionRecord:
@@ -88,12 +87,6 @@ class ActionContext:
         stored first)."""
         await self.flush()
         return [self.track(s) for s in await self.tx.sessions.list_queued(tenant, queue_id, limit)]
-
-    async def queued_ahead(self, session: SessionRecord) -> int:
-        """How many chats come before the session in its queue's service order (this action's
-        changes stored first)."""
-        await self.flush()
-        return await self.tx.sessions.count_queued_ahead(session)
 
     async def create(self, session: SessionRecord) -> None:
         await self.tx.sessions.insert(session)

@@ -387,7 +387,19 @@ async def estimate_of(ctx: ActionContext, config: ContactCenterConfig, session: 
     if queue is None:
         return None
     model = await queue_model(ctx, queue, session.tenant, await staffing(ctx, session.tenant, queue.skills))
-    return None if model is None else model.wait_at(await ctx.queued_ahead(session))
+    return None if model is None else model.wait_at(await _place(ctx, session))
+
+
+async def _place(ctx: ActionContext, session: SessionRecord) -> int:
+    """How many chats come before a queued chat in its queue. One that joined just now is behind
+    every chat of its priority or higher (the queue's counters); one given back, overflowed or
+    transferred keeps its first arrival time, so the chats ahead of it are counted one by one (few:
+    it goes back near the head)."""
+    await ctx.flush()
+    if session.queued_at == ctx.now:
+        ahead = await ctx.tx.sessions.count_queued(session.tenant, session.queue_id, session.priority)
+        return max(0, ahead - 1)  # it is counted itself
+    return await ctx.tx.sessions.count_queued_ahead(session)
 
 
 async def estimate_new_chat(ctx: ActionContext, config: ContactCenterConfig, tenant: str,

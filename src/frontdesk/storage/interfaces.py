@@ -59,12 +59,16 @@ class SessionStore(Protocol):
         """The first ``limit`` chats queued in the queue, in service order (priority, then first
         entered a queue, then created, then chat id)."""
         ...
-    async def count_queued(self, tenant: str, queue_id: str) -> int: ...
+    async def count_queued(self, tenant: str, queue_id: str, min_priority: int | None = None) -> int:
+        """Chats queued in the queue (of ``min_priority`` or higher), from per-queue counters: the
+        cost does not grow with the queue."""
+        ...
     async def any_queued(self, tenant: str) -> bool:
         """Whether any chat of the tenant is queued."""
         ...
     async def count_queued_ahead(self, session: SessionRecord) -> int:
-        """Chats queued in the session's queue that come before it in service order."""
+        """Chats queued in the session's queue that come before it in service order (walks them:
+        for a chat near the head; a chat joining at the tail is placed with ``count_queued``)."""
         ...
 
 

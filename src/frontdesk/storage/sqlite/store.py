@@ -253,22 +253,24 @@ class _Sessions:
             (tenant, queue_id, limit)).fetchall()
         return [_session(r) for r in rows]
 
-    async def count_queued(self, tenant: str, queue_id: str) -> int:
-        row = self._c.execute(
-            "SELECT COUNT(*) FROM sessions INDEXED BY sessions_queued WHERE tenant = ? AND queue_id = ? "
-            "AND terminal = 0 AND state = 'queued'", (tenant, queue_id)).fetchone()
-        return int(row[0])
+    async def count_queued(self, tenant: str, queue_id: str, min_priority: int | None = None) -> int:
+        query = "SELECT COALESCE(SUM(queued), 0) FROM queue_lengths WHERE tenant = ? AND queue_id = ?"
+        params: tuple[Any, ...] = (tenant, queue_id)
+        if min_priority is not None:
+            query, params = query + " AND priority >= ?", (*params, min_priority)
+        return int(self._c.execute(query, params).fetchone()[0])
 
     async def any_queued(self, tenant: str) -> bool:
-        row = self._c.execute("SELECT 1 FROM sessions INDEXED BY sessions_state WHERE tenant = ? AND terminal = 0 "
-                              "AND state = 'queued' LIMIT 1", (tenant,)).fetchone()
+        row = self._c.execute("SELECT 1 FROM queue_lengths WHERE tenant = ? AND queued > 0 LIMIT 1",
+                              (tenant,)).fetchone()
         return row is not None
 
     async def count_queued_ahead(self, session: SessionRecord) -> int:
         queued_at = session.queued_at if session.queued_at is not None else session.created_at
         row = self._c.execute(
             "SELECT COUNT(*) FROM sessions INDEXED BY sessions_queued WHERE tenant = ?5 AND queue_id = ?6 "
-            "AND terminal = 0 AND state = 'queued' AND chat_id != ?1 AND (priority > ?2 OR (priority = ?2 AND "
+            # from the index alone (no table row per entry): the session itself never satisfies it
+            "AND terminal = 0 AND state = 'queued' AND (priority > ?2 OR (priority = ?2 AND "
             "(queued_at < ?3 OR (queued_at = ?3 AND (created_at < ?4 OR (created_at = ?4 AND "
             "rowid < COALESCE((SELECT rowid FROM sessions WHERE chat_id = ?1), 1 << 62)))))))",
             (session.chat_id, session.priority, queued_at, session.created_at, session.tenant,
@@ -416,9 +418,10 @@ class _Agents:
     async def chat_loads(self, tenant: str) -> dict[str, int]:
         loads: dict[str, int] = {}
         for agent_id, count in self._c.execute(
-                # from the partial index of parties still in a chat: active chats only, never the history
+                # from the partial index of parties still in a chat: active chats only, never the history;
+                # "> ''" skips the scenario's parties (no agent) of every waiting chat in the index
                 "SELECT p.agent_id, COUNT(DISTINCT p.chat_id) FROM parties p INDEXED BY parties_agent "
-                "JOIN sessions s ON s.chat_id = p.chat_id WHERE p.left_at IS NULL AND p.agent_id != '' "
+                "JOIN sessions s ON s.chat_id = p.chat_id WHERE p.left_at IS NULL AND p.agent_id > '' "
                 "AND s.tenant = ? AND s.terminal = 0 GROUP BY p.agent_id", (tenant,)):
             loads[agent_id] = int(count)
         for agent_id, count in self._c.execute(
@@ -430,7 +433,7 @@ class _Agents:
     async def connected_chats(self, tenant: str) -> list[tuple[str, float]]:
         rows = self._c.execute(
             "SELECT p.agent_id, COALESCE(s.connected_at, p.joined_at) FROM parties p INDEXED BY parties_agent "
-            "JOIN sessions s ON s.chat_id = p.chat_id WHERE p.left_at IS NULL AND p.agent_id != '' "
+            "JOIN sessions s ON s.chat_id = p.chat_id WHERE p.left_at IS NULL AND p.agent_id > '' "
             "AND s.tenant = ? AND s.terminal = 0", (tenant,)).fetchall()
         return [(str(r[0]), float(r[1])) for r in rows]
 
