@@ -19,6 +19,7 @@ from frontdesk.storage.records import (
     NewEvent,
     OfferRecord,
     PartyRecord,
+    QueueModelRecord,
     SessionRecord,
     TimerRecord,
     TokenRecord,
@@ -359,3 +360,82 @@ def test_sqlite_migration_4_gives_old_tokens_a_kind_and_an_expiry(tmp_path: Path
     row = conn.execute("SELECT kind, expires_at, parent_hash FROM agent_tokens WHERE token_hash = 'h'").fetchone()
     assert row == ("bearer", 1000.0 + 12 * 3600, "")
     conn.close()
+async def test_queue_heads_places_and_cached_models(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session("late", queued_at=5.0, created_at=5.0))
+        await tx.sessions.insert(session("tie-1", queued_at=3.0, created_at=3.0))
+        await tx.sessions.insert(session("tie-2", queued_at=3.0, created_at=3.0))  # same instant: inserted later
+        await tx.sessions.insert(session("vip", queued_at=9.0, created_at=9.0, priority=5))
+        await tx.sessions.insert(session("other", queue_id="q2"))
+        await tx.sessions.insert(session("offered", state="connecting"))
+        await tx.sessions.insert(session("gone", terminal=True))
+        await tx.sessions.insert(session("done-1", state="completed", terminal=True, connected_at=10.0, ended_at=70.0))
+        await tx.sessions.insert(session("done-2", state="completed", terminal=True, connected_at=10.0, ended_at=40.0))
+        await tx.queue_models.put(QueueModelRecord("t", "q", 1.0, "1/2", (0, 30, 60), 30.0))
+        await tx.queue_models.put(QueueModelRecord("t", "q", 2.0, "0/3", (10, 40), 25.0))  # replaced
+    async with storage.read() as tx:
+        head = await tx.sessions.list_queued("t", "q", 3)
+        assert [s.chat_id for s in head] == ["vip", "tie-1", "tie-2"]
+        assert await tx.sessions.count_queued("t", "q") == 4
+        assert await tx.sessions.any_queued("t") and not await tx.sessions.any_queued("nobody")
+        queued = await tx.sessions.list_queued("t", "q", 9)
+        places = {s.chat_id: await tx.sessions.count_queued_ahead(s) for s in queued}
+        assert places == {"vip": 0, "tie-1": 1, "tie-2": 2, "late": 3}
+        # a chat not stored yet (or not queued) is placed after every chat of its priority queued before it
+        assert await tx.sessions.count_queued_ahead(session("new", queued_at=5.0, created_at=5.0)) == 4
+        assert await tx.sessions.count_queued_ahead(session("urgent", queued_at=99.0, priority=9)) == 0
+        assert await tx.sessions.recent_handle_times_of("t", ["q", "q2", "none"], 10) == {"q": [60.0, 30.0]}
+        model = await tx.queue_models.get("t", "q")
+        assert model == QueueModelRecord("t", "q", 2.0, "0/3", (10, 40), 25.0)
+        assert await tx.queue_models.list_for_tenant("t") == {"q": model}
+        assert await tx.queue_models.get("t", "q2") is None
+
+
+async def test_present_parties_monitors_of_a_tenant_and_timer_failures(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.agents.upsert(AgentRecord("t/sue", "t", "sue", "x", "Sue", "", "Sue", 2, "ready", 1.0))
+        await tx.sessions.insert(session("live", state="connected"))
+        await tx.sessions.insert(session("ended", state="completed", terminal=True))
+        await tx.parties.insert(PartyRecord("p1", "live", "internal", "t/ann", "Ann", "", "Ann", 3.0))
+        await tx.parties.insert(PartyRecord("p2", "live", "internal", "t/bob", "Bob", "", "Bob", 4.0, left_at=5.0))
+        await tx.parties.insert(PartyRecord("p3", "ended", "internal", "t/ann", "Ann", "", "Ann", 2.0))
+        await tx.monitors.add("live", "t/sue", 6.0)
+        await tx.timers.set(TimerRecord("c1", "warn", 10.0, {"k": 1}, failures=2))
+        await tx.timers.ensure(TimerRecord("c1", "warn", 99.0, {}))  # already set: kept as it is
+        await tx.timers.ensure(TimerRecord("c2", "warn", 20.0, {}))
+    async with storage.read() as tx:
+        assert [p.party_id for p in await tx.parties.list_present("t")] == ["p1"]
+        assert await tx.monitors.list_for_tenant("t") == [("live", "t/sue")]
+        assert await tx.monitors.list_for_tenant("other") == []
+        assert await tx.timers.get("c1", "warn") == TimerRecord("c1", "warn", 10.0, {"k": 1}, failures=2)
+        assert await tx.timers.get("c2", "warn") == TimerRecord("c2", "warn", 20.0, {})
+        assert await tx.timers.get("c3", "warn") is None
+        assert [t.failures for t in await tx.timers.due(30.0, 10)] == [2, 0]
+
+
+async def test_queue_lengths_follow_every_change_of_state_queue_and_priority(storage: Storage) -> None:
+    async def lengths() -> tuple[int, int, int, bool]:
+        async with storage.read() as tx:
+            return (await tx.sessions.count_queued("t", "q"), await tx.sessions.count_queued("t", "q", 5),
+                    await tx.sessions.count_queued("t", "q2"), await tx.sessions.any_queued("t"))
+
+    chat = session("c1")
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(chat)
+        await tx.sessions.insert(session("ivr", state="ivr"))
+    assert await lengths() == (1, 0, 0, True)
+    steps: list[tuple[dict[str, object], tuple[int, int, int, bool]]] = [
+        ({"state": "connecting"}, (0, 0, 0, False)), ({"state": "queued"}, (1, 0, 0, True)),
+        ({"priority": 7}, (1, 1, 0, True)), ({"queue_id": "q2"}, (0, 0, 1, True)),
+        ({"last_seq": 3}, (0, 0, 1, True)), ({"terminal": True}, (0, 0, 0, False))]
+    for change, expected in steps:
+        for key, value in change.items():
+            setattr(chat, key, value)
+        async with storage.transaction() as tx:
+            await tx.sessions.update(chat)
+        assert await lengths() == expected, change
+    with pytest.raises(RuntimeError):
+        async with storage.transaction() as tx:
+            await tx.sessions.insert(session("rolled-back"))
+            raise RuntimeError("rolled back: the count with it")
+    assert await lengths() == (0, 0, 0, False)

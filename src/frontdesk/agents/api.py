@@ -31,6 +31,7 @@ from frontdesk.agents.supervisor_api import build_supervisor_router
 from frontdesk.bus.interfaces import chat_topic
 from frontdesk.delivery.agent_stream import AgentStream
 from frontdesk.delivery.notifier import Notifier
+from frontdesk.delivery.supervisor_feed import SupervisorFeed
 from frontdesk.domain.access import BEARER, SESSION, TICKET_TTL_SECS, WRONG_CREDENTIALS, AccessService, Credential
 from frontdesk.domain.agents import AgentService, ChatView
 from frontdesk.domain.config import ContactCenterConfig, LiveConfig
@@ -72,6 +73,7 @@ class AgentApi:
     supervision: SupervisorService | None = None  # the supervisor API (/supervisor/…, /reports/…) when given
     reports: ReportService | None = None
     handoffs: HandoffApi | None = None  # transfers, conferences, wrap-up, customer history
+    supervisor_feed: SupervisorFeed | None = None  # the supervisor live stream (/supervisor/ws) when given
 
     @property
     def config(self) -> ContactCenterConfig:
@@ -117,11 +119,20 @@ def build_agent_app(api: AgentApi) -> FastAPI:
         return credential.agent
 
     Agent = Annotated[AgentRecord, Depends(current_agent)]
+
+    async def socket_agent(ws: WebSocket) -> AgentRecord | None:
+        """The agent a WebSocket connects as (``?ticket=`` or ``?token=``), through the one socket
+        authentication (``authenticate_websocket``); None when it closed the socket with 4401."""
+        credential = await authenticate_websocket(ws, api.access, token=ws.query_params.get("token", ""),
+                                                  ticket=ws.query_params.get("ticket", ""))
+        return credential.agent if credential is not None else None
+
     errors: dict[int | str, dict[str, Any]] = {code: {"model": wire.ErrorBody} for code in (400, 401, 403, 404, 409)}
     if api.admin is not None:
         app.include_router(build_admin_router(api.admin, current_agent), prefix="/admin")
     if api.supervision is not None and api.reports is not None:
-        app.include_router(build_supervisor_router(api.supervision, api.reports, current_agent), prefix="")
+        app.include_router(build_supervisor_router(api.supervision, api.reports, current_agent, socket_agent,
+                                                   api.supervisor_feed), prefix="")
     if api.handoffs is not None:
         app.include_router(build_handoff_router(api.handoffs, current_agent), responses=errors)
 

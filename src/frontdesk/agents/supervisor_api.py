@@ -1,15 +1,19 @@
 """The supervisor API (``/agent/api/v1/supervisor/…``) and the reports (``/agent/api/v1/reports/…``).
 Only agents whose role is ``supervisor`` or ``admin`` may call them (docs/supervisors.md)."""
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.websockets import WebSocketState
 
+from frontdesk.delivery.supervisor_feed import SupervisorFeed
 from frontdesk.domain.reports import (
     AGENT_COLUMNS,
     QUEUE_COLUMNS,
@@ -19,8 +23,12 @@ from frontdesk.domain.reports import (
     ReportService,
     to_csv,
 )
-from frontdesk.domain.supervision import SUPERVISOR_ROLES, Overview, SupervisorService
-from frontdesk.storage.records import AgentRecord
+from frontdesk.domain.roles import NOT_A_SUPERVISOR, is_supervisor, require_supervisor
+from frontdesk.domain.supervision import Overview, SupervisorService
+from frontdesk.storage.records import AgentRecord, JsonObject
+
+WS_CLOSE_NOT_SUPERVISOR = 4403
+WS_CLOSE_SESSION_ENDED = 4410
 
 # ---- bodies and answers ------------------------------------------------------------------------------------
 
@@ -226,15 +234,25 @@ def _overview(view: Overview) -> OverviewAnswer:
     return OverviewAnswer.model_validate(asdict(view))
 
 
+async def overview_body(supervision: SupervisorService, tenant: str) -> JsonObject:
+    """The tenant's overview as the JSON body of ``GET /supervisor/overview`` (what the live
+    stream pushes)."""
+    return _overview(await supervision.tenant_overview(tenant)).model_dump(mode="json")
+
+
+SocketAgent = Callable[[WebSocket], Awaitable[AgentRecord | None]]
+
+
 def build_supervisor_router(supervision: SupervisorService, reports: ReportService,
-                            current_agent: Callable[..., Awaitable[AgentRecord]]) -> APIRouter:
+                            current_agent: Callable[..., Awaitable[AgentRecord]],
+                            socket_agent: SocketAgent | None = None,
+                            feed: SupervisorFeed | None = None) -> APIRouter:
     """The supervisor and report routes; ``current_agent`` is the agent API's bearer-token
-    dependency."""
+    dependency, ``socket_agent`` its WebSocket authentication (with ``feed``, the live stream
+    ``/supervisor/ws`` is served)."""
 
     async def current_supervisor(agent: Annotated[AgentRecord, Depends(current_agent)]) -> AgentRecord:
-        if agent.role not in SUPERVISOR_ROLES:
-            raise HTTPException(403, "this needs an agent whose role is supervisor or admin")
-        return agent
+        return require_supervisor(agent)
 
     Supervisor = Annotated[AgentRecord, Depends(current_supervisor)]
     errors: dict[int | str, dict[str, Any]] = {code: {"model": SupervisorError}
@@ -284,6 +302,9 @@ def build_supervisor_router(supervision: SupervisorService, reports: ReportServi
         """Set an agent's state; ``logged_out`` revokes its tokens and gives its chats back to the queue."""
         forced = await supervision.force_state(agent.agent_id, agent_id, body.state)
         return ForcedState(agent_id=forced.agent_id, state=forced.state, state_since=forced.state_since)
+
+    if socket_agent is not None and feed is not None:
+        _add_live_stream(supervisor, supervision, socket_agent, feed)
 
     Since = Annotated[str | None, Query(description="start (inclusive): epoch seconds or ISO-8601; "
                                                     "default until − 24 h")]
@@ -343,3 +364,47 @@ def build_supervisor_router(supervision: SupervisorService, reports: ReportServi
     router.include_router(supervisor)
     router.include_router(report)
     return router
+
+
+def _add_live_stream(router: APIRouter, supervision: SupervisorService, socket_agent: SocketAgent,
+                     feed: SupervisorFeed) -> None:
+    @router.websocket("/ws")
+    async def live_overview(ws: WebSocket) -> None:
+        """The overview pushed on every change of the tenant (docs/supervisors.md): no hello;
+        ``{"type": "overview", "overview": …}`` at once and after each change (at most one per
+        0.5 s), ``{"type": "ping"}`` keep-alives. Close 4401 bad token, 4403 not a supervisor,
+        4410 the session ended."""
+        agent = await socket_agent(ws)
+        if agent is None:
+            return
+        if not is_supervisor(agent):
+            await ws.close(WS_CLOSE_NOT_SUPERVISOR, NOT_A_SUPERVISOR)
+            return
+        stop = asyncio.Event()
+
+        async def read_client() -> None:
+            try:
+                while True:
+                    message = await ws.receive_json()
+                    if isinstance(message, dict) and message.get("type") == "ping":
+                        await ws.send_json({"type": "pong"})
+            except (WebSocketDisconnect, ValueError, RuntimeError):
+                pass
+            finally:
+                stop.set()
+
+        async def session_open() -> bool:
+            return await supervision.still_supervising(agent.agent_id)
+
+        reader = asyncio.ensure_future(read_client())
+        code = 1000
+        try:
+            if not await feed.run(agent.tenant, agent.agent_id, ws.send_json, stop, session_open):
+                code = WS_CLOSE_SESSION_ENDED
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            reader.cancel()
+            if ws.client_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(RuntimeError):
+                    await ws.close(code, "the session ended" if code == WS_CLOSE_SESSION_ENDED else None)

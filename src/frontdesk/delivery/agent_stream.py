@@ -23,7 +23,7 @@ from frontdesk.bus.interfaces import agent_topic, chat_topic
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.access import credential_alive
 from frontdesk.domain.agents import AgentService
-from frontdesk.domain.supervision import is_supervisor
+from frontdesk.domain.roles import is_supervisor
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import Audience, JsonObject, SessionRecord
 

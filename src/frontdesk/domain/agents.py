@@ -7,17 +7,20 @@ from dataclasses import dataclass
 
 from frontdesk.domain import routing
 from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from frontdesk.domain.ids import new_msg_id
+from frontdesk.domain.forms import show_form
+from frontdesk.domain.ids import (
+    new_msg_id,
+)
 from frontdesk.domain.journal import ActionContext, to_customer, to_everyone
 from frontdesk.domain.lifecycle import (
     AGENT_LOST,
-    FORM_TIMEOUT_PREFIX,
     OFFER_TIMEOUT,
-    active_parties,
     agent_key,
     connect_agent,
     end_session,
+    held_chat,
 )
+from frontdesk.domain.roles import is_supervisor
 from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import (
@@ -25,7 +28,6 @@ from frontdesk.storage.records import (
     Audience,
     EventRecord,
     FileRecord,
-    FormRequestRecord,
     JsonObject,
     PartyRecord,
     SessionRecord,
@@ -33,7 +35,6 @@ from frontdesk.storage.records import (
 )
 
 AGENT_STATES = ("ready", "not_ready")
-SUPERVISOR_ROLES = ("supervisor", "admin")
 MAX_FORM_TIMEOUT_SECS = 24 * 3600
 
 
@@ -184,19 +185,13 @@ class AgentService(EngineService):
             agent = await tx.agents.get(agent_id)
             # a supervisor monitoring a chat (not a party of it) reads what supervisors may see
             party = any(p.agent_id == agent_id for p in view.parties)
-            supervisor = agent is not None and agent.role in SUPERVISOR_ROLES
+            supervisor = is_supervisor(agent)
             audience = Audience.SUPERVISORS if supervisor and not party else Audience.AGENTS
             return await tx.events.read_after(view.session.chat_id, after_seq, audience, limit)
 
-    async def _held(self, ctx: ActionContext, agent_id: str, chat_id: str) -> tuple[SessionRecord, PartyRecord]:
-        session = await ctx.session(chat_id)
-        if session is None:
-            raise NotFound("no such chat")
-        if session.terminal:
-            raise Conflict("this chat has ended")
-        party = next((p for p in await active_parties(ctx, session) if p.agent_id == agent_id), None)
-        if party is None:
-            raise Forbidden("you do not hold this chat")
+    @staticmethod
+    async def _held(ctx: ActionContext, agent_id: str, chat_id: str) -> tuple[SessionRecord, PartyRecord]:
+        session, party, _ = await held_chat(ctx, agent_id, chat_id)
         return session, party
 
     async def send_message(self, agent_id: str, chat_id: str, text: str) -> EventRecord:
@@ -238,16 +233,7 @@ class AgentService(EngineService):
             raise Invalid(f"timeout_secs must be between 1 and {MAX_FORM_TIMEOUT_SECS}")
         async with self.journal.action() as ctx:
             session, party = await self._held(ctx, agent_id, chat_id)
-            form_request_id = session.last_seq + 1  # the seq of the form_show event: unique and an integer
-            channel = "web" if session.client_kind == "web" else "mobile"
-            await ctx.emit(session, to_everyone(ev.form_show(party.party_id, form_request_id, form_name,
-                                                             timeout_secs, channel, ctx.now), "agent"))
-            due = ctx.now + timeout_secs
-            await ctx.tx.forms.insert(FormRequestRecord(chat_id, form_request_id, form_name, party.party_id,
-                                                        "pending", due))
-            await ctx.tx.timers.set(TimerRecord(chat_id, f"{FORM_TIMEOUT_PREFIX}{form_request_id}", due,
-                                                {"form_request_id": form_request_id}))
-            return form_request_id
+            return await show_form(ctx, session, party, form_name, timeout_secs, "agent")
 
     async def set_case(self, agent_id: str, chat_id: str, case_id: str) -> None:
         if len(case_id) > 128:

@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from frontdesk.domain.config import TenantConfig
-from frontdesk.domain.errors import Forbidden, Invalid
+from frontdesk.domain.errors import Invalid
+from frontdesk.domain.roles import require_supervisor
 from frontdesk.domain.scenario import SURVEY as SURVEY_PHASE  # the phase once the post-chat survey runs
 from frontdesk.domain.scenario_values import RATING_RANGE, as_number
 from frontdesk.domain.service import EngineService
@@ -35,7 +36,6 @@ SERVICE_LEVEL_SECS = 60.0  # answered within this many seconds of entering the q
 EWT_MIN_WAIT_SECS = 10.0  # the EWT error is measured over answered chats that waited at least this long
 ABANDON_REASONS = frozenset({"customer_end", "customer_disconnect", "inactivity_timeout"})
 FAIL_REASONS = frozenset({"max_wait", "scenario_failed"})
-REPORT_ROLES = ("supervisor", "admin")
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -326,9 +326,7 @@ class ReportService(EngineService):
     async def _caller(self, agent_id: str) -> AgentRecord:
         async with self.journal.read() as tx:
             agent = await tx.agents.get(agent_id)
-        if agent is None or agent.role not in REPORT_ROLES:
-            raise Forbidden("this needs an agent whose role is supervisor or admin")
-        return agent
+        return require_supervisor(agent)
 
     async def queues(self, agent_id: str, since: float | None = None, until: float | None = None) -> Report:
         caller = await self._caller(agent_id)

@@ -27,10 +27,10 @@ from typing import Any
 
 from frontdesk.domain import routing
 from frontdesk.domain.config import ContactCenterConfig, EntryConfig, ScenarioConfig, Step, TenantConfig
+from frontdesk.domain.forms import show_form
 from frontdesk.domain.hours import entry_hours, is_open
 from frontdesk.domain.journal import ActionContext, to_everyone
 from frontdesk.domain.lifecycle import (
-    FORM_TIMEOUT_PREFIX,
     INACTIVITY_TIMEOUT,
     INACTIVITY_WARNING,
     OFFER_TIMEOUT,
@@ -44,7 +44,7 @@ from frontdesk.domain.lifecycle import (
 )
 from frontdesk.domain.scenario_values import TEMPLATE, TEXT_FORM, as_text, rule_matches
 from frontdesk.protocol import events as ev
-from frontdesk.storage.records import FormRequestRecord, JsonObject, LeftMessageRecord, SessionRecord, TimerRecord
+from frontdesk.storage.records import FormRequestRecord, JsonObject, LeftMessageRecord, SessionRecord
 
 log = logging.getLogger(__name__)
 
@@ -317,15 +317,7 @@ async def _show_form(ctx: ActionContext, run: _Run, session: SessionRecord, form
                      index: int) -> None:
     """``chat_session_form_show`` from the scenario party; the scenario waits for the answer."""
     bot = await scenario_party(ctx, session, run.entry.bot_name)
-    form_request_id = session.last_seq + 1  # the seq of the form_show event: unique and an integer
-    channel = "web" if session.client_kind == "web" else "mobile"
-    await ctx.emit(session, to_everyone(ev.form_show(bot.party_id, form_request_id, form_name, timeout_secs,
-                                                     channel, ctx.now)))
-    due = ctx.now + timeout_secs
-    await ctx.tx.forms.insert(FormRequestRecord(session.chat_id, form_request_id, form_name, bot.party_id,
-                                                "pending", due))
-    await ctx.tx.timers.set(TimerRecord(session.chat_id, f"{FORM_TIMEOUT_PREFIX}{form_request_id}", due,
-                                        {"form_request_id": form_request_id}))
+    form_request_id = await show_form(ctx, session, bot, form_name, timeout_secs, "system")
     session.scenario.update(waiting_form=form_request_id, waiting_form_name=form_name, waiting_step=index)
 
 

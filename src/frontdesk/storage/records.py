@@ -130,6 +130,19 @@ class TimerRecord:
     kind: str
     due_at: float
     payload: JsonObject
+    failures: int = 0  # times its handler raised in a row (the timer service backs off and gives up)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueModelRecord:
+    """The cached estimate model of one queue (``domain/ewt.QueueModel``) and what it was computed for."""
+
+    tenant: str
+    queue_id: str
+    computed_at: float
+    staffing: str  # the staffing the model assumed (routing's key): another one means it is out of date
+    waits: tuple[int, ...]  # estimates of positions 0 .. len-1
+    tail_step_secs: float  # seconds more per position beyond them
 
 
 @dataclass(slots=True)
