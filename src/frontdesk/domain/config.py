@@ -14,7 +14,7 @@ PARAMETER_TYPES = ("PHONE", "TEXT", "EMAIL", "FIRST_NAME", "LAST_NAME", "ACCOUNT
 
 
 def default_widget_configuration() -> dict[str, Any]:
-    """A configuration document Bright Pattern's web widget (v4) accepts (client-compat.md §2.6)."""
+    """A configuration document Bright Pattern's web widget (v4) accepts (docs/protocol-notes.md)."""
     return {
         "definition": {
             "chatInitiations": [{
@@ -117,6 +117,7 @@ class EntryConfig:
     scenario: str = ""  # "" runs the default: say welcome_message, route to queue_id
     survey: str = ""  # a scenario run after the customer's chat_session_disconnect
     hours: str = ""  # "" is always open
+    allowed_origins: tuple[str, ...] = ()  # site origins allowed credentialed CORS (scheme://host[:port], * wildcards)
 
 
 @dataclass(frozen=True, slots=True)
