@@ -37,6 +37,7 @@ from frontdesk.domain.config import (
     default_widget_configuration,
 )
 from frontdesk.domain.ids import hash_password
+from frontdesk.protocol.origins import check_origin_pattern
 from frontdesk.protocol.tenant import normalise_tenant
 
 DEMO_TENANT = "demo.local"
@@ -45,6 +46,8 @@ DEMO_AGENT_USERNAME = "anna"
 DEMO_AGENT_PASSWORD = "frontdesk-demo"  # noqa: S105 - the documented demo account
 T = TypeVar("T")
 MAX_POLL_HOLD_SECS = 11.5  # the web widget aborts a poll after 13 s
+# the demo's own pages are same-origin; these let a page on a local dev server embed its widget
+DEMO_ALLOWED_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*")
 
 SKILL_LEVELS = (1, 10)
 QUEUE_PRIORITIES = (-100, 100)
@@ -98,7 +101,7 @@ def demo_contact_center() -> ContactCenterConfig:
         app_id=DEMO_APP_ID, name="Demo chat", queue_id="general",
         parameters=(("first_name", "FIRST_NAME"), ("last_name", "LAST_NAME"), ("email", "EMAIL")),
         welcome_message="Welcome to the frontdesk demo! An agent will be with you shortly.",
-        bot_name="Frontdesk")
+        bot_name="Frontdesk", allowed_origins=DEMO_ALLOWED_ORIGINS)
     # the only account, so an admin: she reaches the supervisor and admin features too
     agent = AgentConfig(username=DEMO_AGENT_USERNAME, password_hash=hash_password(DEMO_AGENT_PASSWORD),
                         first_name="Anna", last_name="Lee", display_name="Anna", max_chats=3,
@@ -141,6 +144,18 @@ class _Reader:
     def strings(self, key: str) -> tuple[str, ...]:
         items = self.get(key, list, [])
         return tuple(_check_type(item, str, f"{self._at(key)}[{i}]") for i, item in enumerate(items))
+
+    def origins(self, key: str) -> tuple[str, ...]:
+        """A list of allowed-origin patterns (``frontdesk.protocol.origins``), normalised."""
+        patterns: list[str] = []
+        for i, text in enumerate(self.strings(key)):
+            try:
+                pattern = check_origin_pattern(text)
+            except ValueError as exc:
+                raise ConfigError(f"{self._at(key)}[{i}]: {text!r}: {exc}") from None
+            if pattern not in patterns:
+                patterns.append(pattern)
+        return tuple(patterns)
 
     def levels(self, key: str) -> dict[str, int]:
         """A table of skill name → level (1..10)."""
@@ -579,7 +594,8 @@ def _entry(e: _Reader, queues: dict[str, QueueConfig], hours: dict[str, HoursCon
         inactivity_warning_msg=e.get("inactivity_warning_msg", str, DEFAULT_INACTIVITY_WARNING_MSG),
         inactivity_timeout_msg=e.get("inactivity_timeout_msg", str, DEFAULT_INACTIVITY_TIMEOUT_MSG),
         unavailable_value=unavailable, push_enabled=e.get("push_enabled", bool, True),
-        chat_icon_path=_existing_file(e, "chat_icon", icon, base_dir), **references)
+        chat_icon_path=_existing_file(e, "chat_icon", icon, base_dir),
+        allowed_origins=e.origins("allowed_origins"), **references)
     e.finish()
     return entry
 
@@ -696,6 +712,7 @@ def _entry_document(e: EntryConfig) -> dict[str, Any]:
         "push_enabled": e.push_enabled, "scenario": e.scenario, "survey": e.survey, "hours": e.hours,
         "parameters": [{"name": name, "type": kind} for name, kind in e.parameters],
         "ice_servers": [dict(s) for s in e.ice_servers],
+        "allowed_origins": list(e.allowed_origins),
     }
     if e.chat_icon_path:
         doc["chat_icon"] = e.chat_icon_path
