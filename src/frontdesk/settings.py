@@ -56,6 +56,14 @@ HANDLE_SECS = (10, 86400)
 AGENT_LOST_GRACE_SECS = (5, 3600)
 FORM_TIMEOUT_SECS = (1, 86400)
 EWT_ABOVE_SECS = (0, 86400)
+DEFAULT_MAX_CONNECTIONS = 16_000  # 10,000+ held long polls, their keep-alive spares, agents' sockets
+DEFAULT_HEADER_TIMEOUT_SECS = 10.0  # to deliver a request's headers
+DEFAULT_KEEP_ALIVE_SECS = 30  # idle between requests; a held poll is not idle
+DEFAULT_MAX_HEADER_BYTES = 32 * 1024
+MAX_CONNECTIONS = (1, 1_000_000)
+HEADER_TIMEOUT_SECS = (0.1, 300)
+KEEP_ALIVE_SECS = (1, 3600)
+MAX_HEADER_BYTES = (1024, 1024 * 1024)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FORM_FIELD_TYPES = ("text", "email", "phone", "number", "choice", "rating")
 BUILTIN_FORMS = ("", "RequestLocation")  # what `form` and `leave_message` may name besides tenant forms
@@ -91,6 +99,11 @@ class Settings:
     cookie_secure: bool = True
     sqlite_synchronous: str = "NORMAL"
     timers_enabled: bool = True
+    # connection bounds (frontdesk.connections, docs/operations.md)
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    header_timeout_secs: float = DEFAULT_HEADER_TIMEOUT_SECS
+    keep_alive_secs: int = DEFAULT_KEEP_ALIVE_SECS
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     contact_center: ContactCenterConfig = field(default_factory=lambda: demo_contact_center())
     is_demo: bool = True
     config_file: Path | None = None  # the TOML file the settings came from (re-read by a reload)
@@ -224,11 +237,18 @@ def parse_settings(raw: dict[str, Any], base_dir: Path, overrides: dict[str, Any
         "poll_hold_secs": float(server.get("poll_hold_secs", (int, float), 10.0)),
         "cookie_secure": server.get("cookie_secure", bool, True),
         "sqlite_synchronous": server.get("sqlite_synchronous", str, "NORMAL").upper(),
+        "max_connections": server.int_between("max_connections", DEFAULT_MAX_CONNECTIONS, *MAX_CONNECTIONS),
+        "header_timeout_secs": float(server.get("header_timeout_secs", (int, float), DEFAULT_HEADER_TIMEOUT_SECS)),
+        "keep_alive_secs": server.int_between("keep_alive_secs", DEFAULT_KEEP_ALIVE_SECS, *KEEP_ALIVE_SECS),
+        "max_header_bytes": server.int_between("max_header_bytes", DEFAULT_MAX_HEADER_BYTES, *MAX_HEADER_BYTES),
     }
     default_tenant = server.get("default_tenant", str, "")
     server.finish()
     if not 0 < values["poll_hold_secs"] <= MAX_POLL_HOLD_SECS:
         raise ConfigError(f"server.poll_hold_secs: must be above 0 and at most {MAX_POLL_HOLD_SECS}")
+    if not HEADER_TIMEOUT_SECS[0] <= values["header_timeout_secs"] <= HEADER_TIMEOUT_SECS[1]:
+        raise ConfigError(f"server.header_timeout_secs: must be between {HEADER_TIMEOUT_SECS[0]} and "
+                          f"{HEADER_TIMEOUT_SECS[1]}")
     if values["sqlite_synchronous"] not in ("NORMAL", "FULL"):
         raise ConfigError("server.sqlite_synchronous: must be NORMAL or FULL")
     if not 0 < values["port"] < 65536:
