@@ -58,7 +58,7 @@ class CustomerCors:
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
-        verdict = judge_request(self.live.current, scope)
+        verdict = judge_request(self.live.current, scope, headers)
         if scope["method"] == "OPTIONS":
             await self._preflight(headers, origin, verdict, send)
             return

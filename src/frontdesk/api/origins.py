@@ -31,9 +31,8 @@ def applicable_origins(config: ContactCenterConfig, headers: Headers, query: Que
     return tuple(p for e in tenant.entries.values() for p in e.allowed_origins)
 
 
-def judge_request(config: ContactCenterConfig, scope: Scope) -> OriginVerdict:
-    """The verdict on an HTTP request's Origin (``ABSENT`` without one)."""
-    headers = Headers(scope=scope)
+def judge_request(config: ContactCenterConfig, scope: Scope, headers: Headers) -> OriginVerdict:
+    """The verdict on an HTTP request's Origin (``ABSENT`` without one); ``headers`` are the scope's."""
     origin = headers.get("origin")
     if origin is None:
         return OriginVerdict.ABSENT
