@@ -107,6 +107,27 @@ async def test_oversized_headers_are_refused(bounded: LiveServer) -> None:
     assert b"larger than 2048 bytes" in answer
 
 
+async def test_a_body_answered_before_it_was_read_is_not_taken_for_headers(bounded: LiveServer) -> None:
+    """A request refused on its declared length is answered while its body still streams in; the rest of
+    the body (far more than max_header_bytes) is a body, and the connection serves the next request."""
+    size = 2 * 1024 * 1024
+    async with raw(bounded) as (reader, writer):
+        writer.write(b"POST /clientweb/api/v2/chats?tenantUrl=demo.local HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Authorization: MOBILE-API-140-327-PLAIN appId=demo, clientId=raw\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: " + str(size).encode() + b"\r\n\r\n")
+        writer.write(b" " * (64 * 1024))
+        await writer.drain()
+        status, _, body = await read_response(reader)
+        assert (status, orjson.loads(body)["error_code"]) == (413, "5003")
+        for _ in range(size // (64 * 1024) - 1):
+            writer.write(b" " * (64 * 1024))
+            await writer.drain()
+        writer.write(AVAILABILITY + b"\r\n")
+        await writer.drain()
+        status, _, body = await read_response(reader)
+        assert status == 200 and orjson.loads(body)["chat"] == "available"
+
+
 async def test_an_idle_kept_alive_connection_is_closed_after_the_bound(bounded: LiveServer) -> None:
     async with raw(bounded) as (reader, writer):
         writer.write(AVAILABILITY + b"\r\n")

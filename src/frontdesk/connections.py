@@ -99,6 +99,8 @@ class GuardedProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self._header_timer: asyncio.TimerHandle | None = None
         self._header_bytes = 0
+        self._in_headers = False  # from a request's first byte until its headers are complete
+        self._message_done = True  # the parser has finished the last request, body included
         self._admitted = True
 
     # -- connection -------------------------------------------------------------------------------------
@@ -124,8 +126,8 @@ class GuardedProtocol(HttpToolsProtocol):
 
     # -- reading headers ----------------------------------------------------------------------------------
 
-    def _between_requests(self) -> bool:
-        return self.cycle is None or self.cycle.response_complete
+    def _responding(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
 
     def _start_header_clock(self) -> None:
         self._header_bytes = 0
@@ -137,11 +139,11 @@ class GuardedProtocol(HttpToolsProtocol):
             self._header_timer = None
 
     def data_received(self, data: bytes) -> None:
-        if self._header_timer is None and self._between_requests():
-            self._start_header_clock()  # the first bytes of the next request on a kept-alive connection
-        reading_headers = self._header_timer is not None
+        if self._header_timer is None and self._message_done and not self._responding():
+            # the first bytes after a finished exchange: the next request on a kept-alive connection
+            self._start_header_clock()
         super().data_received(data)
-        if reading_headers and self._header_timer is not None and not self.transport.is_closing():
+        if self._in_headers and not self.transport.is_closing():
             self._header_bytes += len(data)
             if self._header_bytes > self.limits.max_header_bytes:
                 self._refuse(431, "Request Header Fields Too Large",
@@ -149,10 +151,13 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._in_headers = True
+        self._message_done = False
         if self._header_timer is None:
             self._start_header_clock()  # a pipelined request
 
     def on_headers_complete(self) -> None:
+        self._in_headers = False
         self._stop_header_clock()
         if self._admitted:
             super().on_headers_complete()
@@ -164,6 +169,10 @@ class GuardedProtocol(HttpToolsProtocol):
         finally:
             self.app = admitted_app
 
+    def on_message_complete(self) -> None:
+        self._message_done = True
+        super().on_message_complete()
+
     def handle_websocket_upgrade(self) -> None:
         if not self._admitted:
             self._refuse(503, "Service Unavailable", BUSY_MESSAGE)
@@ -174,7 +183,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._header_timer = None
         if self.transport.is_closing():
             return
-        if self._header_bytes:
+        if self._in_headers:
             self._refuse(408, "Request Timeout", "The request headers did not arrive in time")
         else:
             self.transport.close()
@@ -182,7 +191,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, reason: str, message: str) -> None:
         """Answer (unless a response is under way on this connection) and close."""
         self._stop_header_clock()
-        if self._between_requests():
+        if not self._responding():
             self.transport.write(_raw_answer(status, reason, message))
         self.transport.close()
 
