@@ -44,6 +44,7 @@ from typing import Any
 from bench import ewt_sim
 from bench.stats import percentile
 from frontdesk.app import Frontdesk, build_app
+from frontdesk.domain import ewt
 from frontdesk.domain.clock import FakeClock
 from frontdesk.domain.config import AgentConfig, ContactCenterConfig, EntryConfig, QueueConfig, TenantConfig
 from frontdesk.domain.customers import CustomerIdentity
@@ -133,7 +134,7 @@ async def run_engine(chats: int, seed: int, *, agents: int = AGENTS, max_chats: 
         tenant = config.tenants[TENANT]
         for agent in tenant.agents:
             if agent.role == "agent":
-                _, record = await frontdesk.agents.login(TENANT, agent.username, PASSWORD)
+                _, record = await frontdesk.access.login(TENANT, agent.username, PASSWORD)
                 await frontdesk.agents.set_state(record.agent_id, "ready")
         by_chat = await _drive(frontdesk, clock, chats, rate, arrivals_rng, handles_rng, distribution)
         reports = ReportService(frontdesk.agents.journal, frontdesk.live)
@@ -293,9 +294,10 @@ simulation below sees the same queue. {meta['simulated_hours']:.1f} simulated ho
 
 Of the {pure['queued_in_both']:,} chats that queued in both, {pure['same_wait']:,} waited the same time and
 {pure['same_estimate']:,} were told exactly the same estimate by the engine as by the pure model (median difference
-{pure['estimate_diff_p50_secs']:g} s, largest {pure['estimate_diff_max_secs']:g} s): the engine lists the busy slots
-in another order (by agent), so the same seed gives them other random draws — the same model, another sample of its
-futures. The report's median is nearest-rank, the others are midpoint medians.
+{pure['estimate_diff_p50_secs']:g} s, largest {pure['estimate_diff_max_secs']:g} s): the engine simulates a queue's
+first {ewt.MODEL_POSITIONS} positions once (its cached queue model, docs/routing.md) rather than the queue as it stands,
+and lists the busy slots in another order (by agent), so the same seed gives other random draws — the same model,
+another sample of its futures. The report's median is nearest-rank, the others are midpoint medians.
 """
 
 

@@ -8,13 +8,12 @@ from typing import Any
 
 from frontdesk.client import AgentClient, CustomerClient
 from frontdesk.domain.config import AgentConfig, ContactCenterConfig, EntryConfig, QueueConfig, TenantConfig
-from frontdesk.domain.ids import hash_password
 from frontdesk.settings import Settings
-from tests.conftest import TEST_HOLD_SECS, LiveServer, StartServer
+from tests.conftest import TEST_HOLD_SECS, LiveServer, StartServer, cheap_hash
 
 TENANT = "acme.test"
 PASSWORD = "secret-pass"
-_HASH = hash_password(PASSWORD)
+_HASH = cheap_hash(PASSWORD)
 
 JsonObject = dict[str, Any]
 

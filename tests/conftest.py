@@ -14,15 +14,19 @@ from frontdesk.app import Frontdesk, build_app
 from frontdesk.client import AgentClient, CustomerClient
 from frontdesk.domain.clock import FakeClock
 from frontdesk.domain.config import ContactCenterConfig
+from frontdesk.domain.ids import hash_password
 from frontdesk.server import make_server
 from frontdesk.settings import DEMO_AGENT_PASSWORD, DEMO_AGENT_USERNAME, Settings, demo_contact_center
 
-TEST_HOLD_SECS = 0.5
+TEST_HOLD_SECS = 0.25  # an idle poll's real hold: short, tests wait for it
+# scrypt N = 2**4 for the demo agent and unknown usernames: logins and server starts cost
+# microseconds, not a cheap-to-verify production hash (no file or flag can set this)
+TEST_PASSWORD_COST = 4
 
 
 @pytest.fixture(scope="session")
 def demo_config() -> ContactCenterConfig:
-    return demo_contact_center()
+    return demo_contact_center(password_cost=TEST_PASSWORD_COST)
 
 
 @dataclass
@@ -52,6 +56,11 @@ class LiveServer:
         return await self.frontdesk.timers.fire_due()
 
 
+def cheap_hash(password: str) -> str:
+    """A password hash at the tests' scrypt cost (``TEST_PASSWORD_COST``)."""
+    return hash_password(password, cost=TEST_PASSWORD_COST)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -72,7 +81,8 @@ async def start_server(tmp_path: Path, demo_config: ContactCenterConfig) -> Asyn
 
         base = settings or Settings(contact_center=demo_config)
         chosen = replace(base, data_dir=data_dir or tmp_path / "data", poll_hold_secs=base.poll_hold_secs
-                         if settings else TEST_HOLD_SECS, timers_enabled=False, port=free_port())
+                         if settings else TEST_HOLD_SECS, timers_enabled=False, port=free_port(),
+                         password_hash_cost=TEST_PASSWORD_COST)
         fake = clock or FakeClock()
         frontdesk = build_app(chosen, clock=fake)
         server = make_server(frontdesk, "127.0.0.1", chosen.port, log_level="warning")

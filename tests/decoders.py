@@ -1,10 +1,10 @@
 """Checkers that mimic the strict decoders of the real mobile clients.
 
-Written from shared/protocol/client-compat.md §4.2 (Android SDK 2.1, kotlinx-serialization 1.1 with
-``isLenient``: a nullable key without default is still a *required* key) and §4.3 (iOS SDK, Swift
-``JSONDecoder`` whose date strategy takes only a string of epoch seconds), plus mobile-web-api.md
-§1.7 and §4. Each ``check_*`` returns the list of problems a client would have with the JSON it
-is given; an empty list means the client decodes it.
+Written from the rules in docs/protocol-notes.md: the Android SDK 2.1 (kotlinx-serialization 1.1 with
+``isLenient``: a nullable key without default is still a *required* key), the iOS SDK (Swift
+``JSONDecoder`` whose date strategy takes only a string of epoch seconds) and the protocol's typing
+rules (strings of digits for timestamps and ewt). Each ``check_*`` returns the list of problems a
+client would have with the JSON it is given; an empty list means the client decodes it.
 
 They are deliberately independent of ``frontdesk.protocol``: the tests compare the server against
 these rules, not against itself.
@@ -19,7 +19,7 @@ from frontdesk.protocol.events import MOBILE_EVENT_NAMES
 
 JsonObject = dict[str, Any]
 
-# Android SDK 2.1 ``ContactCenterEvent`` @SerialName values (client-compat §4.2); anything else fails the
+# Android SDK 2.1 ``ContactCenterEvent`` @SerialName values (docs/protocol-notes.md); anything else fails the
 # whole poll batch. The SDK-internal names no server sends are included, as the SDK decodes them.
 ANDROID_EVENT_NAMES = frozenset({
     "chat_session_message", "chat_session_message_delivered", "chat_session_message_read",

@@ -217,7 +217,7 @@ async def test_a_removed_agent_is_logged_out_and_its_chat_goes_back_to_the_queue
         with pytest.raises(AgentError) as caught:
             await bob.login("bob", "pw-bob")
         assert caught.value.status == 401  # and the account can no longer log in
-        record = await live.frontdesk.agents.authenticate(admin.headers["Authorization"].split()[1])
+        record = (await live.frontdesk.access.authenticate(admin.headers["Authorization"].split()[1])).agent
         assert record.username == DEMO_AGENT_USERNAME
         # the chat went back to the queue: anna takes it
         await anna.login(DEMO_AGENT_USERNAME, DEMO_AGENT_PASSWORD)
@@ -374,7 +374,7 @@ async def test_a_tenant_without_live_chats_may_go_and_its_agents_with_it(live: L
         with pytest.raises(AgentError) as caught:
             await carol.login("carol", "pw-carol", tenant="b.example")
         assert caught.value.status == 401
-    record = await live.frontdesk.agents.authenticate(admin.headers["Authorization"].split()[1])
+    record = (await live.frontdesk.access.authenticate(admin.headers["Authorization"].split()[1])).agent
     assert record.role == "admin"
 
 

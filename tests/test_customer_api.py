@@ -1,7 +1,7 @@
 """Conformance of the customer Mobile/Web API, method by method, over real HTTP.
 
 Where the exact wire matters (headers, raw bodies, query strings) the requests are made with a plain
-httpx client; the rules come from shared/protocol/mobile-web-api.md and client-compat.md.
+httpx client; the rules are docs/protocol-notes.md and docs/customer-api.md.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ JsonObject = dict[str, Any]
 TENANT = {"tenantUrl": "demo.local"}
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
 
-# client-compat.md §2.6: the minimal configuration document the unchanged v4 widget accepts
+# docs/protocol-notes.md: the minimal configuration document the unchanged v4 widget accepts
 WIDGET_CONFIGURATION = {
     "definition": {
         "chatInitiations": [{"id": "ci1", "urls": {"0": "/"},

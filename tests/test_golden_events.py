@@ -41,7 +41,7 @@ JsonObject = dict[str, Any]
 GOLDEN_FILE = Path(__file__).parent / "golden" / "customer_events.json"
 UPDATE_GOLDEN = os.environ.get("FRONTDESK_UPDATE_GOLDEN") == "1"
 
-# Every server event a customer's poll can carry (mobile-web-api.md §4, minus web-only events).
+# Every server event a customer's poll can carry (the protocol's server events, minus web-only ones).
 CUSTOMER_SERVER_EVENTS = frozenset({
     "chat_session_status", "chat_session_party_joined", "chat_session_party_left", "chat_session_message",
     "chat_session_typing", "chat_session_not_typing", "chat_session_form_show", "chat_session_timeout_warning",
@@ -297,7 +297,7 @@ async def test_mobile_history_rules_and_own_messages(live: LiveServer) -> None:
 
 
 async def test_checkers_see_no_problem_in_the_documented_examples() -> None:
-    # mobile-web-api.md Appendix A: an example every known client decodes
+    # the vendor documentation's example batch: one every known client decodes
     appendix_a = [
         {"event": "chat_session_party_joined", "party_id": "p-2", "first_name": "Anna", "last_name": "Lee",
          "display_name": "Anna L.", "type": "internal", "timestamp": "1700000001"},

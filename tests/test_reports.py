@@ -16,7 +16,6 @@ import pytest
 
 from frontdesk.client import AgentClient, CustomerClient
 from frontdesk.domain.config import AgentConfig, ContactCenterConfig
-from frontdesk.domain.ids import hash_password
 from frontdesk.domain.reports import (
     AGENT_COLUMNS,
     QUEUE_COLUMNS,
@@ -28,7 +27,7 @@ from frontdesk.domain.reports import (
 )
 from frontdesk.settings import DEMO_APP_ID, DEMO_TENANT, Settings, demo_contact_center
 from frontdesk.storage.records import SessionRecord, WrapUpRecord
-from tests.conftest import LiveServer, StartServer
+from tests.conftest import LiveServer, StartServer, cheap_hash
 
 JsonObject = dict[str, Any]
 BOB, CARL, SUE = f"{DEMO_TENANT}/bob", f"{DEMO_TENANT}/carl", f"{DEMO_TENANT}/sue"
@@ -43,7 +42,7 @@ def report_config() -> ContactCenterConfig:
     tenant = demo.tenants[DEMO_TENANT]
     queue = replace(tenant.queues["general"], max_wait_secs=MAX_WAIT_SECS, offer_timeout_secs=0)
     entry = replace(tenant.entries[DEMO_APP_ID], inactivity_timeout_secs=0)
-    agents = tuple(AgentConfig(username=name, password_hash=hash_password(f"pw-{name}"), first_name=name.title(),
+    agents = tuple(AgentConfig(username=name, password_hash=cheap_hash(f"pw-{name}"), first_name=name.title(),
                                last_name="Doe", display_name=name.title(), max_chats=max_chats, role=role,
                                team="blue")
                    for name, max_chats, role in [("bob", 2, "agent"), ("carl", 1, "agent"), ("sue", 1, "supervisor")])
@@ -217,6 +216,7 @@ async def test_the_default_range_is_the_last_24_hours(scene: Scene) -> None:
     assert now < body["until"] < now + 0.001 and body["since"] == body["until"] - 24 * 3600  # now included
     assert body["queues"] == [EXPECTED_QUEUE]
     scene.live.clock.advance(24 * 3600)
+    await scene.sue.login("sue", "pw-sue")  # a day later her token has expired
     assert (await scene.get("reports/queues")).json()["queues"][0]["offered"] == 0
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
+from frontdesk.client.agent import AgentError
+from frontdesk.domain import routing
 from frontdesk.domain.config import QueueConfig
 from tests.center import Center, agent_config, center_config, names, start_center, statuses
 from tests.conftest import StartServer
@@ -140,7 +144,9 @@ async def test_agent_whose_desktop_vanishes_is_logged_out_after_the_grace(start_
     events = await customer.poll_after(chat_id, 0)
     assert names(events)[-2:] == ["chat_session_party_left", "chat_session_status"]
     assert events[-1]["state"] == "queued"
-    assert (await bob.set_state("ready"))["state"] == "ready"  # the token still works: back to work
+    with pytest.raises(AgentError) as caught:  # logged out like any logout: the token is gone
+        await bob.set_state("ready")
+    assert caught.value.status == 401
     await center.close()
 
 
@@ -185,8 +191,11 @@ async def test_waiting_customer_is_told_an_estimate_that_follows_live_data(start
     (c2_status,) = statuses(await second.poll_after(c2, 0))
     assert 0 < int(c2_status[1]) < estimate <= 4 * 600  # two chats ahead of the third, one of the second
     assert statuses(await third.poll_after(c3, 0)) == [("queued", str(estimate))]
-    await bob.end(c1)  # the second chat is offered; the third moves up and is told its shorter wait
+    await bob.end(c1)  # the second chat is offered; the third moves up ...
     assert [o["chat_id"] for o in await bob.offers()] == [c2]
+    await bob.accept(c2)
+    assert statuses(await third.poll_after(c3, 0)) == [("queued", str(estimate))]
+    await center.live.advance(routing.EWT_REFRESH_SECS)  # ... and the refresh timer tells it its shorter wait
     updated = statuses(await third.poll_after(c3, 0))
     assert len(updated) == 2 and int(updated[-1][1]) < estimate - 30
     await center.close()

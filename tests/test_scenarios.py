@@ -29,10 +29,9 @@ from frontdesk.domain.config import (
     Step,
     TenantConfig,
 )
-from frontdesk.domain.ids import hash_password
 from frontdesk.domain.scenario import BROKEN_MESSAGE, CLOSED_MESSAGE, DEFAULT_SAY_AFTER, MAX_STEPS_PER_ADVANCE
 from frontdesk.settings import Settings, load_settings
-from tests.conftest import LiveServer, StartServer
+from tests.conftest import LiveServer, StartServer, cheap_hash
 from tests.decoders import check_android, check_chat_ticket, check_mobile_batch
 
 JsonObject = dict[str, Any]
@@ -40,7 +39,7 @@ JsonObject = dict[str, Any]
 TENANT = "acme.test"
 APP = "support"
 PASSWORD = "scenario-test-pw"
-PASSWORD_HASH = hash_password(PASSWORD)
+PASSWORD_HASH = cheap_hash(PASSWORD)
 # 2023-11-14 22:13:20 UTC, a Tuesday night: the FakeClock's default start
 NIGHT = 1_700_000_000.0
 # Wednesday 2023-11-15 10:00 UTC

@@ -19,7 +19,7 @@ from frontdesk.domain.config import (
     ScenarioConfig,
     Step,
 )
-from frontdesk.domain.ids import verify_password
+from frontdesk.domain.ids import hash_password, verify_password
 from frontdesk.settings import (
     DEMO_AGENT_PASSWORD,
     DEMO_AGENT_USERNAME,
@@ -37,6 +37,7 @@ BASE_DIR = Path("/nonexistent-base")
 TENANT = '[[tenants]]\nname = "t.example"\n'
 GENERAL = '[[tenants.queues]]\nid = "general"\n'
 ENTRY = '[[tenants.entries]]\napp_id = "web"\nqueue = "general"\n'
+HASH = hash_password("pw", salt=bytes(16))
 
 FULL = """
 [server]
@@ -81,7 +82,7 @@ fields = [
 name = "main"
 
 [[tenants.scenarios.steps]]
-say = "Hello {first_name}!"
+say = "Hello {param.first_name}!"
 
 [[tenants.scenarios.steps]]
 id = "ask"
@@ -90,14 +91,14 @@ timeout_secs = 120
 on_timeout = "bye"
 
 [[tenants.scenarios.steps]]
-set_case = "{email}"
+set_case = "{form.contact.email}"
 
 [[tenants.scenarios.steps]]
 branch = [
-  { field = "topic", equals = "billing", goto = "billing" },
-  { field = "score", above = 3, goto = "general" },
-  { field = "email", present = false, goto = "ask" },
-  { field = "topic", in = ["a", "b"], goto = "general" },
+  { field = "form.contact.topic", equals = "billing", goto = "billing" },
+  { field = "form.contact.score", above = 3, goto = "general" },
+  { field = "form.contact.email", present = false, goto = "ask" },
+  { field = "form.contact.topic", in = ["a", "b"], goto = "general" },
 ]
 otherwise = "general"
 
@@ -182,11 +183,11 @@ def test_every_new_setting_is_read() -> None:
         FormField("email", "E-mail", "email", True), FormField("topic", "", "choice", False, ("billing", "other")),
         FormField("score", "", "rating")))
     main = tenant.scenarios["main"]
-    assert main.steps[0] == Step("say", {"say": "Hello {first_name}!"})
+    assert main.steps[0] == Step("say", {"say": "Hello {param.first_name}!"})
     assert main.steps[1] == Step("form", {"form": "contact", "timeout_secs": 120, "on_timeout": "bye"}, "ask")
     assert main.steps[3].action == "branch"
     assert main.steps[3].args["otherwise"] == "general"
-    assert main.steps[3].args["branch"][0] == {"field": "topic", "equals": "billing", "goto": "billing"}
+    assert main.steps[3].args["branch"][0] == {"field": "form.contact.topic", "equals": "billing", "goto": "billing"}
     assert main.steps[4] == Step("route", {"route": "billing", "priority": 5, "skills": {"billing": 3},
                                            "if_no_agents": "message", "if_closed": "message",
                                            "on_ewt_above": "message", "ewt_above_secs": 600}, "billing")
@@ -298,7 +299,7 @@ ERRORS: list[tuple[str, str]] = [
     (H + 'weekly = { mon = "open" }\n', "tenants[0].hours[0].weekly.mon: expected 'HH:MM-HH:MM' ranges, '24h' or"),
     (H + 'weekly = { funday = "24h" }\n', "tenants[0].hours[0].weekly.funday: unknown setting"),
     (H + "weekly = { mon = 9 }\n", "tenants[0].hours[0].weekly.mon: expected str, got int"),
-    (H + 'weekly = "24h"\n', "tenants[0].hours[0].weekly: expected dict, got str"),
+    (H + 'weekly = "24h"\n', "tenants[0].hours[0].weekly: expected a table, got str"),
     (H + 'holidays = ["2026-13-01"]\n',
      "tenants[0].hours[0].holidays[0]: expected a date YYYY-MM-DD, got '2026-13-01'"),
     (H + 'holidays = ["2026-12-25", "20261226"]\n', "tenants[0].hours[0].holidays[1]: expected a date YYYY-MM-DD"),
@@ -368,32 +369,32 @@ ERRORS: list[tuple[str, str]] = [
     (steps('{ goto = 3 }'), "tenants[0].scenarios[0].steps[0].goto: expected str, got int"),
     (steps("{ branch = [] }"), "tenants[0].scenarios[0].steps[0].branch: needs at least one rule"),
     (steps('{ branch = "x" }'), "tenants[0].scenarios[0].steps[0].branch: expected list, got str"),
-    (steps('{ id = "a", branch = [{ field = "x", equals = "y", above = 3, goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", equals = "y", above = 3, goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0]: a rule needs exactly one of equals, not_equals, in, above, below, "
      "present"),
-    (steps('{ id = "a", branch = [{ field = "x", goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0]: a rule needs exactly one of"),
-    (steps('{ id = "a", branch = [{ field = "x", equals = "y" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", equals = "y" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].goto: required"),
     (steps('{ id = "a", branch = [{ equals = "y", goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].field: required"),
-    (steps('{ id = "a", branch = [{ field = "x", equals = "y", goto = "b" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", equals = "y", goto = "b" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].goto: unknown step id 'b'"),
-    (steps('{ id = "a", branch = [{ field = "x", present = true, goto = "a" }], otherwise = "b" }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", present = true, goto = "a" }], otherwise = "b" }'),
      "tenants[0].scenarios[0].steps[0].otherwise: unknown step id 'b'"),
-    (steps('{ id = "a", branch = [{ field = "x", above = "3", goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", above = "3", goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].above: expected int or float, got str"),
-    (steps('{ id = "a", branch = [{ field = "x", below = true, goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", below = true, goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].below: expected a number, got a boolean"),
-    (steps('{ id = "a", branch = [{ field = "x", present = "yes", goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", present = "yes", goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].present: expected bool"),
-    (steps('{ id = "a", branch = [{ field = "x", in = "abc", goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", in = "abc", goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].in: expected list"),
-    (steps('{ id = "a", branch = [{ field = "x", in = ["a", {}], goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", in = ["a", {}], goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].in[1]: expected str or int or float, got dict"),
-    (steps('{ id = "a", branch = [{ field = "x", equals = [], goto = "a" }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", equals = [], goto = "a" }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].equals: expected str or int or float or bool, got list"),
-    (steps('{ id = "a", branch = [{ field = "x", equals = "y", goto = "a", colour = 1 }] }'),
+    (steps('{ id = "a", branch = [{ field = "param.x", equals = "y", goto = "a", colour = 1 }] }'),
      "tenants[0].scenarios[0].steps[0].branch[0].colour: unknown setting"),
     # scenarios: labels
     (steps('{ id = "a", say = "1" }', '{ id = "a", say = "2" }'),
@@ -424,6 +425,45 @@ ERRORS: list[tuple[str, str]] = [
      "tenants[0].agents[0].team: expected str, got int"),
     (TENANT + '[[tenants.agents]]\nusername = "a"\n',
      "tenants[0].agents[0].password: give exactly one of password or password_hash"),
+    (TENANT + '[[tenants.agents]]\nusername = "a"\npassword = "p"\npassword_hash = "' + HASH + '"\n',
+     "tenants[0].agents[0].password: give exactly one of password or password_hash"),
+    (TENANT + '[[tenants.agents]]\nusername = "a"\npassword_hash = "scrypt$…"\n',
+     "tenants[0].agents[0].password_hash: not a password hash of frontdesk"),
+    (TENANT + '[[tenants.agents]]\nusername = "a"\npassword_hash = "' + HASH[:-1] + '"\n',
+     "tenants[0].agents[0].password_hash: not a password hash of frontdesk"),
+    (TENANT + '[[tenants.agents]]\nusername = "a"\npassword_hash = "md5$' + HASH[7:] + '"\n',
+     "tenants[0].agents[0].password_hash: not a password hash of frontdesk"),
+    (TENANT + '[[tenants.agents]]\nusername = "a"\npassword_hash = "' + hash_password("pw", cost=4) + '"\n',
+     "tenants[0].agents[0].password_hash: not a password hash of frontdesk"),  # a test-only cheap hash
+    # templates and branch fields name something that exists
+    (steps('{ say = "Hello {first_name}!" }'),
+     "tenants[0].scenarios[0].steps[0].say: unknown template name '{first_name}' (templates name param.<name>, "
+     "form.<form>.<field>, hours, client, case, ewt.<queue> or agents.<queue>)"),
+    (steps('{ end = "Bye {param.name}, see {form.other.email}" }'),
+     "tenants[0].scenarios[0].steps[0].end: unknown template name '{form.other.email}'"),
+    (S.replace('name = "contact"\n', 'name = "contact"\nfields = [{ name = "email" }]\n')
+     + 'steps = [{ say = "{form.contact.phone}" }]\n',
+     "tenants[0].scenarios[0].steps[0].say: unknown template name '{form.contact.phone}'"),
+    (steps('{ fail = "{ewt.nope}" }'), "tenants[0].scenarios[0].steps[0].fail: unknown template name '{ewt.nope}'"),
+    (steps('{ set_case = "{agents.billing}" }'),
+     "tenants[0].scenarios[0].steps[0].set_case: unknown template name '{agents.billing}'"),
+    (steps('{ leave_message = "contact", say_after = "{form.RequestLocation.city}" }'),
+     "tenants[0].scenarios[0].steps[0].say_after: unknown template name '{form.RequestLocation.city}'"),
+    (steps('{ id = "a", branch = [{ field = "topic", equals = "x", goto = "a" }] }'),
+     "tenants[0].scenarios[0].steps[0].branch[0].field: unknown field 'topic' (fields are param.<name>, "),
+    (steps('{ id = "a", branch = [{ field = "form.nope.x", equals = "x", goto = "a" }] }'),
+     "tenants[0].scenarios[0].steps[0].branch[0].field: unknown field 'form.nope.x'"),
+    (steps('{ id = "a", say = "1" }', '{ goto = "b" }', '{ say = "{x}" }'),
+     "tenants[0].scenarios[0].steps[1].goto: unknown step id 'b' (and 1 more)"),
+    # allowed_origins: scheme://host[:port], * only as a whole leading label or as the port
+    *[(TENANT + GENERAL + ENTRY + f'allowed_origins = ["https://ok.example", "{origin}"]\n',
+       f"tenants[0].entries[0].allowed_origins[1]: '{origin}'")
+      for origin in ("https://example.com/", "https://example.com/path", "ftp://example.com", "example.com",
+                     "https://*.example.com/x", "https://a.*.example.com", "https://*example.com", "*",
+                     "https://*", "http://localhost:99999", "http://localhost:8o", "https://exa mple.com",
+                     "https://example.com?x=1", "https://user@example.com", "https://**.example.com")],
+    (TENANT + GENERAL + ENTRY + 'allowed_origins = "https://example.com"\n',
+     "tenants[0].entries[0].allowed_origins: expected list, got str"),
 ]
 
 
@@ -536,7 +576,63 @@ def test_a_document_must_be_an_object() -> None:
 
 
 def test_a_document_is_copied_not_shared() -> None:
-    doc = _doc(scenarios=[{"name": "s", "steps": [{"id": "a", "branch": [{"field": "x", "in": ["y"], "goto": "a"}]}]}])
+    rule = {"field": "param.x", "in": ["y"], "goto": "a"}
+    doc = _doc(scenarios=[{"name": "s", "steps": [{"id": "a", "branch": [rule]}]}])
     config = contact_center_from_document(doc, BASE_DIR)
     doc["tenants"][0]["scenarios"][0]["steps"][0]["branch"][0]["in"].append("z")
     assert config.tenants["t.example"].scenarios["s"].steps[0].args["branch"][0]["in"] == ["y"]
+
+
+def test_templates_and_fields_that_name_something_are_accepted() -> None:
+    config = parse(S.replace('name = "contact"\n', 'name = "contact"\nfields = [{ name = "email" }]\n') + "steps = ["
+                   '{ say = "Hi {param.first_name} ({client}, {hours}, {case}) {ewt.general} {agents.general}" }, '
+                   '{ id = "a", form = "contact" }, { form = "" }, { form = "RequestLocation" }, '
+                   '{ set_case = "{form.contact.email}-{form..text}-{form.RequestLocation.location_lat}" }, '
+                   '{ branch = [{ field = "param.vip.level", above = 2, goto = "a" }, '
+                   '{ field = "ewt.general", below = 60.5, goto = "a" }] }, { end = "Bye {param.first_name}" }]\n')
+    steps_read = config.tenants["t.example"].scenarios["s"].steps
+    assert steps_read[5].args["branch"][1] == {"field": "ewt.general", "below": 60.5, "goto": "a"}
+    assert steps_read[5].args["branch"][0]["above"] == 2  # kept as written, an integer
+
+
+def test_allowed_origins_are_read_lower_cased_and_round_trip() -> None:
+    origins = ["https://www.example.com", "https://*.Example.com", "http://localhost:*", "http://127.0.0.1:8080",
+               "http://[::1]:3000"]
+    config = parse(TENANT + GENERAL + ENTRY + f"allowed_origins = {json.dumps(origins)}\n")
+    entry = config.tenants["t.example"].entries["web"]
+    assert entry.allowed_origins == ("https://www.example.com", "https://*.example.com", "http://localhost:*",
+                                     "http://127.0.0.1:8080", "http://[::1]:3000")
+    assert parse(TENANT + GENERAL + ENTRY).tenants["t.example"].entries["web"].allowed_origins == ()
+    doc = contact_center_to_document(config)
+    assert doc["tenants"][0]["entries"][0]["allowed_origins"] == list(entry.allowed_origins)
+    assert contact_center_from_document(doc, BASE_DIR) == config
+
+
+def test_the_demo_allows_its_own_pages_on_localhost() -> None:
+    (entry,) = demo_contact_center().tenants[DEMO_TENANT].entries.values()
+    assert entry.allowed_origins == ("http://localhost:*", "http://127.0.0.1:*")
+
+
+def test_a_password_hash_of_hash_password_is_accepted() -> None:
+    config = parse(TENANT + f'[[tenants.agents]]\nusername = "a"\npassword_hash = "{HASH}"\n')
+    (agent,) = config.tenants["t.example"].agents
+    assert agent.password_hash == HASH and verify_password("pw", agent.password_hash)
+
+
+def test_every_error_is_reported_not_only_the_first() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(TENANT + GENERAL + '[[tenants.queues]]\nid = "b"\npriority = 500\ncolour = 1\n'
+              '[[tenants.agents]]\nusername = "a"\npassword = "p"\nmax_chats = 0\n')
+    assert caught.value.errors == ["tenants[0].queues[1].priority: must be between -100 and 100",
+                                   "tenants[0].queues[1].colour: unknown setting",
+                                   "tenants[0].agents[0].max_chats: must be between 1 and 100"]
+    assert str(caught.value) == "tenants[0].queues[1].priority: must be between -100 and 100 (and 2 more)"
+
+
+def test_password_hashes_carry_a_cost_other_than_the_default() -> None:
+    cheap = hash_password("pw", salt=bytes(16), cost=4)
+    assert cheap.startswith("scrypt$4$") and verify_password("pw", cheap) and not verify_password("px", cheap)
+    assert HASH.count("$") == 2 and verify_password("pw", HASH)
+    dearer = "scrypt$20$" + HASH.removeprefix("scrypt$")  # a stored hash may not make a login dearer
+    for broken in (dearer, "scrypt$zz$" + "0" * 64, "scrypt$x$4$" + "0" * 64, "scrypt$4$" + "0" * 32):
+        assert not verify_password("pw", broken)

@@ -15,11 +15,14 @@ from frontdesk.storage.records import (
     FileRecord,
     FormRequestRecord,
     LeftMessageRecord,
+    LoginFailuresRecord,
     NewEvent,
     OfferRecord,
     PartyRecord,
+    QueueModelRecord,
     SessionRecord,
     TimerRecord,
+    TokenRecord,
     WrapUpRecord,
 )
 from frontdesk.storage.sqlite.migrations import MIGRATIONS
@@ -140,14 +143,16 @@ async def test_agents_tokens_and_load(storage: Storage) -> None:
     agent = AgentRecord("t/ann", "t", "ann", "scrypt$x$y", "Ann", "Lee", "Ann", 2, "ready", 5.0, auto_accept=True)
     async with storage.transaction() as tx:
         await tx.agents.upsert(agent)
-        await tx.agents.add_token("h1", "t/ann", 1.0)
+        await tx.agents.add_token(TokenRecord("h1", "t/ann", "bearer", 1.0, 100.0))
+        await tx.agents.add_token(TokenRecord("h2", "t/ann", "ticket", 1.0, 31.0, parent_hash="h1"))
         await tx.sessions.insert(session("held"))
         await tx.sessions.insert(session("offered", state="connecting", offered_agent_id="t/ann"))
         await tx.parties.insert(PartyRecord("p1", "held", "internal", "t/ann", "Ann", "Lee", "Ann", 3.0))
     async with storage.read() as tx:
         assert await tx.agents.get("t/ann") == agent
         assert await tx.agents.get_by_username("t", "ann") == agent
-        assert await tx.agents.agent_for_token("h1") == "t/ann"
+        assert await tx.agents.token("h1") == TokenRecord("h1", "t/ann", "bearer", 1.0, 100.0)
+        assert await tx.agents.token("h2") == TokenRecord("h2", "t/ann", "ticket", 1.0, 31.0, "h1")
         assert await tx.agents.count_chats("t/ann") == 2
     agent.state = "not_ready"
     async with storage.transaction() as tx:
@@ -156,7 +161,44 @@ async def test_agents_tokens_and_load(storage: Storage) -> None:
     async with storage.read() as tx:
         stored = await tx.agents.get("t/ann")
         assert stored is not None and stored.state == "not_ready"
-        assert await tx.agents.agent_for_token("h1") is None
+        assert await tx.agents.token("h1") is None and await tx.agents.token("h2") is None  # every kind
+
+
+async def test_tokens_expire_extend_and_are_deleted_one_by_one(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        for name, expires_at in (("late", 300.0), ("soon", 50.0), ("sooner", 40.0)):
+            await tx.agents.add_token(TokenRecord(name, "t/ann", "session", 1.0, expires_at))
+    async with storage.read() as tx:
+        assert [t.token_hash for t in await tx.agents.expired_tokens(50.0, 10)] == ["sooner", "soon"]
+        assert [t.token_hash for t in await tx.agents.expired_tokens(50.0, 1)] == ["sooner"]
+    async with storage.transaction() as tx:
+        await tx.agents.extend_token("soon", 400.0)
+        await tx.agents.extend_token("late", 200.0)  # never shortens
+        await tx.agents.delete_token("sooner")
+    async with storage.read() as tx:
+        assert await tx.agents.expired_tokens(399.0, 10) == [TokenRecord("late", "t/ann", "session", 1.0, 300.0)]
+        assert await tx.agents.token("sooner") is None
+        soon = await tx.agents.token("soon")
+        assert soon is not None and soon.expires_at == 400.0
+
+
+async def test_login_failure_counters(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.login_failures.set(LoginFailuresRecord("account:t/ann", 1, 10.0))
+        await tx.login_failures.set(LoginFailuresRecord("account:t/ann", 2, 10.0))  # replaces
+        await tx.login_failures.set(LoginFailuresRecord("address:10.0.0.1", 7, 50.0))
+    async with storage.read() as tx:
+        assert await tx.login_failures.get("account:t/ann") == LoginFailuresRecord("account:t/ann", 2, 10.0)
+        assert await tx.login_failures.get("account:t/bob") is None
+    async with storage.transaction() as tx:
+        await tx.login_failures.delete_before(50.0)
+    async with storage.read() as tx:
+        assert await tx.login_failures.get("account:t/ann") is None
+        assert await tx.login_failures.get("address:10.0.0.1") is not None
+    async with storage.transaction() as tx:
+        await tx.login_failures.delete("address:10.0.0.1")
+    async with storage.read() as tx:
+        assert await tx.login_failures.get("address:10.0.0.1") is None
 
 
 async def test_timers_are_due_in_order_and_replaced_by_kind(storage: Storage) -> None:
@@ -300,3 +342,100 @@ async def test_offers_wrap_ups_left_messages_and_monitors(storage: Storage) -> N
         await tx.monitors.remove("c1", "s1")
     async with storage.read() as tx:
         assert not await tx.monitors.is_monitoring("c1", "s1")
+
+
+def test_sqlite_migration_4_gives_old_tokens_a_kind_and_an_expiry(tmp_path: Path) -> None:
+    import sqlite3
+
+    from frontdesk.storage.sqlite.migrations import migrate
+
+    conn = sqlite3.connect(tmp_path / "old.sqlite3", isolation_level=None)
+    for script in MIGRATIONS[:3]:
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute("INSERT INTO agent_tokens (token_hash, agent_id, created_at) VALUES ('h', 't/ann', 1000.0)")
+    migrate(conn)
+    row = conn.execute("SELECT kind, expires_at, parent_hash FROM agent_tokens WHERE token_hash = 'h'").fetchone()
+    assert row == ("bearer", 1000.0 + 12 * 3600, "")
+    conn.close()
+async def test_queue_heads_places_and_cached_models(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session("late", queued_at=5.0, created_at=5.0))
+        await tx.sessions.insert(session("tie-1", queued_at=3.0, created_at=3.0))
+        await tx.sessions.insert(session("tie-2", queued_at=3.0, created_at=3.0))  # same instant: inserted later
+        await tx.sessions.insert(session("vip", queued_at=9.0, created_at=9.0, priority=5))
+        await tx.sessions.insert(session("other", queue_id="q2"))
+        await tx.sessions.insert(session("offered", state="connecting"))
+        await tx.sessions.insert(session("gone", terminal=True))
+        await tx.sessions.insert(session("done-1", state="completed", terminal=True, connected_at=10.0, ended_at=70.0))
+        await tx.sessions.insert(session("done-2", state="completed", terminal=True, connected_at=10.0, ended_at=40.0))
+        await tx.queue_models.put(QueueModelRecord("t", "q", 1.0, "1/2", (0, 30, 60), 30.0))
+        await tx.queue_models.put(QueueModelRecord("t", "q", 2.0, "0/3", (10, 40), 25.0))  # replaced
+    async with storage.read() as tx:
+        head = await tx.sessions.list_queued("t", "q", 3)
+        assert [s.chat_id for s in head] == ["vip", "tie-1", "tie-2"]
+        assert await tx.sessions.count_queued("t", "q") == 4
+        assert await tx.sessions.any_queued("t") and not await tx.sessions.any_queued("nobody")
+        queued = await tx.sessions.list_queued("t", "q", 9)
+        places = {s.chat_id: await tx.sessions.count_queued_ahead(s) for s in queued}
+        assert places == {"vip": 0, "tie-1": 1, "tie-2": 2, "late": 3}
+        # a chat not stored yet (or not queued) is placed after every chat of its priority queued before it
+        assert await tx.sessions.count_queued_ahead(session("new", queued_at=5.0, created_at=5.0)) == 4
+        assert await tx.sessions.count_queued_ahead(session("urgent", queued_at=99.0, priority=9)) == 0
+        assert await tx.sessions.recent_handle_times_of("t", ["q", "q2", "none"], 10) == {"q": [60.0, 30.0]}
+        model = await tx.queue_models.get("t", "q")
+        assert model == QueueModelRecord("t", "q", 2.0, "0/3", (10, 40), 25.0)
+        assert await tx.queue_models.list_for_tenant("t") == {"q": model}
+        assert await tx.queue_models.get("t", "q2") is None
+
+
+async def test_present_parties_monitors_of_a_tenant_and_timer_failures(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.agents.upsert(AgentRecord("t/sue", "t", "sue", "x", "Sue", "", "Sue", 2, "ready", 1.0))
+        await tx.sessions.insert(session("live", state="connected"))
+        await tx.sessions.insert(session("ended", state="completed", terminal=True))
+        await tx.parties.insert(PartyRecord("p1", "live", "internal", "t/ann", "Ann", "", "Ann", 3.0))
+        await tx.parties.insert(PartyRecord("p2", "live", "internal", "t/bob", "Bob", "", "Bob", 4.0, left_at=5.0))
+        await tx.parties.insert(PartyRecord("p3", "ended", "internal", "t/ann", "Ann", "", "Ann", 2.0))
+        await tx.monitors.add("live", "t/sue", 6.0)
+        await tx.timers.set(TimerRecord("c1", "warn", 10.0, {"k": 1}, failures=2))
+        await tx.timers.ensure(TimerRecord("c1", "warn", 99.0, {}))  # already set: kept as it is
+        await tx.timers.ensure(TimerRecord("c2", "warn", 20.0, {}))
+    async with storage.read() as tx:
+        assert [p.party_id for p in await tx.parties.list_present("t")] == ["p1"]
+        assert await tx.monitors.list_for_tenant("t") == [("live", "t/sue")]
+        assert await tx.monitors.list_for_tenant("other") == []
+        assert await tx.timers.get("c1", "warn") == TimerRecord("c1", "warn", 10.0, {"k": 1}, failures=2)
+        assert await tx.timers.get("c2", "warn") == TimerRecord("c2", "warn", 20.0, {})
+        assert await tx.timers.get("c3", "warn") is None
+        assert [t.failures for t in await tx.timers.due(30.0, 10)] == [2, 0]
+
+
+async def test_queue_lengths_follow_every_change_of_state_queue_and_priority(storage: Storage) -> None:
+    async def lengths() -> tuple[int, int, int, bool]:
+        async with storage.read() as tx:
+            return (await tx.sessions.count_queued("t", "q"), await tx.sessions.count_queued("t", "q", 5),
+                    await tx.sessions.count_queued("t", "q2"), await tx.sessions.any_queued("t"))
+
+    chat = session("c1")
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(chat)
+        await tx.sessions.insert(session("ivr", state="ivr"))
+    assert await lengths() == (1, 0, 0, True)
+    steps: list[tuple[dict[str, object], tuple[int, int, int, bool]]] = [
+        ({"state": "connecting"}, (0, 0, 0, False)), ({"state": "queued"}, (1, 0, 0, True)),
+        ({"priority": 7}, (1, 1, 0, True)), ({"queue_id": "q2"}, (0, 0, 1, True)),
+        ({"last_seq": 3}, (0, 0, 1, True)), ({"terminal": True}, (0, 0, 0, False))]
+    for change, expected in steps:
+        for key, value in change.items():
+            setattr(chat, key, value)
+        async with storage.transaction() as tx:
+            await tx.sessions.update(chat)
+        assert await lengths() == expected, change
+    with pytest.raises(RuntimeError):
+        async with storage.transaction() as tx:
+            await tx.sessions.insert(session("rolled-back"))
+            raise RuntimeError("rolled back: the count with it")
+    assert await lengths() == (0, 0, 0, False)

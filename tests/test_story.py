@@ -21,9 +21,8 @@ from frontdesk.client import AgentClient, ClientError, CustomerClient
 from frontdesk.client.agent import AgentLive
 from frontdesk.domain.clock import FakeClock
 from frontdesk.domain.config import AgentConfig
-from frontdesk.domain.ids import hash_password
 from frontdesk.settings import load_settings
-from tests.conftest import TEST_HOLD_SECS, StartServer
+from tests.conftest import TEST_HOLD_SECS, StartServer, cheap_hash
 from tests.decoders import check_android, check_ios
 
 JsonObject = dict[str, Any]
@@ -55,7 +54,7 @@ async def next_snapshot(ws: AgentLive, key: str, chat_id: str) -> JsonObject:
 async def test_a_chat_through_the_whole_contact_center(start_server: StartServer) -> None:
     settings = load_settings(EXAMPLE)
     tenant = settings.contact_center.tenants[TENANT]
-    supervisor = AgentConfig(username="sue", password_hash=hash_password("sue-pass"), first_name="Sue",
+    supervisor = AgentConfig(username="sue", password_hash=cheap_hash("sue-pass"), first_name="Sue",
                              last_name="Park", display_name="Sue", role="supervisor")
     tenant = replace(tenant, agents=(*tenant.agents, supervisor))
     settings = replace(settings, contact_center=replace(settings.contact_center, tenants={TENANT: tenant}),

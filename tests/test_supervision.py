@@ -10,14 +10,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from frontdesk.client import AgentClient, CustomerClient
 from frontdesk.client.agent import AgentError
 from frontdesk.domain.config import AgentConfig, ContactCenterConfig, QueueConfig, TenantConfig
-from frontdesk.domain.ids import hash_password
 from frontdesk.settings import DEMO_TENANT, Settings, demo_contact_center
-from tests.conftest import LiveServer, StartServer
+from tests.conftest import LiveServer, StartServer, cheap_hash
 from tests.test_agent_api import is_event, is_snapshot, receive_until
 
 JsonObject = dict[str, Any]
@@ -30,12 +32,12 @@ def team_config() -> ContactCenterConfig:
     """The demo tenant with an agent (bob), a supervisor (sue) and an agent of another tenant
     who is a supervisor there (max)."""
     demo = demo_contact_center()
-    bob = AgentConfig(username="bob", password_hash=hash_password("pw-bob"), first_name="Bob", last_name="Stone",
+    bob = AgentConfig(username="bob", password_hash=cheap_hash("pw-bob"), first_name="Bob", last_name="Stone",
                       display_name="Bob", max_chats=2, skills={"general": 5}, team="blue")
-    sue = AgentConfig(username="sue", password_hash=hash_password("pw-sue"), first_name="Sue", last_name="Park",
+    sue = AgentConfig(username="sue", password_hash=cheap_hash("pw-sue"), first_name="Sue", last_name="Park",
                       display_name=SUPERVISOR_NAME, max_chats=2, role="supervisor", team="blue")
     tenant = replace(demo.tenants[DEMO_TENANT], agents=(bob, sue))
-    max_ = AgentConfig(username="max", password_hash=hash_password("pw-max"), first_name="Max", last_name="Roe",
+    max_ = AgentConfig(username="max", password_hash=cheap_hash("pw-max"), first_name="Max", last_name="Roe",
                        display_name="Max", role="supervisor")
     other = TenantConfig(name=OTHER_TENANT, queues={"general": QueueConfig("general", "General")}, agents=(max_,))
     return replace(demo, tenants={tenant.name: tenant, other.name: other})
@@ -260,6 +262,92 @@ async def test_overview_estimates_when_agents_are_ready(team: Team) -> None:
     assert queue["ewt_new_chat_secs"] >= queue["estimates"][waiting_id]
     bob = next(a for a in view["agents"] if a["username"] == "bob")
     assert bob["load"] == 2 and len(bob["chats"]) == 2
+
+
+# ---- the live stream --------------------------------------------------------------------------------------------
+
+
+def stream_url(team: Team, who: AgentClient) -> str:
+    return team.api.replace("http://", "ws://", 1) + f"/supervisor/ws?token={who.token}"
+
+
+async def next_overview(ws: ClientConnection, done: Any = None, timeout: float = 5.0) -> JsonObject:
+    """The next overview pushed (pings skipped), or the first for which ``done`` is true."""
+    async with asyncio.timeout(timeout):
+        while True:
+            message = orjson.loads(await ws.recv())
+            if message["type"] == "overview" and (done is None or done(message["overview"])):
+                return dict(message["overview"])
+            assert message["type"] in ("overview", "ping"), message
+
+
+async def closed_with(ws: ClientConnection) -> int:
+    with pytest.raises(ConnectionClosed) as closed:
+        async with asyncio.timeout(5):
+            while True:
+                await ws.recv()
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
+
+
+def bob_state(view: JsonObject) -> str:
+    return str(next(a["state"] for a in view["agents"] if a["username"] == "bob"))
+
+
+async def test_the_live_stream_shows_a_new_queued_chat_without_polling(team: Team) -> None:
+    await team.bob.set_state("not_ready")
+    async with connect(stream_url(team, team.sue)) as ws:
+        first = await next_overview(ws)
+        # exactly the body of GET /supervisor/overview (same fake-clock instant)
+        assert first == (await team.call(team.sue, "GET", "supervisor/overview")).json()
+        assert first["queues"][0]["waiting"] == 0 and first["chats"] == []
+        async with team.live.customer("device-9") as customer:
+            chat_id = (await customer.request_chat())["chat_id"]
+            pushed = await next_overview(ws, lambda v: v["queues"][0]["waiting"] == 1)
+        assert [c["chat_id"] for c in pushed["chats"]] == [chat_id]
+        assert pushed["chats"][0]["state"] == "queued"
+
+
+async def test_the_live_stream_refuses_agents_with_4403_and_bad_tokens_with_4401(team: Team) -> None:
+    async with connect(stream_url(team, team.bob)) as ws:
+        assert await closed_with(ws) == 4403
+    async with connect(team.api.replace("http://", "ws://", 1) + "/supervisor/ws?token=nope") as ws:
+        assert await closed_with(ws) == 4401
+
+
+async def test_three_supervisor_sockets_cost_one_overview_computation_per_change(team: Team) -> None:
+    feed = team.live.frontdesk.supervisor_feed
+    feed.recheck_secs = 600.0  # no periodic re-check during the test: only changes compute
+    async with connect(stream_url(team, team.sue)) as a, connect(stream_url(team, team.sue)) as b, \
+            connect(stream_url(team, team.sue)) as c:
+        for ws in (a, b, c):
+            assert bob_state(await next_overview(ws)) == "ready"
+        before = feed.computations
+        await team.bob.set_state("not_ready")  # one change of the tenant
+        for ws in (a, b, c):
+            assert bob_state(await next_overview(ws)) == "not_ready"
+        assert feed.computations == before + 1
+        assert feed.open_sockets == 3
+
+
+async def test_without_a_wake_up_the_stream_re_checks_and_sends_keep_alives(team: Team) -> None:
+    feed = team.live.frontdesk.supervisor_feed
+    feed.recheck_secs, feed.ping_secs = 0.6, 0.2
+    async with connect(stream_url(team, team.sue)) as ws:
+        first = await next_overview(ws)
+        team.live.clock.advance(7)  # no action, no wake-up: only the re-check sees the new time
+        later = await next_overview(ws)
+        assert later["now"] == first["now"] + 7
+        async with asyncio.timeout(5):
+            while orjson.loads(await ws.recv())["type"] != "ping":
+                pass
+
+
+async def test_the_live_stream_closes_4410_when_the_supervisor_logs_out(team: Team) -> None:
+    async with connect(stream_url(team, team.sue)) as ws:
+        await next_overview(ws)
+        await team.sue.logout()
+        assert await closed_with(ws) == 4410
 
 
 # ---- forcing an agent's state ------------------------------------------------------------------------------------

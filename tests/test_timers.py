@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -10,6 +11,9 @@ import pytest
 from frontdesk.client import AgentClient, CustomerClient
 from frontdesk.client.customer import ClientError
 from frontdesk.domain.config import EntryConfig
+from frontdesk.domain.lifecycle import AGENT_LOST, agent_key
+from frontdesk.domain.timers import MAX_TIMER_FAILURES, retry_delay_secs
+from frontdesk.storage.records import TimerRecord
 from tests.conftest import LiveServer
 
 JsonObject = dict[str, Any]
@@ -303,5 +307,43 @@ async def test_form_answer_after_its_deadline_is_refused_even_before_the_timer_r
     assert await live.advance(0) == 1  # the timer still fires, once, and tells the agent
     seen = await agent_events(agent, chat_id)
     assert [e["form_request_id"] for e in seen if e["event"] == "frontdesk_form_expired"] == [form_id]
+    await customer.aclose()
+    await agent.aclose()
+
+
+# ---- a failing timer -----------------------------------------------------------------------------------
+
+
+async def stored_timer(live: LiveServer, chat_id: str, kind: str) -> TimerRecord | None:
+    async with live.frontdesk.storage.read() as tx:
+        return await tx.timers.get(chat_id, kind)
+
+
+async def test_a_failing_timer_does_not_stop_the_timers_behind_it_and_backs_off(
+        live: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    customer, agent, chat_id = await connected_chat(live, "idle-broken")
+    # a timer whose handler raises (an "agent lost" timer that names no agent: KeyError), due first
+    broken = agent_key("nobody")
+    async with live.frontdesk.storage.transaction() as tx:
+        await tx.timers.set(TimerRecord(broken, AGENT_LOST, live.clock.now() + 60, {}))
+    with caplog.at_level(logging.ERROR, logger="frontdesk.domain.timers"):
+        assert await live.advance(120) == 1  # the inactivity warning behind it fired; the broken one failed
+    assert names(await customer.poll(chat_id)) == ["chat_session_timeout_warning"]
+    (failure,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert AGENT_LOST in failure.getMessage() and broken in failure.getMessage() and failure.exc_info
+    # retried later, each time after a longer delay, then dropped
+    retry = await stored_timer(live, broken, AGENT_LOST)
+    assert retry is not None and retry.failures == 1 and retry.due_at == live.clock.now() + retry_delay_secs(1)
+    for failures in range(1, MAX_TIMER_FAILURES):
+        live.clock.advance(retry_delay_secs(failures) - 1)
+        await live.frontdesk.timers.fire_due()
+        assert (await stored_timer(live, broken, AGENT_LOST)) == retry  # not before its time
+        await live.advance(1)
+        retry = await stored_timer(live, broken, AGENT_LOST)
+        if failures + 1 < MAX_TIMER_FAILURES:
+            assert retry is not None and retry.failures == failures + 1
+            assert retry.due_at == live.clock.now() + retry_delay_secs(failures + 1) > live.clock.now() + 5
+    assert retry is None
+    assert any("dropped" in r.getMessage() and broken in r.getMessage() for r in caplog.records)
     await customer.aclose()
     await agent.aclose()

@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from frontdesk import __version__
 from frontdesk.agents.api import AgentApi, build_agent_app
 from frontdesk.agents.handoff_api import HandoffApi
+from frontdesk.agents.supervisor_api import overview_body
 from frontdesk.api.customer import CustomerApi, LongPollRoute, build_customer_routes
 from frontdesk.api.middleware import BodySizeLimit, CollapseSlashes, CustomerCors
 from frontdesk.api.wire import json_error, json_ok
@@ -23,6 +24,8 @@ from frontdesk.bus.local import LocalBus
 from frontdesk.delivery.agent_stream import AgentStream
 from frontdesk.delivery.longpoll import CustomerPolls
 from frontdesk.delivery.notifier import Notifier
+from frontdesk.delivery.supervisor_feed import SupervisorFeed
+from frontdesk.domain.access import AccessService
 from frontdesk.domain.agents import AgentService
 from frontdesk.domain.clock import Clock, SystemClock
 from frontdesk.domain.config import LiveConfig
@@ -55,10 +58,12 @@ class Frontdesk:
     notifier: Notifier
     customers: CustomerService
     agents: AgentService
+    access: AccessService
     files: FileService
     timers: TimerService
     live: LiveConfig
     polls: CustomerPolls
+    supervisor_feed: SupervisorFeed
     asgi: CollapseSlashes = field(init=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -71,6 +76,7 @@ class Frontdesk:
     async def stop(self, tasks: list[asyncio.Task[None]]) -> None:
         self._stop.set()
         self.polls.drain()
+        await self.supervisor_feed.close()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -89,22 +95,27 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     config = live.current
     customers = CustomerService(journal, live)
     agents = AgentService(journal, live)
+    access = AccessService(journal, live, settings.token_ttl_secs, settings.password_hash_cost)
     max_files = min((t.max_stored_files for t in config.tenants.values()), default=1000)
     files = FileService(journal, LocalBlobStore(settings.data_dir / "files"), max_files)
-    timers = TimerService(journal, live)
+    timers = TimerService(journal, live, access)
     polls = CustomerPolls(customers, notifier, settings.poll_hold_secs)
+    supervision = SupervisorService(journal, live)
+    supervisor_feed = SupervisorFeed(notifier, lambda tenant: overview_body(supervision, tenant))
     server = Frontdesk(settings=settings, clock=clock, storage=storage, notifier=notifier, customers=customers,
-                       agents=agents, files=files, timers=timers, live=live, polls=polls)
+                       agents=agents, access=access, files=files, timers=timers, live=live, polls=polls,
+                       supervisor_feed=supervisor_feed)
 
     customer_routes = build_customer_routes(CustomerApi(live=live, customers=customers, polls=polls,
                                                         files=files, server_version=__version__,
                                                         cookie_secure=settings.cookie_secure))
-    agent_app = build_agent_app(AgentApi(live=live, agents=agents, files=files,
+    agent_app = build_agent_app(AgentApi(live=live, agents=agents, access=access, files=files,
                                          stream=AgentStream(agents, notifier), notifier=notifier,
-                                         version=__version__, admin=ConfigAdmin(server),
+                                         version=__version__, cookie_secure=settings.cookie_secure,
+                                         admin=ConfigAdmin(server),
                                          handoffs=HandoffApi(agents, HandoffService(journal, live),
                                                              LeftMessageService(journal)),
-                                         supervision=SupervisorService(journal, live),
+                                         supervision=supervision, supervisor_feed=supervisor_feed,
                                          reports=ReportService(journal, live)))
 
     async def unknown_method(request: Request) -> Response:

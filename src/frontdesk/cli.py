@@ -1,6 +1,8 @@
-"""Command line: ``frontdesk serve`` and ``frontdesk hash-password``. Parsing only; no logic.
+"""Command line: ``frontdesk serve``, ``frontdesk check-config`` and ``frontdesk hash-password``.
+Parsing only; no logic.
 
-``frontdesk serve`` re-reads its ``--config`` file on SIGHUP (``frontdesk.reload``).
+``frontdesk serve`` takes its options from flags, then ``FRONTDESK_*`` environment variables, then
+the configuration file (``frontdesk.settings``), and re-reads that file on SIGHUP (``frontdesk.reload``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from frontdesk.settings import (
     DEMO_APP_ID,
     DEMO_TENANT,
     ConfigError,
+    describe,
     load_settings,
+    read_environment,
 )
 
 
@@ -62,10 +66,30 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("serve", help="run the server (the embedded demo without --config)")
     run.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     run.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
-    run.add_argument("--config", type=Path, default=None, help="TOML configuration file")
+    run.add_argument("--config", type=Path, default=None, help="TOML configuration file (or FRONTDESK_CONFIG)")
     run.add_argument("--data-dir", type=Path, default=None, help="where the database and files live (default ./data)")
+    check = commands.add_parser("check-config", help="validate a configuration file without starting the server")
+    check.add_argument("file", type=Path, help="TOML configuration file")
     commands.add_parser("hash-password", help="print a password_hash for the configuration file")
     return parser
+
+
+def _invalid(exc: ConfigError) -> int:
+    for error in exc.errors:
+        print(f"frontdesk: invalid configuration: {error}", file=sys.stderr)
+    return 2
+
+
+def check_config(path: Path) -> int:
+    """Validate ``path`` as ``serve --config`` would: exit 0 with a summary, 2 with every error."""
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        return _invalid(exc)
+    print(f"{path}: valid")
+    for line in describe(settings):
+        print(f"  {line}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,12 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "hash-password":
         print(hash_password(getpass.getpass("Password: ")))
         return 0
+    if args.command == "check-config":
+        return check_config(args.file)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = load_settings(args.config, {"host": args.host, "port": args.port, "data_dir": args.data_dir})
+        settings = load_settings(args.config, {"host": args.host, "port": args.port, "data_dir": args.data_dir},
+                                 env=read_environment())
     except ConfigError as exc:
-        print(f"frontdesk: invalid configuration: {exc}", file=sys.stderr)
-        return 2
+        return _invalid(exc)
     frontdesk = build_app(settings)
     base = f"http://{settings.host}:{settings.port}"
     print(f"frontdesk {__version__} on {base}  (data in {settings.data_dir.resolve()})", flush=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
+from frontdesk.domain.access import REMOVED_AGENT_PASSWORD_HASH, AccessService
 from frontdesk.domain.agents import AgentService
 from frontdesk.domain.config import ContactCenterConfig, LiveConfig
 from frontdesk.domain.errors import Conflict
@@ -30,8 +31,6 @@ from frontdesk.settings import (
 from frontdesk.storage.interfaces import Transaction
 
 log = logging.getLogger(__name__)
-
-REMOVED_AGENT_PASSWORD_HASH = "removed$from-configuration"  # noqa: S105 - matches no password (not scrypt$)
 
 # one reload at a time per running configuration (keyed weakly: nothing outlives its server)
 _LOCKS: WeakKeyDictionary[LiveConfig, asyncio.Lock] = WeakKeyDictionary()
@@ -51,6 +50,9 @@ class Reloadable(Protocol):
 
     @property
     def agents(self) -> AgentService: ...
+
+    @property
+    def access(self) -> AccessService: ...
 
 
 def _lock(live: LiveConfig) -> asyncio.Lock:
@@ -117,29 +119,17 @@ async def apply_config(frontdesk: Reloadable, new: ContactCenterConfig) -> None:
 
 async def _retire_removed_agents(frontdesk: Reloadable, old: ContactCenterConfig, new: ContactCenterConfig) -> None:
     """Accounts the new configuration no longer lists: logged out (held and offered chats go back
-    to the queue), tokens dropped, password disabled (a later configuration may list them again)."""
-    service = frontdesk.agents
-    removed: list[tuple[str, str]] = []  # (agent_id, tenant)
-    async with service.journal.read() as tx:
+    to the queue, credentials dropped, open WebSockets closed), password disabled (a later
+    configuration may list them again)."""
+    removed: list[str] = []
+    async with frontdesk.agents.journal.read() as tx:
         for name in sorted(set(old.tenants) | set(new.tenants)):
             tenant = new.tenants.get(name)
             listed = {a.username for a in tenant.agents} if tenant else set()
-            removed.extend((agent.agent_id, name) for agent in await tx.agents.list_for_tenant(name)
+            removed.extend(agent.agent_id for agent in await tx.agents.list_for_tenant(name)
                            if agent.username not in listed and agent.password_hash != REMOVED_AGENT_PASSWORD_HASH)
-    for agent_id, tenant_name in removed:
-        if tenant_name in new.tenants:  # a removed tenant has no live chats (see _refuse_removals)
-            await service.logout(agent_id)  # requeues the chats it held or was offered
-        async with service.journal.action() as ctx:
-            record = await ctx.tx.agents.get(agent_id)
-            if record is None:
-                continue
-            if record.state != "logged_out":
-                record.state, record.state_since = "logged_out", ctx.now
-            record.password_hash = REMOVED_AGENT_PASSWORD_HASH
-            await ctx.tx.agents.upsert(record)
-            await ctx.tx.agents.drop_tokens(agent_id)
-            ctx.wake_agent(agent_id)
-        log.info("agent %s is no longer configured: logged out", agent_id)
+    for agent_id in removed:
+        await frontdesk.access.retire(agent_id)
 
 
 async def reload_from_file(frontdesk: Reloadable) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import logging
+import re
 import socket
 
 import uvicorn
@@ -16,6 +18,28 @@ SHUTDOWN_GRACE_SECS = 5
 # middle generations, stalling the event loop for tens to a hundred ms (W3 p99 180 ms at 250
 # msg/s; bench/README.md). Collecting every 50,000 allocations keeps passes rare and short.
 GC_THRESHOLDS = (50_000, 50, 100)
+
+
+# a ?token= or ?ticket= in a WebSocket URL, which uvicorn logs as "WebSocket /agent/api/v1/ws?…"
+_CREDENTIAL_IN_QUERY = re.compile(r"([?&](?:token|ticket)=)[^&\s\"]*")
+
+
+class RedactCredentials(logging.Filter):
+    """Masks the credentials of WebSocket URLs (``?token=``, ``?ticket=``) in uvicorn's log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _CREDENTIAL_IN_QUERY.sub(r"\1***", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_CREDENTIAL_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a
+                                for a in record.args)
+        return True
+
+
+def _redact_uvicorn_logs() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, RedactCredentials) for f in logger.filters):
+        logger.addFilter(RedactCredentials())
 
 
 class DrainingServer(uvicorn.Server):
@@ -46,6 +70,7 @@ def make_server(frontdesk: Frontdesk, host: str, port: int, log_level: str = "in
                             loop="uvloop", http=guarded_protocol(limits), ws="websockets-sansio",
                             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS, access_log=False,
                             timeout_keep_alive=limits.keep_alive_secs)
+    _redact_uvicorn_logs()  # after the Config, which (re)configures uvicorn's loggers
     return DrainingServer(config, frontdesk)
 
 

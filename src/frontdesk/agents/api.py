@@ -14,23 +14,36 @@ from fastapi import (
     HTTPException,
     Query,
     Request,
+    Response,
     UploadFile,
     WebSocket,
     WebSocketDisconnect,
 )
 from fastapi.responses import FileResponse, JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.websockets import WebSocketState
 
 from frontdesk.agents.admin_api import ConfigAdmin, build_admin_router
+from frontdesk.agents.docs import add_offline_docs
 from frontdesk.agents.handoff_api import HandoffApi, build_handoff_router
+from frontdesk.agents.session import authentication, clear_session_cookies, set_session_cookies
+from frontdesk.agents.sockets import WS_CLOSE_BAD_HELLO, authenticate_websocket, serve_while_session_lives
 from frontdesk.agents.supervisor_api import build_supervisor_router
 from frontdesk.bus.interfaces import chat_topic
 from frontdesk.delivery.agent_stream import AgentStream
 from frontdesk.delivery.notifier import Notifier
+from frontdesk.delivery.supervisor_feed import SupervisorFeed
+from frontdesk.domain.access import BEARER, SESSION, TICKET_TTL_SECS, WRONG_CREDENTIALS, AccessService, Credential
 from frontdesk.domain.agents import AgentService, ChatView
 from frontdesk.domain.config import ContactCenterConfig, LiveConfig
-from frontdesk.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unavailable
+from frontdesk.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooManyAttempts,
+    Unavailable,
+)
 from frontdesk.domain.files import FileService, UploadTooLarge
 from frontdesk.domain.reports import ReportService
 from frontdesk.domain.supervision import SupervisorService
@@ -40,8 +53,7 @@ from frontdesk.storage.records import AgentRecord, PartyRecord
 
 MAX_EVENTS_WAIT_SECS = 25.0
 HELLO_TIMEOUT_SECS = 10.0
-WS_CLOSE_UNAUTHORIZED = 4401
-WS_CLOSE_BAD_HELLO = 4400
+MAX_SEQ = 2**63 - 1  # sequence numbers are 64-bit signed integers in storage
 
 # most specific first: UploadTooLarge is an Invalid
 _STATUS = {UploadTooLarge: 413, NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 400, Unavailable: 503}
@@ -51,14 +63,17 @@ _STATUS = {UploadTooLarge: 413, NotFound: 404, Forbidden: 403, Conflict: 409, In
 class AgentApi:
     live: LiveConfig
     agents: AgentService
+    access: AccessService
     files: FileService
     stream: AgentStream
     notifier: Notifier
     version: str
+    cookie_secure: bool = True  # the session cookies are Secure (HTTPS only)
     admin: ConfigAdmin | None = None  # the admin API (/admin/…) when given
     supervision: SupervisorService | None = None  # the supervisor API (/supervisor/…, /reports/…) when given
     reports: ReportService | None = None
     handoffs: HandoffApi | None = None  # transfers, conferences, wrap-up, customer history
+    supervisor_feed: SupervisorFeed | None = None  # the supervisor live stream (/supervisor/ws) when given
 
     @property
     def config(self) -> ContactCenterConfig:
@@ -88,52 +103,85 @@ def _summary(view: ChatView) -> wire.ChatSummary:
 
 
 def build_agent_app(api: AgentApi) -> FastAPI:
-    app = FastAPI(title="frontdesk agent API", version=api.version,
+    app = FastAPI(title="frontdesk agent API", version=api.version, docs_url=None, redoc_url=None,
                   description="Log in, take chats from the queue and talk to customers. Live events "
                               "arrive on the WebSocket `/ws` (see docs/agent-api.md).")
+    add_offline_docs(app, "frontdesk agent API")
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
-    bearer = HTTPBearer(auto_error=False, description="the token from POST /login")
+    current_credential = authentication(api.access)
 
-    async def current_agent(
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> AgentRecord:
-        token = credentials.credentials.strip() if credentials else ""
-        if not token:
-            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-        try:
-            return await api.agents.authenticate(token)
-        except Forbidden:
-            raise HTTPException(401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"}) from None
+    async def current_agent(credential: Annotated[Credential, Depends(current_credential)]) -> AgentRecord:
+        return credential.agent
 
     Agent = Annotated[AgentRecord, Depends(current_agent)]
+
+    async def socket_agent(ws: WebSocket) -> AgentRecord | None:
+        """The agent a WebSocket connects as (``?ticket=`` or ``?token=``), through the one socket
+        authentication (``authenticate_websocket``); None when it closed the socket with 4401."""
+        credential = await authenticate_websocket(ws, api.access, token=ws.query_params.get("token", ""),
+                                                  ticket=ws.query_params.get("ticket", ""))
+        return credential.agent if credential is not None else None
+
     errors: dict[int | str, dict[str, Any]] = {code: {"model": wire.ErrorBody} for code in (400, 401, 403, 404, 409)}
     if api.admin is not None:
         app.include_router(build_admin_router(api.admin, current_agent), prefix="/admin")
     if api.supervision is not None and api.reports is not None:
-        app.include_router(build_supervisor_router(api.supervision, api.reports, current_agent), prefix="")
+        app.include_router(build_supervisor_router(api.supervision, api.reports, current_agent, socket_agent,
+                                                   api.supervisor_feed), prefix="")
     if api.handoffs is not None:
         app.include_router(build_handoff_router(api.handoffs, current_agent), responses=errors)
 
-    @app.post("/login", response_model=wire.LoginResponse, responses=errors)
-    async def login(body: wire.LoginRequest) -> wire.LoginResponse:
+    async def log_in(request: Request, body: wire.LoginRequest, kind: str) -> tuple[str, AgentRecord]:
         tenant = normalise_tenant(body.tenant) or api.config.default_tenant
         resolved = api.config.resolve_tenant(tenant, "")
-        if resolved is None:
-            raise HTTPException(401, "unknown username or wrong password")
+        address = request.client.host if request.client else ""
         try:
-            token, agent = await api.agents.login(resolved.name, body.username, body.password)
-        except Forbidden as exc:
-            raise HTTPException(401, str(exc)) from None
+            # an unknown tenant is refused like an unknown username: same cost, same answer
+            return await api.access.login(resolved.name if resolved else tenant, body.username, body.password,
+                                          address, kind)
+        except TooManyAttempts as exc:
+            raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after_secs)}) from None
+        except Forbidden:
+            raise HTTPException(401, WRONG_CREDENTIALS) from None
+
+    login_errors: dict[int | str, dict[str, Any]] = {**errors, 429: {"model": wire.ErrorBody,
+                                                                   "description": "too many refused logins; "
+                                                                                  "see Retry-After"}}
+
+    @app.post("/login", response_model=wire.LoginResponse, responses=login_errors)
+    async def login(request: Request, body: wire.LoginRequest) -> wire.LoginResponse:
+        """A bearer token for scripts (send it as ``Authorization: Bearer …``)."""
+        token, agent = await log_in(request, body, BEARER)
         return wire.LoginResponse(token=token, agent=_agent_info(agent))
 
     @app.post("/logout", response_model=wire.Ok, responses=errors)
     async def logout(agent: Agent) -> wire.Ok:
-        await api.agents.logout(agent.agent_id)
+        await api.access.logout(agent.agent_id)
         return wire.Ok()
+
+    @app.post("/session", response_model=wire.AgentInfo, responses=login_errors)
+    async def open_session(request: Request, response: Response, body: wire.LoginRequest) -> wire.AgentInfo:
+        """A browser session: sets the ``fd_session`` (HttpOnly) and ``fd_csrf`` cookies."""
+        token, agent = await log_in(request, body, SESSION)
+        set_session_cookies(response, token, api.cookie_secure)
+        return _agent_info(agent)
+
+    @app.delete("/session", response_model=wire.Ok, responses=errors)
+    async def close_session(response: Response, agent: Agent) -> wire.Ok:
+        """Log out (as ``POST /logout``) and clear the session cookies."""
+        await api.access.logout(agent.agent_id)
+        clear_session_cookies(response, api.cookie_secure)
+        return wire.Ok()
+
+    @app.post("/ws-ticket", response_model=wire.WsTicket, responses=errors)
+    async def ws_ticket(credential: Annotated[Credential, Depends(current_credential)]) -> wire.WsTicket:
+        """A single-use ticket to open ``/ws?ticket=…`` within its lifetime, bound to this session."""
+        return wire.WsTicket(ticket=await api.access.issue_ticket(credential), expires_in_secs=TICKET_TTL_SECS)
 
     @app.get("/me", response_model=wire.AgentInfo, responses=errors)
     async def me(agent: Agent) -> wire.AgentInfo:
@@ -166,7 +214,7 @@ def build_agent_app(api: AgentApi) -> FastAPI:
         return _summary(await api.agents.view(agent.agent_id, chat_id))
 
     @app.get("/chats/{chat_id}/events", response_model=wire.ChatEvents, responses=errors)
-    async def chat_events(chat_id: str, agent: Agent, after: Annotated[int, Query(ge=0)] = 0,
+    async def chat_events(chat_id: str, agent: Agent, after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
                           wait: Annotated[float, Query(ge=0, le=MAX_EVENTS_WAIT_SECS)] = 0) -> wire.ChatEvents:
         """Events after ``after``; with ``wait`` > 0, hold until one arrives or ``wait`` seconds pass."""
         signal = api.notifier.subscribe(chat_topic(chat_id))
@@ -243,15 +291,14 @@ def build_agent_app(api: AgentApi) -> FastAPI:
         return allowed
 
     @app.websocket("/ws")
-    async def websocket(ws: WebSocket, token: str = "") -> None:
-        """Live events: send ``{"type": "hello", "cursors": {chat_id: seq}}`` first; receive
-        ``snapshot`` and ``event`` messages (docs/agent-api.md)."""
-        await ws.accept()
-        try:
-            agent = await api.agents.authenticate(token)
-        except Forbidden:
-            await ws.close(WS_CLOSE_UNAUTHORIZED, "invalid or expired token")
+    async def websocket(ws: WebSocket, ticket: str = "", token: str = "") -> None:
+        """Live events: open with ``?ticket=`` (``POST /ws-ticket``) or ``?token=``; send
+        ``{"type": "hello", "cursors": {chat_id: seq}}`` first; receive ``snapshot`` and ``event``
+        messages (docs/agent-api.md)."""
+        credential = await authenticate_websocket(ws, api.access, token=token, ticket=ticket)
+        if credential is None:
             return
+        agent = credential.agent
         try:
             async with asyncio.timeout(HELLO_TIMEOUT_SECS):
                 hello = await ws.receive_json()
@@ -260,31 +307,31 @@ def build_agent_app(api: AgentApi) -> FastAPI:
                 await ws.close(WS_CLOSE_BAD_HELLO, "expected a hello message")
             return
         cursors = hello.get("cursors", {}) if isinstance(hello, dict) and hello.get("type") == "hello" else None
-        if not isinstance(cursors, dict) or not all(type(v) is int for v in cursors.values()):
-            await ws.close(WS_CLOSE_BAD_HELLO, "hello.cursors must map chat ids to integers")
+        if not isinstance(cursors, dict) or not all(type(v) is int and 0 <= v <= MAX_SEQ for v in cursors.values()):
+            await ws.close(WS_CLOSE_BAD_HELLO, "hello.cursors must map chat ids to sequence numbers")
             return
-        stop = asyncio.Event()
 
-        async def read_client() -> None:
+        async def serve(stop: asyncio.Event) -> None:
+            async def read_client() -> None:
+                try:
+                    while True:
+                        message = await ws.receive_json()
+                        if isinstance(message, dict) and message.get("type") == "ping":
+                            await ws.send_json({"type": "pong"})
+                except (WebSocketDisconnect, ValueError, RuntimeError):
+                    pass
+                finally:
+                    stop.set()
+
+            reader = asyncio.ensure_future(read_client())
             try:
-                while True:
-                    message = await ws.receive_json()
-                    if isinstance(message, dict) and message.get("type") == "ping":
-                        await ws.send_json({"type": "pong"})
-            except (WebSocketDisconnect, ValueError, RuntimeError):
+                await api.stream.run(agent.agent_id, credential.token_hash, ws.send_json,
+                                     await readable(agent.agent_id, cursors), stop)
+            except (WebSocketDisconnect, RuntimeError):
                 pass
             finally:
-                stop.set()
+                reader.cancel()
 
-        reader = asyncio.ensure_future(read_client())
-        try:
-            await api.stream.run(agent.agent_id, ws.send_json, await readable(agent.agent_id, cursors), stop)
-        except (WebSocketDisconnect, RuntimeError):
-            pass
-        finally:
-            reader.cancel()
-            if ws.client_state == WebSocketState.CONNECTED:
-                with contextlib.suppress(RuntimeError):
-                    await ws.close()
+        await serve_while_session_lives(ws, api.access, api.notifier, credential, serve)
 
     return app

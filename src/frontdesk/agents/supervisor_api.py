@@ -1,18 +1,34 @@
 """The supervisor API (``/agent/api/v1/supervisor/…``) and the reports (``/agent/api/v1/reports/…``).
 Only agents whose role is ``supervisor`` or ``admin`` may call them (docs/supervisors.md)."""
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.websockets import WebSocketState
 
-from frontdesk.domain.reports import AGENT_COLUMNS, QUEUE_COLUMNS, SERVICE_LEVEL_SECS, ReportService, to_csv
-from frontdesk.domain.supervision import SUPERVISOR_ROLES, Overview, SupervisorService
-from frontdesk.storage.records import AgentRecord
+from frontdesk.delivery.supervisor_feed import SupervisorFeed
+from frontdesk.domain.reports import (
+    AGENT_COLUMNS,
+    QUEUE_COLUMNS,
+    SERVICE_LEVEL_SECS,
+    SURVEY_AGENT_COLUMNS,
+    SURVEY_QUEUE_COLUMNS,
+    ReportService,
+    to_csv,
+)
+from frontdesk.domain.roles import NOT_A_SUPERVISOR, is_supervisor, require_supervisor
+from frontdesk.domain.supervision import Overview, SupervisorService
+from frontdesk.storage.records import AgentRecord, JsonObject
+
+WS_CLOSE_NOT_SUPERVISOR = 4403
+WS_CLOSE_SESSION_ENDED = 4410
 
 # ---- bodies and answers ------------------------------------------------------------------------------------
 
@@ -161,6 +177,42 @@ class AgentReport(BaseModel):
     agents: list[AgentReportRow]
 
 
+class SurveyQueueReportRow(BaseModel):
+    queue_id: str
+    surveys: int = Field(description="chats created in the range whose post-chat survey ran")
+    answered: int = Field(description="of them, those whose customer gave a rating")
+    rating_avg: float | None = Field(description="the mean rating of the answered; null when none")
+    ratings: dict[str, int] = Field(description='rating ("0" … "10") → how many customers gave it')
+
+
+class SurveyAgentReportRow(BaseModel):
+    agent_id: str
+    username: str
+    display_name: str
+    team: str
+    surveys: int = Field(description="surveyed chats the agent was in (a chat several agents served counts "
+                                     "for each)")
+    answered: int
+    rating_avg: float | None
+    ratings: dict[str, int]
+
+
+class SurveyQueueReport(BaseModel):
+    tenant: str
+    since: float
+    until: float
+    generated_at: float
+    queues: list[SurveyQueueReportRow]
+
+
+class SurveyAgentReport(BaseModel):
+    tenant: str
+    since: float
+    until: float
+    generated_at: float
+    agents: list[SurveyAgentReportRow]
+
+
 def parse_time(value: str | None, name: str) -> float | None:
     """Epoch seconds, or an ISO-8601 date-time (UTC when it names no offset)."""
     if value is None or value == "":
@@ -182,15 +234,25 @@ def _overview(view: Overview) -> OverviewAnswer:
     return OverviewAnswer.model_validate(asdict(view))
 
 
+async def overview_body(supervision: SupervisorService, tenant: str) -> JsonObject:
+    """The tenant's overview as the JSON body of ``GET /supervisor/overview`` (what the live
+    stream pushes)."""
+    return _overview(await supervision.tenant_overview(tenant)).model_dump(mode="json")
+
+
+SocketAgent = Callable[[WebSocket], Awaitable[AgentRecord | None]]
+
+
 def build_supervisor_router(supervision: SupervisorService, reports: ReportService,
-                            current_agent: Callable[..., Awaitable[AgentRecord]]) -> APIRouter:
+                            current_agent: Callable[..., Awaitable[AgentRecord]],
+                            socket_agent: SocketAgent | None = None,
+                            feed: SupervisorFeed | None = None) -> APIRouter:
     """The supervisor and report routes; ``current_agent`` is the agent API's bearer-token
-    dependency."""
+    dependency, ``socket_agent`` its WebSocket authentication (with ``feed``, the live stream
+    ``/supervisor/ws`` is served)."""
 
     async def current_supervisor(agent: Annotated[AgentRecord, Depends(current_agent)]) -> AgentRecord:
-        if agent.role not in SUPERVISOR_ROLES:
-            raise HTTPException(403, "this needs an agent whose role is supervisor or admin")
-        return agent
+        return require_supervisor(agent)
 
     Supervisor = Annotated[AgentRecord, Depends(current_supervisor)]
     errors: dict[int | str, dict[str, Any]] = {code: {"model": SupervisorError}
@@ -241,6 +303,9 @@ def build_supervisor_router(supervision: SupervisorService, reports: ReportServi
         forced = await supervision.force_state(agent.agent_id, agent_id, body.state)
         return ForcedState(agent_id=forced.agent_id, state=forced.state, state_since=forced.state_since)
 
+    if socket_agent is not None and feed is not None:
+        _add_live_stream(supervisor, supervision, socket_agent, feed)
+
     Since = Annotated[str | None, Query(description="start (inclusive): epoch seconds or ISO-8601; "
                                                     "default until − 24 h")]
     Until = Annotated[str | None, Query(description="end (exclusive): epoch seconds or ISO-8601; default now")]
@@ -273,7 +338,73 @@ def build_supervisor_router(supervision: SupervisorService, reports: ReportServi
                            generated_at=result.generated_at,
                            agents=[AgentReportRow.model_validate(asdict(r)) for r in result.rows])
 
+    @report.get("/surveys/queues", response_model=SurveyQueueReport)
+    async def survey_queue_report(agent: Supervisor, since: Since = None, until: Until = None,
+                                  fmt: Format = "json") -> Any:
+        """Per queue: post-chat surveys, ratings given, their mean and distribution (docs/supervisors.md)."""
+        result = await reports.survey_queues(agent.agent_id, parse_time(since, "since"), parse_time(until, "until"))
+        if fmt == "csv":
+            return csv_response(to_csv(SURVEY_QUEUE_COLUMNS, result.rows), "survey-queues")
+        return SurveyQueueReport(tenant=result.tenant, since=result.since, until=result.until,
+                                 generated_at=result.generated_at,
+                                 queues=[SurveyQueueReportRow.model_validate(asdict(r)) for r in result.rows])
+
+    @report.get("/surveys/agents", response_model=SurveyAgentReport)
+    async def survey_agent_report(agent: Supervisor, since: Since = None, until: Until = None,
+                                  fmt: Format = "json") -> Any:
+        """Per agent: post-chat surveys of the chats the agent served, ratings, mean and distribution."""
+        result = await reports.survey_agents(agent.agent_id, parse_time(since, "since"), parse_time(until, "until"))
+        if fmt == "csv":
+            return csv_response(to_csv(SURVEY_AGENT_COLUMNS, result.rows), "survey-agents")
+        return SurveyAgentReport(tenant=result.tenant, since=result.since, until=result.until,
+                                 generated_at=result.generated_at,
+                                 agents=[SurveyAgentReportRow.model_validate(asdict(r)) for r in result.rows])
+
     router = APIRouter()
     router.include_router(supervisor)
     router.include_router(report)
     return router
+
+
+def _add_live_stream(router: APIRouter, supervision: SupervisorService, socket_agent: SocketAgent,
+                     feed: SupervisorFeed) -> None:
+    @router.websocket("/ws")
+    async def live_overview(ws: WebSocket) -> None:
+        """The overview pushed on every change of the tenant (docs/supervisors.md): no hello;
+        ``{"type": "overview", "overview": …}`` at once and after each change (at most one per
+        0.5 s), ``{"type": "ping"}`` keep-alives. Close 4401 bad token, 4403 not a supervisor,
+        4410 the session ended."""
+        agent = await socket_agent(ws)
+        if agent is None:
+            return
+        if not is_supervisor(agent):
+            await ws.close(WS_CLOSE_NOT_SUPERVISOR, NOT_A_SUPERVISOR)
+            return
+        stop = asyncio.Event()
+
+        async def read_client() -> None:
+            try:
+                while True:
+                    message = await ws.receive_json()
+                    if isinstance(message, dict) and message.get("type") == "ping":
+                        await ws.send_json({"type": "pong"})
+            except (WebSocketDisconnect, ValueError, RuntimeError):
+                pass
+            finally:
+                stop.set()
+
+        async def session_open() -> bool:
+            return await supervision.still_supervising(agent.agent_id)
+
+        reader = asyncio.ensure_future(read_client())
+        code = 1000
+        try:
+            if not await feed.run(agent.tenant, agent.agent_id, ws.send_json, stop, session_open):
+                code = WS_CLOSE_SESSION_ENDED
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            reader.cancel()
+            if ws.client_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(RuntimeError):
+                    await ws.close(code, "the session ended" if code == WS_CLOSE_SESSION_ENDED else None)

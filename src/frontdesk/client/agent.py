@@ -50,6 +50,10 @@ class AgentClient(HttpClientOwner):
     async def logout(self) -> None:
         await self._call("POST", "logout")
 
+    async def ws_ticket(self) -> str:
+        """A single-use ticket that opens the live WebSocket once, within 30 s."""
+        return str((await self._call("POST", "ws-ticket"))["ticket"])
+
     async def set_state(self, state: str) -> JsonObject:
         return dict(await self._call("POST", "state", json={"state": state}))
 
@@ -161,8 +165,10 @@ class AgentClient(HttpClientOwner):
 
     @asynccontextmanager
     async def live(self, cursors: dict[str, int] | None = None) -> AsyncIterator[AgentLive]:
-        """The live WebSocket: ``snapshot`` and ``event`` messages; resume with ``cursors``."""
-        url = self.api.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + f"/ws?token={self.token}"
+        """The live WebSocket: ``snapshot`` and ``event`` messages; resume with ``cursors``. Opened
+        with a fresh single-use ticket, so the token never appears in a URL."""
+        ticket = await self.ws_ticket()
+        url = self.api.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + f"/ws?ticket={ticket}"
         async with connect(url) as ws:
             await ws.send(orjson.dumps({"type": "hello", "cursors": cursors or {}}).decode())
             yield AgentLive(ws)

@@ -7,6 +7,11 @@ end), and sent when it changed. A message costs one read of its chat, not of eve
 the agent no longer holds is followed until its last events were sent, so ``party_left`` and
 ``chat_session_ended`` always arrive. A reconnecting client passes its cursors in its ``hello``
 and resumes without gaps or repeats.
+
+The stream is bound to the credential (token or browser session) that opened it: every pass checks
+it is still alive, inside the same read as the snapshot it would send, and raises ``SessionEnded``
+once it is not (logout, a supervisor forcing ``logged_out``, expiry, a reload removing the agent) —
+so nothing of a later login ever reaches a socket of an earlier one.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from collections.abc import Awaitable, Callable
 
 from frontdesk.bus.interfaces import agent_topic, chat_topic
 from frontdesk.delivery.notifier import Notifier
+from frontdesk.domain.access import credential_alive
 from frontdesk.domain.agents import AgentService
-from frontdesk.domain.supervision import is_supervisor
+from frontdesk.domain.roles import is_supervisor
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import Audience, JsonObject, SessionRecord
 
@@ -42,6 +48,10 @@ class _Mark(asyncio.Event):
 Send = Callable[[JsonObject], Awaitable[None]]
 
 
+class SessionEnded(Exception):
+    """The credential the stream was opened with has been revoked or has expired."""
+
+
 def session_summary(session: SessionRecord) -> JsonObject:
     return {"chat_id": session.chat_id, "state": session.state, "app_id": session.app_id,
             "client_kind": session.client_kind, "created_at": session.created_at, "last_seq": session.last_seq,
@@ -55,20 +65,23 @@ class AgentStream:
         self.notifier = notifier
         self._desktops: dict[str, int] = {}  # open connections per agent, in this process
 
-    async def run(self, agent_id: str, send: Send, cursors: dict[str, int], stop: asyncio.Event) -> None:
-        """Stream until ``stop``; the agent counts as present while any of its connections runs."""
+    async def run(self, agent_id: str, credential_hash: str, send: Send, cursors: dict[str, int],
+                  stop: asyncio.Event) -> None:
+        """Stream until ``stop`` (or ``SessionEnded``); the agent counts as present while any of its
+        connections runs."""
         self._desktops[agent_id] = self._desktops.get(agent_id, 0) + 1
         if self._desktops[agent_id] == 1:
             await self.agents.desktop_connected(agent_id)
         try:
-            await self._stream(agent_id, send, cursors, stop)
+            await self._stream(agent_id, credential_hash, send, cursors, stop)
         finally:
             self._desktops[agent_id] -= 1
             if self._desktops[agent_id] == 0:
                 del self._desktops[agent_id]
                 await self.agents.desktop_lost(agent_id)
 
-    async def _stream(self, agent_id: str, send: Send, cursors: dict[str, int], stop: asyncio.Event) -> None:
+    async def _stream(self, agent_id: str, credential_hash: str, send: Send, cursors: dict[str, int],
+                      stop: asyncio.Event) -> None:
         wake = asyncio.Event()
         woken: set[str] = set()  # topics that woke since the last pass: AGENT_KEY or chat ids
         followed: dict[str, int] = dict(cursors)
@@ -89,9 +102,11 @@ class AgentStream:
                 woken.clear()
                 if AGENT_KEY in pending:
                     refresh = True
+                if not refresh:  # (the snapshot's read checks it otherwise)
+                    await self._check(credential_hash)
                 if refresh:
                     refresh = False
-                    snapshot, held = await self._snapshot(agent_id)
+                    snapshot, held = await self._snapshot(agent_id, credential_hash)
                     if snapshot != last_snapshot:
                         await send(snapshot)
                         last_snapshot = snapshot
@@ -133,8 +148,15 @@ class AgentStream:
             for chat_id, mark in marks.items():
                 self.notifier.unsubscribe(chat_topic(chat_id), mark)
 
-    async def _snapshot(self, agent_id: str) -> tuple[JsonObject, set[str]]:
+    async def _check(self, credential_hash: str) -> None:
         async with self.agents.journal.read() as tx:
+            if not await credential_alive(tx, credential_hash, self.agents.journal.clock.now()):
+                raise SessionEnded
+
+    async def _snapshot(self, agent_id: str, credential_hash: str) -> tuple[JsonObject, set[str]]:
+        async with self.agents.journal.read() as tx:
+            if not await credential_alive(tx, credential_hash, self.agents.journal.clock.now()):
+                raise SessionEnded
             agent = await tx.agents.get(agent_id)
             held = await tx.sessions.list_for_agent(agent_id)
             connecting = await tx.sessions.list_in_state(agent.tenant, ("connecting",)) if agent else []

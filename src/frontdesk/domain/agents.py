@@ -1,29 +1,26 @@
-"""Agent actions: log in, change state, take offered chats, talk to the customer, end chats."""
+"""Agent actions: change state, take offered chats, talk to the customer, end chats (logging in
+and out is ``access``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from frontdesk.domain import routing
-from frontdesk.domain.config import LiveConfig
 from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from frontdesk.domain.forms import show_form
 from frontdesk.domain.ids import (
-    hash_password,
     new_msg_id,
-    new_token,
-    token_hash,
-    verify_password,
 )
-from frontdesk.domain.journal import ActionContext, Journal, to_customer, to_everyone
+from frontdesk.domain.journal import ActionContext, to_customer, to_everyone
 from frontdesk.domain.lifecycle import (
     AGENT_LOST,
-    FORM_TIMEOUT_PREFIX,
     OFFER_TIMEOUT,
-    active_parties,
     agent_key,
     connect_agent,
     end_session,
+    held_chat,
 )
+from frontdesk.domain.roles import is_supervisor
 from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import (
@@ -31,7 +28,6 @@ from frontdesk.storage.records import (
     Audience,
     EventRecord,
     FileRecord,
-    FormRequestRecord,
     JsonObject,
     PartyRecord,
     SessionRecord,
@@ -39,7 +35,6 @@ from frontdesk.storage.records import (
 )
 
 AGENT_STATES = ("ready", "not_ready")
-SUPERVISOR_ROLES = ("supervisor", "admin")
 MAX_FORM_TIMEOUT_SECS = 24 * 3600
 
 
@@ -52,11 +47,6 @@ class ChatView:
 
 
 class AgentService(EngineService):
-    def __init__(self, journal: Journal, live: LiveConfig) -> None:
-        super().__init__(journal, live)
-        # a fixed hash to verify against when the username is unknown: same cost, no user enumeration
-        self._dummy_hash = hash_password("frontdesk-no-such-agent")
-
     # ---- accounts ---------------------------------------------------------------------------------
 
     async def provision(self) -> None:
@@ -74,44 +64,6 @@ class AgentService(EngineService):
                         auto_accept=conf.auto_accept, skills=dict(conf.skills), team=conf.team, role=conf.role,
                         last_routed_at=existing.last_routed_at if existing else 0.0)
                     await ctx.tx.agents.upsert(agent)
-
-    async def login(self, tenant: str, username: str, password: str) -> tuple[str, AgentRecord]:
-        async with self.journal.read() as tx:
-            agent = await tx.agents.get_by_username(tenant, username)
-        if agent is None:
-            verify_password(password, self._dummy_hash)
-            raise Forbidden("unknown username or wrong password")
-        if not verify_password(password, agent.password_hash):
-            raise Forbidden("unknown username or wrong password")
-        token = new_token()
-        async with self.journal.action() as ctx:
-            await ctx.tx.agents.add_token(token_hash(token), agent.agent_id, ctx.now)
-            fresh = await ctx.tx.agents.get(agent.agent_id)
-            assert fresh is not None
-            if fresh.state == "logged_out":
-                fresh.state, fresh.state_since = "not_ready", ctx.now
-                await ctx.tx.agents.upsert(fresh)
-                ctx.wake_agent(fresh.agent_id)
-        return token, fresh
-
-    async def authenticate(self, token: str) -> AgentRecord:
-        async with self.journal.read() as tx:
-            agent_id = await tx.agents.agent_for_token(token_hash(token))
-            agent = await tx.agents.get(agent_id) if agent_id else None
-        if agent is None:
-            raise Forbidden("invalid or expired token")
-        return agent
-
-    async def logout(self, agent_id: str) -> None:
-        """Log out: tokens are revoked and held or offered chats go back to the queue."""
-        async with self.journal.action() as ctx:
-            agent = await self._agent(ctx, agent_id)
-            await self._release_chats(ctx, agent)
-            agent.state, agent.state_since = "logged_out", ctx.now
-            await ctx.tx.agents.upsert(agent)
-            await ctx.tx.agents.drop_tokens(agent_id)
-            ctx.wake_agent(agent_id)
-            await routing.dispatch(ctx, self.config, agent.tenant)
 
     async def set_state(self, agent_id: str, state: str) -> AgentRecord:
         if state not in AGENT_STATES:
@@ -233,19 +185,13 @@ class AgentService(EngineService):
             agent = await tx.agents.get(agent_id)
             # a supervisor monitoring a chat (not a party of it) reads what supervisors may see
             party = any(p.agent_id == agent_id for p in view.parties)
-            supervisor = agent is not None and agent.role in SUPERVISOR_ROLES
+            supervisor = is_supervisor(agent)
             audience = Audience.SUPERVISORS if supervisor and not party else Audience.AGENTS
             return await tx.events.read_after(view.session.chat_id, after_seq, audience, limit)
 
-    async def _held(self, ctx: ActionContext, agent_id: str, chat_id: str) -> tuple[SessionRecord, PartyRecord]:
-        session = await ctx.session(chat_id)
-        if session is None:
-            raise NotFound("no such chat")
-        if session.terminal:
-            raise Conflict("this chat has ended")
-        party = next((p for p in await active_parties(ctx, session) if p.agent_id == agent_id), None)
-        if party is None:
-            raise Forbidden("you do not hold this chat")
+    @staticmethod
+    async def _held(ctx: ActionContext, agent_id: str, chat_id: str) -> tuple[SessionRecord, PartyRecord]:
+        session, party, _ = await held_chat(ctx, agent_id, chat_id)
         return session, party
 
     async def send_message(self, agent_id: str, chat_id: str, text: str) -> EventRecord:
@@ -287,16 +233,7 @@ class AgentService(EngineService):
             raise Invalid(f"timeout_secs must be between 1 and {MAX_FORM_TIMEOUT_SECS}")
         async with self.journal.action() as ctx:
             session, party = await self._held(ctx, agent_id, chat_id)
-            form_request_id = session.last_seq + 1  # the seq of the form_show event: unique and an integer
-            channel = "web" if session.client_kind == "web" else "mobile"
-            await ctx.emit(session, to_everyone(ev.form_show(party.party_id, form_request_id, form_name,
-                                                             timeout_secs, channel, ctx.now), "agent"))
-            due = ctx.now + timeout_secs
-            await ctx.tx.forms.insert(FormRequestRecord(chat_id, form_request_id, form_name, party.party_id,
-                                                        "pending", due))
-            await ctx.tx.timers.set(TimerRecord(chat_id, f"{FORM_TIMEOUT_PREFIX}{form_request_id}", due,
-                                                {"form_request_id": form_request_id}))
-            return form_request_id
+            return await show_form(ctx, session, party, form_name, timeout_secs, "agent")
 
     async def set_case(self, agent_id: str, chat_id: str, case_id: str) -> None:
         if len(case_id) > 128:

@@ -14,7 +14,7 @@ PARAMETER_TYPES = ("PHONE", "TEXT", "EMAIL", "FIRST_NAME", "LAST_NAME", "ACCOUNT
 
 
 def default_widget_configuration() -> dict[str, Any]:
-    """A configuration document Bright Pattern's web widget (v4) accepts (client-compat.md §2.6)."""
+    """A configuration document Bright Pattern's web widget (v4) accepts (docs/protocol-notes.md)."""
     return {
         "definition": {
             "chatInitiations": [{

@@ -16,7 +16,7 @@ from frontdesk.domain.config import EntryConfig, TenantConfig
 from frontdesk.domain.errors import Invalid, NotFound, Unavailable
 from frontdesk.domain.hours import entry_hours, is_open
 from frontdesk.domain.ids import new_chat_id, new_msg_id
-from frontdesk.domain.journal import ActionContext, to_staff
+from frontdesk.domain.journal import ActionContext, ReadContext, to_staff
 from frontdesk.domain.lifecycle import FORM_TIMEOUT_PREFIX, arm_inactivity, end_session
 from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
@@ -141,7 +141,7 @@ class CustomerService(EngineService):
         if not entry.enabled or not is_open(entry_hours(identity.tenant, entry), now):
             return entry.unavailable_value, routing.UNKNOWN_EWT_SECS
         async with self.journal.read() as tx:
-            secs = await routing.estimate_new_chat(_ReadContext(tx, now), self.config, identity.tenant.name,
+            secs = await routing.estimate_new_chat(ReadContext(tx, now), self.config, identity.tenant.name,
                                                    entry.queue_id)
         return "available", routing.UNKNOWN_EWT_SECS if secs is None else secs
 
@@ -374,13 +374,6 @@ class CustomerService(EngineService):
 class PartyPhoto:
     display_name: str
     photo_path: str
-
-
-class _ReadContext(ActionContext):
-    """An action context over a read transaction, for estimates that only read: nothing is saved."""
-
-    async def flush(self) -> None:
-        return None
 
 
 class CaseNotSpecified(Invalid):

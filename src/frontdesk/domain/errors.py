@@ -25,3 +25,11 @@ class Conflict(DomainError):
 
 class Unavailable(DomainError):
     """The contact center cannot take the request now (entry closed or disabled)."""
+
+
+class TooManyAttempts(DomainError):
+    """Too many refused logins for an account or from an address; retry after ``retry_after_secs``."""
+
+    def __init__(self, retry_after_secs: int) -> None:
+        super().__init__(f"Too many login attempts; try again in {retry_after_secs} s")
+        self.retry_after_secs = retry_after_secs

@@ -73,6 +73,7 @@ import math
 import random
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from dataclasses import dataclass
 from statistics import NormalDist
 
 REPLICATIONS = 31  # simulated futures per estimate
@@ -235,3 +236,50 @@ def moved_materially(previous: int, new: int) -> bool:
     previous)`` seconds, so small jitter of the estimate does not spam the customer.
     """
     return abs(new - previous) > max(MATERIAL_CHANGE_SECS, MATERIAL_CHANGE_FRACTION * abs(previous))
+
+
+# ---- the queue model: estimates by position, bounded cost whatever the queue's length -----------------
+
+MODEL_POSITIONS = 100  # queue positions the model simulates; deeper positions are extrapolated
+
+
+@dataclass(frozen=True, slots=True)
+class QueueModel:
+    """The estimated wait of every position of one queue, from one simulation.
+
+    ``waits`` are the estimates of positions ``0 .. len(waits)-1`` (``estimate_waits`` of that many
+    chats); a position beyond them waits ``tail_step_secs`` more per position than the last one:
+    deep in a queue a chat moves up one place each time any of the ``slots`` frees, on average every
+    ``mean handle time ÷ slots`` seconds, and the median of such a sum of many handle times is close
+    to its mean. So the cost of an estimate does not grow with the queue: ``REPLICATIONS ×
+    (busy + MODEL_POSITIONS)`` draws for the model, then a lookup per chat."""
+
+    waits: tuple[int, ...]
+    tail_step_secs: float
+
+    def wait_at(self, position: int) -> int:
+        if position < 0:
+            raise ValueError(f"position must be >= 0, not {position}")
+        if position < len(self.waits):
+            return self.waits[position]
+        return round(self.waits[-1] + (position - len(self.waits) + 1) * self.tail_step_secs)
+
+
+def mean_handle_secs(handle_samples_secs: Sequence[float], default_handle_secs: float) -> float:
+    """The mean of the handle-time distribution the simulation draws from (samples mixed with the
+    prior, whose mean is ``default_handle_secs``)."""
+    model = _HandleTimes(handle_samples_secs, default_handle_secs)
+    return (sum(model.samples) + PRIOR_WEIGHT * default_handle_secs) / model.total_weight
+
+
+def queue_model(free_slots: int, busy_elapsed_secs: Sequence[float], handle_samples_secs: Sequence[float],
+                default_handle_secs: float, *, positions: int = MODEL_POSITIONS, seed: int = 0) -> QueueModel | None:
+    """The model of a queue served by these slots (None: nobody staffed, as ``estimate_waits``)."""
+    if positions < 1:
+        raise ValueError(f"positions must be >= 1, not {positions}")
+    waits = _simulated_waits(positions, free_slots, busy_elapsed_secs, handle_samples_secs, default_handle_secs,
+                             seed)
+    if waits is None:
+        return None
+    slots = free_slots + len(busy_elapsed_secs)
+    return QueueModel(tuple(waits), mean_handle_secs(handle_samples_secs, default_handle_secs) / slots)

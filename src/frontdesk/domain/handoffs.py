@@ -19,9 +19,8 @@ from __future__ import annotations
 
 from frontdesk.domain import routing
 from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from frontdesk.domain.ids import new_party_id
-from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
-from frontdesk.domain.lifecycle import active_parties, arm_inactivity, party_leaves
+from frontdesk.domain.journal import ActionContext, to_staff
+from frontdesk.domain.lifecycle import arm_inactivity, held_chat, join_internal, party_leaves
 from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import AgentRecord, PartyRecord, SessionRecord, WrapUpRecord
@@ -30,19 +29,6 @@ MAX_NOTES_CHARS = 4000
 
 
 class HandoffService(EngineService):
-    async def _holding(self, ctx: ActionContext, agent_id: str,
-                       chat_id: str) -> tuple[SessionRecord, PartyRecord, list[PartyRecord]]:
-        session = await ctx.session(chat_id)
-        if session is None:
-            raise NotFound("no such chat")
-        if session.terminal:
-            raise Conflict("this chat has ended")
-        parties = await active_parties(ctx, session)
-        mine = next((p for p in parties if p.agent_id == agent_id), None)
-        if mine is None:
-            raise Forbidden("you do not hold this chat")
-        return session, mine, parties
-
     async def _target(self, ctx: ActionContext, tenant: str, target: str) -> AgentRecord:
         """An agent of the tenant by agent id or username."""
         agent = await ctx.tx.agents.get(target)
@@ -61,7 +47,7 @@ class HandoffService(EngineService):
 
     async def _only_agent(self, ctx: ActionContext, agent_id: str,
                           chat_id: str) -> tuple[SessionRecord, PartyRecord]:
-        session, mine, parties = await self._holding(ctx, agent_id, chat_id)
+        session, mine, parties = await held_chat(ctx, agent_id, chat_id)
         if any(p.party_type == "internal" and p.agent_id != agent_id for p in parties):
             raise Conflict("other agents are in this chat: leave it instead of transferring it")
         return session, mine
@@ -94,7 +80,7 @@ class HandoffService(EngineService):
 
     async def invite(self, agent_id: str, chat_id: str, target: str) -> None:
         async with self.journal.action() as ctx:
-            session, _, parties = await self._holding(ctx, agent_id, chat_id)
+            session, _, parties = await held_chat(ctx, agent_id, chat_id)
             agent = await self._target(ctx, session.tenant, target)
             if any(p.agent_id == agent.agent_id for p in parties):
                 raise Conflict(f"agent '{agent.username}' is already in this chat")
@@ -119,13 +105,7 @@ class HandoffService(EngineService):
             assert agent is not None
             await self._has_room(ctx, agent)
             session.invited_agents = [a for a in session.invited_agents if a != agent_id]
-            party = PartyRecord(party_id=new_party_id(), chat_id=chat_id, party_type="internal", agent_id=agent_id,
-                                first_name=agent.first_name, last_name=agent.last_name,
-                                display_name=agent.display_name, joined_at=ctx.now)
-            await ctx.tx.parties.insert(party)
-            await ctx.emit(session, to_everyone(ev.party_joined(party.party_id, "internal", party.first_name,
-                                                                party.last_name, party.display_name, ctx.now)))
-            ctx.wake_agent(agent_id)
+            party = await join_internal(ctx, session, agent)
             ctx.wake_tenant(session.tenant)
             return party
 
@@ -142,7 +122,7 @@ class HandoffService(EngineService):
     async def leave(self, agent_id: str, chat_id: str) -> None:
         """Leave a conference; the last agent ends or transfers the chat instead."""
         async with self.journal.action() as ctx:
-            session, mine, parties = await self._holding(ctx, agent_id, chat_id)
+            session, mine, parties = await held_chat(ctx, agent_id, chat_id)
             if not any(p.party_type == "internal" and p.agent_id != agent_id for p in parties):
                 raise Conflict("you are the only agent in this chat: end it or transfer it")
             await party_leaves(ctx, session, mine)

@@ -32,17 +32,29 @@ def to_customer(payload: JsonObject, origin: str, in_history: bool = True) -> Ne
                     origin=origin)
 
 
+def _stored(session: SessionRecord) -> str:
+    """The session's fields as text: a change to any of them, even inside its dicts and lists,
+    changes it (and is cheaper to make and compare than a deep copy)."""
+    return repr(session)
+
+
 class ActionContext:
+    writes = True  # whether the action may store what it computed (a read context may not)
+
     def __init__(self, tx: Transaction, now: float) -> None:
         self.tx = tx
         self.now = now
         self._sessions: dict[str, SessionRecord] = {}
+        self._saved: dict[str, str] = {}  # chat id → the fields as last stored
         self.wakes: dict[str, int] = {}
 
     def track(self, session: SessionRecord) -> SessionRecord:
-        """Save this session when the action commits. The context is an identity map: the first
-        instance it saw of a chat is the one every later load in this action returns."""
-        return self._sessions.setdefault(session.chat_id, session)
+        """Save this session when the action commits, if it changed. The context is an identity
+        map: the first instance it saw of a chat is the one every later load in this action returns."""
+        tracked = self._sessions.setdefault(session.chat_id, session)
+        if tracked is session:
+            self._saved[session.chat_id] = _stored(session)
+        return tracked
 
     async def session(self, chat_id: str) -> SessionRecord | None:
         tracked = self._sessions.get(chat_id)
@@ -69,6 +81,12 @@ class ActionContext:
         """Every agent's load in the tenant, with this action's changes stored first."""
         await self.flush()
         return await self.tx.agents.chat_loads(tenant)
+
+    async def queued_head(self, tenant: str, queue_id: str, limit: int) -> list[SessionRecord]:
+        """The first ``limit`` chats queued in the queue, in service order (this action's changes
+        stored first)."""
+        await self.flush()
+        return [self.track(s) for s in await self.tx.sessions.list_queued(tenant, queue_id, limit)]
 
     async def create(self, session: SessionRecord) -> None:
         await self.tx.sessions.insert(session)
@@ -98,8 +116,23 @@ class ActionContext:
         self.wake(tenant_topic(tenant))
 
     async def flush(self) -> None:
-        for session in self._sessions.values():
-            await self.tx.sessions.update(session)
+        """Store the tracked sessions that changed since they were loaded or last stored: an
+        action that looks at many chats writes only the ones it changed."""
+        for chat_id, session in self._sessions.items():
+            now = _stored(session)
+            if now != self._saved.get(chat_id):
+                await self.tx.sessions.update(session)
+                self._saved[chat_id] = now
+
+
+class ReadContext(ActionContext):
+    """An ``ActionContext`` over a read transaction, for the engine's queries (estimates,
+    staffing): it never stores anything."""
+
+    writes = False
+
+    async def flush(self) -> None:
+        return None
 
 
 class Journal:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from frontdesk.domain.config import EntryConfig
+from frontdesk.domain.errors import Conflict, Forbidden, NotFound
 from frontdesk.domain.ids import new_msg_id, new_party_id
 from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
 from frontdesk.protocol import events as ev
@@ -19,6 +20,42 @@ DEFAULT_BOT_NAME = "Assistant"
 
 async def active_parties(ctx: ActionContext, session: SessionRecord) -> list[PartyRecord]:
     return [p for p in await ctx.tx.parties.list_for_chat(session.chat_id) if p.left_at is None]
+
+
+def party_of(parties: list[PartyRecord], agent_id: str) -> PartyRecord | None:
+    """The agent's party among ``parties`` (None: the agent is not in them)."""
+    return next((p for p in parties if p.agent_id == agent_id), None)
+
+
+async def held_chat(ctx: ActionContext, agent_id: str,
+                    chat_id: str) -> tuple[SessionRecord, PartyRecord, list[PartyRecord]]:
+    """The guard of every action of an agent in a chat: the chat, the agent's party in it and its
+    active parties. ``NotFound`` for an unknown chat, ``Conflict`` once it ended, ``Forbidden``
+    when the agent is not in it."""
+    session = await ctx.session(chat_id)
+    if session is None:
+        raise NotFound("no such chat")
+    if session.terminal:
+        raise Conflict("this chat has ended")
+    parties = await active_parties(ctx, session)
+    mine = party_of(parties, agent_id)
+    if mine is None:
+        raise Forbidden("you do not hold this chat")
+    return session, mine, parties
+
+
+async def join_internal(ctx: ActionContext, session: SessionRecord, agent: AgentRecord) -> PartyRecord:
+    """The agent joins the chat as an ``internal`` party, announced to everyone
+    (``chat_session_party_joined``): an accepted offer, an accepted invitation, a supervisor
+    barging in."""
+    party = PartyRecord(party_id=new_party_id(), chat_id=session.chat_id, party_type="internal",
+                        agent_id=agent.agent_id, first_name=agent.first_name, last_name=agent.last_name,
+                        display_name=agent.display_name, joined_at=ctx.now)
+    await ctx.tx.parties.insert(party)
+    await ctx.emit(session, to_everyone(ev.party_joined(party.party_id, "internal", party.first_name,
+                                                        party.last_name, party.display_name, ctx.now)))
+    ctx.wake_agent(agent.agent_id)
+    return party
 
 
 async def party_leaves(ctx: ActionContext, session: SessionRecord, party: PartyRecord,
@@ -65,20 +102,13 @@ async def connect_agent(ctx: ActionContext, session: SessionRecord, agent: Agent
     for bot in await active_parties(ctx, session):
         if bot.party_type == "scenario":
             await party_leaves(ctx, session, bot)
-    party = PartyRecord(party_id=new_party_id(), chat_id=session.chat_id, party_type="internal",
-                        agent_id=agent.agent_id, first_name=agent.first_name, last_name=agent.last_name,
-                        display_name=agent.display_name, joined_at=ctx.now)
-    await ctx.tx.parties.insert(party)
+    party = await join_internal(ctx, session, agent)
     session.offered_agent_id = ""
     session.state = "connected"
     session.connected_at = session.connected_at or ctx.now
-    await ctx.emit(session,
-                   to_everyone(ev.party_joined(party.party_id, "internal", party.first_name, party.last_name,
-                                               party.display_name, ctx.now)),
-                   to_everyone(ev.status("connected", 0)))
+    await ctx.emit(session, to_everyone(ev.status("connected", 0)))
     if entry is not None:
         await arm_inactivity(ctx, session, entry)
-    ctx.wake_agent(agent.agent_id)
     return party
 
 

@@ -6,6 +6,9 @@ Definitions (docs/supervisors.md describes every column):
   set), each under the queue it was last in (a chat that overflowed counts in the overflow queue).
 - The agent report counts the offers made in the range, the agent parties that joined in the range
   and the wrap-ups written in the range.
+- The survey reports count the chats *created* in the range whose post-chat survey ran, per queue
+  (the queue the chat was last in) and per agent (every agent who was in the chat); the rating is
+  the answer to the first ``rating`` field of the forms the survey's steps show.
 - Percentiles are nearest-rank: the p-th percentile of n sorted values is the value at rank
   ``ceil(p / 100 * n)`` (1-based); of no values it is ``None``.
 """
@@ -19,7 +22,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from frontdesk.domain.errors import Forbidden, Invalid
+from frontdesk.domain.config import TenantConfig
+from frontdesk.domain.errors import Invalid
+from frontdesk.domain.roles import require_supervisor
+from frontdesk.domain.scenario import SURVEY as SURVEY_PHASE  # the phase once the post-chat survey runs
+from frontdesk.domain.scenario_values import RATING_RANGE, as_number
 from frontdesk.domain.service import EngineService
 from frontdesk.storage.records import AgentRecord, OfferRecord, PartyRecord, SessionRecord, WrapUpRecord
 
@@ -29,7 +36,6 @@ SERVICE_LEVEL_SECS = 60.0  # answered within this many seconds of entering the q
 EWT_MIN_WAIT_SECS = 10.0  # the EWT error is measured over answered chats that waited at least this long
 ABANDON_REASONS = frozenset({"customer_end", "customer_disconnect", "inactivity_timeout"})
 FAIL_REASONS = frozenset({"max_wait", "scenario_failed"})
-REPORT_ROLES = ("supervisor", "admin")
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -93,8 +99,47 @@ class Report:
     rows: list[Any]
 
 
+RATINGS = tuple(str(v) for v in range(RATING_RANGE[0], RATING_RANGE[1] + 1))
+
+
+def _no_ratings() -> dict[str, int]:
+    return dict.fromkeys(RATINGS, 0)
+
+
+@dataclass(slots=True)
+class SurveyQueueRow:
+    queue_id: str
+    surveys: int = 0  # chats whose post-chat survey ran
+    answered: int = 0  # of them, those whose customer gave a rating
+    rating_avg: float | None = None  # mean rating of the answered
+    ratings: dict[str, int] = field(default_factory=_no_ratings)  # rating ("0" … "10") → how many
+
+
+@dataclass(slots=True)
+class SurveyAgentRow:
+    agent_id: str
+    username: str = ""
+    display_name: str = ""
+    team: str = ""
+    surveys: int = 0
+    answered: int = 0
+    rating_avg: float | None = None
+    ratings: dict[str, int] = field(default_factory=_no_ratings)
+
+
 QUEUE_COLUMNS = tuple(f.name for f in fields(QueueRow))
 AGENT_COLUMNS = tuple(f.name for f in fields(AgentRow))
+SURVEY_QUEUE_COLUMNS = tuple(f.name for f in fields(SurveyQueueRow))
+SURVEY_AGENT_COLUMNS = tuple(f.name for f in fields(SurveyAgentRow))
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """One chat whose survey ran: where it was, who served it, and the rating (None: not given)."""
+
+    queue_id: str
+    agent_ids: tuple[str, ...]
+    rating: int | None
 
 
 # ---- computation (pure) ---------------------------------------------------------------------------------
@@ -187,6 +232,53 @@ def agent_rows(agents: Iterable[AgentRecord], offers: Iterable[OfferRecord], par
     return [rows[k] for k in sorted(rows)]
 
 
+def survey_rating(tenant: TenantConfig | None, session: SessionRecord) -> int | None:
+    """The rating the customer gave in the chat's survey: the answer to the first ``rating`` field
+    of the forms the survey's steps show (by the running configuration); None when not given."""
+    state = session.scenario
+    survey = tenant.scenarios.get(str(state.get("name", ""))) if tenant else None
+    if tenant is None or survey is None:
+        return None
+    variables = state.get("vars", {})
+    for step in survey.steps:
+        form = tenant.forms.get(str(step.args.get("form", ""))) if step.action == "form" else None
+        rating = next((f for f in form.fields if f.type == "rating"), None) if form else None
+        if form is not None and rating is not None:
+            value = as_number(variables.get(f"form.{form.name}.{rating.name}"))
+            return int(value) if value is not None and str(int(value)) in RATINGS else None
+    return None
+
+
+def _count(row: SurveyQueueRow | SurveyAgentRow, rating: int | None, total: dict[str, float]) -> None:
+    key = row.queue_id if isinstance(row, SurveyQueueRow) else row.agent_id
+    row.surveys += 1
+    if rating is not None:
+        row.answered += 1
+        row.ratings[str(rating)] += 1
+        total[key] = total.get(key, 0.0) + rating
+        row.rating_avg = total[key] / row.answered
+
+
+def survey_queue_rows(surveys: Iterable[Survey], queue_ids: Sequence[str]) -> list[SurveyQueueRow]:
+    """One row per queue of ``queue_ids`` (in that order), then any other queue the surveys name."""
+    rows = {queue_id: SurveyQueueRow(queue_id) for queue_id in queue_ids}
+    total: dict[str, float] = {}
+    for survey in surveys:
+        _count(rows.setdefault(survey.queue_id, SurveyQueueRow(survey.queue_id)), survey.rating, total)
+    others = sorted(set(rows) - set(queue_ids))
+    return [rows[k] for k in [*queue_ids, *others]]
+
+
+def survey_agent_rows(agents: Iterable[AgentRecord], surveys: Iterable[Survey]) -> list[SurveyAgentRow]:
+    """One row per agent (sorted by agent id); a chat served by several agents counts for each."""
+    rows = {a.agent_id: SurveyAgentRow(a.agent_id, a.username, a.display_name, a.team) for a in agents}
+    total: dict[str, float] = {}
+    for survey in surveys:
+        for agent_id in survey.agent_ids:
+            _count(rows.setdefault(agent_id, SurveyAgentRow(agent_id)), survey.rating, total)
+    return [rows[k] for k in sorted(rows)]
+
+
 # ---- CSV ------------------------------------------------------------------------------------------------------
 
 
@@ -234,9 +326,7 @@ class ReportService(EngineService):
     async def _caller(self, agent_id: str) -> AgentRecord:
         async with self.journal.read() as tx:
             agent = await tx.agents.get(agent_id)
-        if agent is None or agent.role not in REPORT_ROLES:
-            raise Forbidden("this needs an agent whose role is supervisor or admin")
-        return agent
+        return require_supervisor(agent)
 
     async def queues(self, agent_id: str, since: float | None = None, until: float | None = None) -> Report:
         caller = await self._caller(agent_id)
@@ -257,3 +347,31 @@ class ReportService(EngineService):
             wrap_ups = await tx.wrap_ups.list_between(caller.tenant, start, end)
         rows = agent_rows(agents, offers, parties, wrap_ups)
         return Report(caller.tenant, start, end, self.journal.clock.now(), rows)
+
+    async def survey_queues(self, agent_id: str, since: float | None = None, until: float | None = None) -> Report:
+        caller = await self._caller(agent_id)
+        start, end = self.resolve_range(since, until)
+        tenant = self.config.tenants.get(caller.tenant)
+        surveys = await self._surveys(caller.tenant, start, end)
+        rows = survey_queue_rows(surveys, list(tenant.queues) if tenant else [])
+        return Report(caller.tenant, start, end, self.journal.clock.now(), rows)
+
+    async def survey_agents(self, agent_id: str, since: float | None = None, until: float | None = None) -> Report:
+        caller = await self._caller(agent_id)
+        start, end = self.resolve_range(since, until)
+        surveys = await self._surveys(caller.tenant, start, end)
+        async with self.journal.read() as tx:
+            agents = await tx.agents.list_for_tenant(caller.tenant)
+        return Report(caller.tenant, start, end, self.journal.clock.now(), survey_agent_rows(agents, surveys))
+
+    async def _surveys(self, tenant_name: str, start: float, end: float) -> list[Survey]:
+        tenant = self.config.tenants.get(tenant_name)
+        surveys = []
+        async with self.journal.read() as tx:
+            for session in await tx.sessions.list_created_between(tenant_name, start, end):
+                if session.scenario.get("phase") != SURVEY_PHASE:
+                    continue
+                parties = await tx.parties.list_for_chat(session.chat_id)
+                agent_ids = sorted({p.agent_id for p in parties if p.party_type == "internal" and p.agent_id})
+                surveys.append(Survey(session.queue_id, tuple(agent_ids), survey_rating(tenant, session)))
+        return surveys

@@ -15,7 +15,7 @@ Rules (docs/routing.md):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
 from dataclasses import dataclass
 
 from frontdesk.domain import ewt
@@ -30,12 +30,17 @@ from frontdesk.domain.lifecycle import (
     party_leaves,
 )
 from frontdesk.protocol import events as ev
-from frontdesk.storage.records import AgentRecord, OfferRecord, SessionRecord, TimerRecord
+from frontdesk.storage.records import AgentRecord, OfferRecord, QueueModelRecord, SessionRecord, TimerRecord
 
 UNKNOWN_EWT_SECS = 0  # the protocol's value for "no estimate" (no agent staffed for the queue)
 HANDLE_SAMPLES = 100  # recent handle times the estimate learns from, per queue
-EWT_REFRESH_SECS = 30  # how often waiting customers' estimates are re-checked while nothing happens
+EWT_REFRESH_SECS = 30  # how often waiting customers' estimates are re-checked, and a cached model's lifetime
 EWT_REFRESH_TIMER = "ewt_refresh"
+# queued chats of one queue a dispatch looks at, head first: a dispatch costs the same whatever the
+# queue's length. Chats further back are reached as the head is served (each dispatch starts again
+# at the head); only a head this long that no free agent may take (extra skills, declines) holds
+# back an eligible chat behind it, until the head moves.
+DISPATCH_SCAN = 50
 
 
 def tenant_key(tenant: str) -> str:
@@ -44,8 +49,7 @@ def tenant_key(tenant: str) -> str:
 
 
 def queue_of(config: ContactCenterConfig, session: SessionRecord) -> QueueConfig | None:
-    tenant = config.tenants.get(session.tenant)
-    return tenant.queues.get(session.queue_id) if tenant else None
+    return _queue(config, session.tenant, session.queue_id)
 
 
 def required_skills(queue: QueueConfig | None, extra: dict[str, int]) -> dict[str, int]:
@@ -65,6 +69,9 @@ def idle_since(agent: AgentRecord) -> float:
 
 
 def service_order(session: SessionRecord) -> tuple[int, float, float]:
+    """Priority (higher first), then first entered a queue, then created (the storage's
+    ``list_queued`` and ``count_queued_ahead`` break the remaining ties by insertion order; sort
+    their results stably)."""
     return -session.priority, session.queued_at or session.created_at, session.created_at
 
 
@@ -86,13 +93,22 @@ async def ready_candidates(ctx: ActionContext, tenant: str) -> list[Candidate]:
 
 async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
                    arriving: SessionRecord | None = None) -> None:
-    """Offer every queued chat of the tenant that an eligible agent can take, then refresh the
-    estimates of the chats still waiting.
+    """Offer the queued chats of the tenant that an eligible agent can take, in service order.
 
+    Only queues that some free agent has the skills for are read, and of each only its first
+    ``DISPATCH_SCAN`` chats: with every agent busy a dispatch reads no queued chat at all.
     ``arriving`` is a chat entering its queue in this action, not yet announced: when it is
-    offered at once it is announced ``queued`` with no wait, otherwise with its estimate."""
+    offered at once it is announced ``queued`` with no wait, otherwise with its estimate.
+    Waiting customers' estimates are refreshed by the ``ewt_refresh`` timer, not here."""
     candidates = await ready_candidates(ctx, tenant)
-    queued = sorted(await ctx.sessions_in_state(tenant, ("queued",)), key=service_order)
+    tenant_config = config.tenants.get(tenant)
+    queued: list[SessionRecord] = []
+    if candidates and tenant_config is not None:
+        for queue in tenant_config.queues.values():
+            if any(has_skills(c.agent, queue.skills) for c in candidates):
+                queued.extend(await ctx.queued_head(tenant, queue.queue_id, DISPATCH_SCAN))
+        queued.sort(key=service_order)
+    offered = False
     for session in queued:
         if not candidates:
             break
@@ -105,13 +121,16 @@ async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
         if session is arriving:
             await _announce_served(ctx, session)
         await offer(ctx, session, chosen.agent, config)
+        offered = True
         chosen.load += 1
         if chosen.load >= chosen.agent.max_chats:
             candidates.remove(chosen)
     if arriving is not None and arriving.state == "queued":
         await _announce_queued(ctx, config, arriving)
-    if any(s.state == "queued" and s is not arriving for s in queued):
-        await refresh_estimates(ctx, config, tenant)
+    elif offered:
+        await ctx.flush()
+        if not await ctx.tx.sessions.any_queued(tenant):  # nobody waits now: no estimates to refresh
+            await ctx.tx.timers.cancel(tenant_key(tenant), EWT_REFRESH_TIMER)
 
 
 async def offer(ctx: ActionContext, session: SessionRecord, agent: AgentRecord, config: ContactCenterConfig) -> None:
@@ -215,13 +234,17 @@ async def _announce_served(ctx: ActionContext, session: SessionRecord) -> None:
 
 
 async def _announce_queued(ctx: ActionContext, config: ContactCenterConfig, session: SessionRecord) -> None:
-    estimates = await estimate_queue(ctx, config, session.tenant, session.queue_id, extra=session)
-    secs = estimates.get(session.chat_id)
+    """``queued`` with the chat's estimate: its place in the queue (a count) looked up in the
+    queue's model (``queue_model``), so the cost does not grow with the queue. The ``ewt_refresh``
+    timer is set if it is not (it re-announces estimates that moved)."""
+    secs = await estimate_of(ctx, config, session)
     if session.ewt_predicted is None and secs is not None:
         session.ewt_predicted = float(secs)
     session.ewt_announced = secs if secs is not None else UNKNOWN_EWT_SECS
     await ctx.emit(session, to_everyone(ev.status("queued", session.ewt_announced)))
     ctx.wake_tenant(session.tenant)
+    await ctx.tx.timers.ensure(TimerRecord(tenant_key(session.tenant), EWT_REFRESH_TIMER,
+                                           ctx.now + EWT_REFRESH_SECS, {}))
 
 
 async def overflow(ctx: ActionContext, config: ContactCenterConfig, session: SessionRecord) -> None:
@@ -246,79 +269,171 @@ class Staffing:
     logged_in: int
     free_slots: int
     busy_elapsed_secs: list[float]
+    connected_since: tuple[float, ...] = ()  # when each busy slot's chat connected (offered slots: none)
+
+    @property
+    def key(self) -> str:
+        """What a model computed for this staffing assumed: the free and busy slots and which chats
+        hold them. It changes when a chat connects or ends or an agent's state or load changes, not
+        as time passes."""
+        held = hashlib.blake2b(repr(sorted(self.connected_since)).encode(), digest_size=8).hexdigest()
+        return f"{self.free_slots}/{len(self.busy_elapsed_secs)}/{held}"
+
+
+@dataclass(slots=True)
+class TenantStaff:
+    """The tenant's agents, their loads and the chats they are connected to: read once, then the
+    staffing of any number of queues is computed from it without another query."""
+
+    now: float
+    agents: list[AgentRecord]
+    loads: dict[str, int]
+    connected: list[tuple[str, float]]  # (agent id, connected_at) of every active chat an agent is in
+
+    def staffing(self, skills: dict[str, int]) -> Staffing:
+        agents = [a for a in self.agents if a.state != "logged_out" and has_skills(a, skills)]
+        ready = {a.agent_id: a for a in agents if a.state == "ready"}
+        if not ready:
+            return Staffing(logged_in=len(agents), free_slots=0, busy_elapsed_secs=[])
+        busy: list[float] = []
+        since: list[float] = []
+        held: dict[str, int] = {}
+        for agent_id, connected_at in self.connected:
+            if agent_id in ready:
+                busy.append(max(0.0, self.now - connected_at))
+                since.append(connected_at)
+                held[agent_id] = held.get(agent_id, 0) + 1
+        for agent_id in ready:  # offered, not yet accepted: a slot whose chat starts now
+            busy.extend(0.0 for _ in range(max(0, self.loads.get(agent_id, 0) - held.get(agent_id, 0))))
+        free = sum(max(0, a.max_chats - self.loads.get(a.agent_id, 0)) for a in ready.values())
+        return Staffing(logged_in=len(agents), free_slots=free, busy_elapsed_secs=busy, connected_since=tuple(since))
+
+
+async def tenant_staff(ctx: ActionContext, tenant: str) -> TenantStaff:
+    return TenantStaff(now=ctx.now, agents=await ctx.tx.agents.list_for_tenant(tenant),
+                       loads=await ctx.chat_loads(tenant), connected=await ctx.tx.agents.connected_chats(tenant))
 
 
 async def staffing(ctx: ActionContext, tenant: str, skills: dict[str, int]) -> Staffing:
-    agents = [a for a in await ctx.tx.agents.list_for_tenant(tenant)
-              if a.state != "logged_out" and has_skills(a, skills)]
-    ready = {a.agent_id: a for a in agents if a.state == "ready"}
-    if not ready:
-        return Staffing(logged_in=len(agents), free_slots=0, busy_elapsed_secs=[])
-    loads = await ctx.chat_loads(tenant)
-    busy: list[float] = []
-    held: dict[str, int] = {}
-    for agent_id, connected_at in await ctx.tx.agents.connected_chats(tenant):
-        if agent_id in ready:
-            busy.append(max(0.0, ctx.now - connected_at))
-            held[agent_id] = held.get(agent_id, 0) + 1
-    for agent_id in ready:  # offered, not yet accepted: a slot whose chat starts now
-        busy.extend(0.0 for _ in range(max(0, loads.get(agent_id, 0) - held.get(agent_id, 0))))
-    free = sum(max(0, a.max_chats - loads.get(a.agent_id, 0)) for a in ready.values())
-    return Staffing(logged_in=len(agents), free_slots=free, busy_elapsed_secs=busy)
+    return (await tenant_staff(ctx, tenant)).staffing(skills)
 
 
-async def estimate_queue(ctx: ActionContext, config: ContactCenterConfig, tenant: str, queue_id: str,
-                         extra: SessionRecord | None = None) -> dict[str, int]:
-    """Estimated waits of the chats queued in ``queue_id`` (plus ``extra``, not yet stored as
-    queued), in service order. Chats of one queue are assumed to share the agents who have the
-    queue's skills; an empty answer means nobody is staffed (no estimate)."""
+def _queue(config: ContactCenterConfig, tenant: str, queue_id: str) -> QueueConfig | None:
     tenant_config = config.tenants.get(tenant)
-    queue = tenant_config.queues.get(queue_id) if tenant_config else None
-    if queue is None:
+    return tenant_config.queues.get(queue_id) if tenant_config else None
+
+
+def _usable(cached: QueueModelRecord | None, staff: Staffing, now: float) -> ewt.QueueModel | None:
+    """The cached model, when it was computed for this staffing less than ``EWT_REFRESH_SECS`` ago."""
+    if cached is None or cached.staffing != staff.key or now - cached.computed_at >= EWT_REFRESH_SECS:
+        return None
+    return ewt.QueueModel(cached.waits, cached.tail_step_secs)
+
+
+async def _store_model(ctx: ActionContext, tenant: str, queue_id: str, staff: Staffing,
+                       model: ewt.QueueModel) -> None:
+    if ctx.writes:  # a read (availability, the overview) computes it for itself only
+        await ctx.tx.queue_models.put(QueueModelRecord(tenant, queue_id, ctx.now, staff.key, model.waits,
+                                                       model.tail_step_secs))
+
+
+async def queue_model(ctx: ActionContext, queue: QueueConfig, tenant: str, staff: Staffing,
+                      fresh: bool = False) -> ewt.QueueModel | None:
+    """The estimate model of the queue (None: nobody staffed): the cached one while it fits the
+    staffing and is younger than ``EWT_REFRESH_SECS``, else computed from the recent handle times
+    (and cached, in an action that writes). ``fresh`` always computes it (the refresh timer)."""
+    if staff.free_slots == 0 and not staff.busy_elapsed_secs:
+        return None
+    if not fresh:
+        cached = _usable(await ctx.tx.queue_models.get(tenant, queue.queue_id), staff, ctx.now)
+        if cached is not None:
+            return cached
+    samples = await ctx.tx.sessions.recent_handle_times(tenant, queue.queue_id, HANDLE_SAMPLES)
+    model = ewt.queue_model(staff.free_slots, staff.busy_elapsed_secs, samples, queue.default_handle_secs)
+    if model is not None:
+        await _store_model(ctx, tenant, queue.queue_id, staff, model)
+    return model
+
+
+async def queue_models(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
+                       staff: TenantStaff) -> dict[str, ewt.QueueModel | None]:
+    """The model of every queue of the tenant in a bounded number of queries (the overview): the
+    cached models in one, the handle times of the queues whose model is out of date in one more."""
+    tenant_config = config.tenants.get(tenant)
+    if tenant_config is None:
         return {}
-    waiting = [s for s in await ctx.sessions_in_state(tenant, ("queued",)) if s.queue_id == queue_id]
-    if extra is not None and all(s.chat_id != extra.chat_id for s in waiting):
-        waiting.append(extra)
-    waiting.sort(key=service_order)
-    staff = await staffing(ctx, tenant, queue.skills)
-    samples = await ctx.tx.sessions.recent_handle_times(tenant, queue_id, HANDLE_SAMPLES)
-    return _estimates([s.chat_id for s in waiting], staff, samples, queue.default_handle_secs)
+    cached = await ctx.tx.queue_models.list_for_tenant(tenant)
+    models: dict[str, ewt.QueueModel | None] = {}
+    stale: dict[str, Staffing] = {}
+    for queue in tenant_config.queues.values():
+        queue_staff = staff.staffing(queue.skills)
+        if queue_staff.free_slots == 0 and not queue_staff.busy_elapsed_secs:
+            models[queue.queue_id] = None
+        elif (usable := _usable(cached.get(queue.queue_id), queue_staff, ctx.now)) is not None:
+            models[queue.queue_id] = usable
+        else:
+            stale[queue.queue_id] = queue_staff
+    samples = await ctx.tx.sessions.recent_handle_times_of(tenant, sorted(stale), HANDLE_SAMPLES) if stale else {}
+    for queue_id, queue_staff in stale.items():
+        queue = tenant_config.queues[queue_id]
+        models[queue_id] = ewt.queue_model(queue_staff.free_slots, queue_staff.busy_elapsed_secs,
+                                           samples.get(queue_id, []), queue.default_handle_secs)
+    return models
 
 
-def _estimates(waiting: Sequence[str], staff: Staffing, samples: Sequence[float],
-               default_handle_secs: float) -> dict[str, int]:
-    result = ewt.estimate_waits(waiting, staff.free_slots, staff.busy_elapsed_secs, samples, default_handle_secs)
-    return result if result is not None else {}
+async def estimate_of(ctx: ActionContext, config: ContactCenterConfig, session: SessionRecord) -> int | None:
+    """The estimated wait of a chat queued (or about to be) in its queue (None: nobody staffed)."""
+    queue = _queue(config, session.tenant, session.queue_id)
+    if queue is None:
+        return None
+    model = await queue_model(ctx, queue, session.tenant, await staffing(ctx, session.tenant, queue.skills))
+    return None if model is None else model.wait_at(await _place(ctx, session))
+
+
+async def _place(ctx: ActionContext, session: SessionRecord) -> int:
+    """How many chats come before a queued chat in its queue. One that joined just now is behind
+    every chat of its priority or higher (the queue's counters); one given back, overflowed or
+    transferred keeps its first arrival time, so the chats ahead of it are counted one by one (few:
+    it goes back near the head)."""
+    await ctx.flush()
+    if session.queued_at == ctx.now:
+        ahead = await ctx.tx.sessions.count_queued(session.tenant, session.queue_id, session.priority)
+        return max(0, ahead - 1)  # it is counted itself
+    return await ctx.tx.sessions.count_queued_ahead(session)
 
 
 async def estimate_new_chat(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
                             queue_id: str) -> int | None:
-    """The wait a chat joining ``queue_id`` now would be told (None: nobody staffed)."""
-    probe = "~new-chat~"
-    tenant_config = config.tenants.get(tenant)
-    queue = tenant_config.queues.get(queue_id) if tenant_config else None
+    """The wait a chat joining ``queue_id`` now would be told (None: nobody staffed); its cost does
+    not grow with the queue (a count, and the queue's model)."""
+    queue = _queue(config, tenant, queue_id)
     if queue is None:
         return None
-    waiting = sorted((s for s in await ctx.sessions_in_state(tenant, ("queued",)) if s.queue_id == queue_id),
-                     key=service_order)
-    staff = await staffing(ctx, tenant, queue.skills)
-    samples = await ctx.tx.sessions.recent_handle_times(tenant, queue_id, HANDLE_SAMPLES)
-    return _estimates([*(s.chat_id for s in waiting), probe], staff, samples, queue.default_handle_secs).get(probe)
+    model = await queue_model(ctx, queue, tenant, await staffing(ctx, tenant, queue.skills))
+    if model is None:
+        return None
+    await ctx.flush()
+    return model.wait_at(await ctx.tx.sessions.count_queued(tenant, queue_id))
 
 
 async def refresh_estimates(ctx: ActionContext, config: ContactCenterConfig, tenant: str) -> None:
-    """Tell waiting customers their new estimate when it moved materially; keep re-checking every
-    ``EWT_REFRESH_SECS`` while anyone waits."""
-    queued = await ctx.sessions_in_state(tenant, ("queued",))
+    """The ``ewt_refresh`` timer: compute every queue's model afresh and tell waiting customers their
+    new estimate when it moved materially; keep re-checking every ``EWT_REFRESH_SECS`` while anyone
+    waits. This is the one place that walks whole queues, once per period, not per request."""
+    queued = sorted(await ctx.sessions_in_state(tenant, ("queued",)), key=service_order)
     if not queued:
         await ctx.tx.timers.cancel(tenant_key(tenant), EWT_REFRESH_TIMER)
         return
+    staff = await tenant_staff(ctx, tenant)
     for queue_id in sorted({s.queue_id for s in queued}):
-        estimates = await estimate_queue(ctx, config, tenant, queue_id)
-        for session in queued:
-            secs = estimates.get(session.chat_id)
-            if session.queue_id != queue_id or secs is None:
-                continue
+        queue = _queue(config, tenant, queue_id)
+        if queue is None:
+            continue
+        model = await queue_model(ctx, queue, tenant, staff.staffing(queue.skills), fresh=True)
+        if model is None:
+            continue
+        for position, session in enumerate(s for s in queued if s.queue_id == queue_id):
+            secs = model.wait_at(position)
             if session.ewt_predicted is None:
                 session.ewt_predicted = float(secs)
             if ewt.moved_materially(session.ewt_announced, secs):

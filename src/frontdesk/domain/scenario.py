@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from frontdesk.domain import routing
 from frontdesk.domain.config import ContactCenterConfig, EntryConfig, ScenarioConfig, Step, TenantConfig
+from frontdesk.domain.forms import show_form
 from frontdesk.domain.hours import entry_hours, is_open
 from frontdesk.domain.journal import ActionContext, to_everyone
 from frontdesk.domain.lifecycle import (
-    FORM_TIMEOUT_PREFIX,
     INACTIVITY_TIMEOUT,
     INACTIVITY_WARNING,
     OFFER_TIMEOUT,
@@ -43,9 +42,9 @@ from frontdesk.domain.lifecycle import (
     say,
     scenario_party,
 )
-from frontdesk.domain.scenario_values import TEXT_FORM, as_text, rule_matches
+from frontdesk.domain.scenario_values import TEMPLATE, TEXT_FORM, as_text, rule_matches
 from frontdesk.protocol import events as ev
-from frontdesk.storage.records import FormRequestRecord, JsonObject, LeftMessageRecord, SessionRecord, TimerRecord
+from frontdesk.storage.records import FormRequestRecord, JsonObject, LeftMessageRecord, SessionRecord
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +59,6 @@ DEFAULT_SAY_AFTER = "Thanks, we will get back to you."
 CLOSED_MESSAGE = "We are closed right now. Please come back during our opening hours."
 BROKEN_MESSAGE = "Sorry, something went wrong on our side. Please try again later."
 MAX_CASE_ID_CHARS = 128
-
-_TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[^{}\s]*)?)\}")
 
 
 class ScenarioBroken(Exception):
@@ -320,15 +317,7 @@ async def _show_form(ctx: ActionContext, run: _Run, session: SessionRecord, form
                      index: int) -> None:
     """``chat_session_form_show`` from the scenario party; the scenario waits for the answer."""
     bot = await scenario_party(ctx, session, run.entry.bot_name)
-    form_request_id = session.last_seq + 1  # the seq of the form_show event: unique and an integer
-    channel = "web" if session.client_kind == "web" else "mobile"
-    await ctx.emit(session, to_everyone(ev.form_show(bot.party_id, form_request_id, form_name, timeout_secs,
-                                                     channel, ctx.now)))
-    due = ctx.now + timeout_secs
-    await ctx.tx.forms.insert(FormRequestRecord(session.chat_id, form_request_id, form_name, bot.party_id,
-                                                "pending", due))
-    await ctx.tx.timers.set(TimerRecord(session.chat_id, f"{FORM_TIMEOUT_PREFIX}{form_request_id}", due,
-                                        {"form_request_id": form_request_id}))
+    form_request_id = await show_form(ctx, session, bot, form_name, timeout_secs, "system")
     session.scenario.update(waiting_form=form_request_id, waiting_form_name=form_name, waiting_step=index)
 
 
@@ -460,7 +449,7 @@ async def _render(ctx: ActionContext, run: _Run, session: SessionRecord, templat
     every other name, and a name without a value, becomes empty text."""
     parts: list[str] = []
     last = 0
-    for match in _TEMPLATE.finditer(template):
+    for match in TEMPLATE.finditer(template):
         parts.append(template[last:match.start()])
         name = match.group(1)
         value = await _field(ctx, run, session, name)

@@ -13,6 +13,8 @@ from frontdesk.storage.records import SessionRecord
 
 TEXT_FORM = ""  # the next typed text is the answer ({"text": ...})
 RATING_RANGE = (0, 10)
+# ``{name}`` in a say/end/fail/say_after/set_case text: filled in with the value of a field
+TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[^{}\s]*)?)\}")
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE = re.compile(r"\+?[0-9][0-9 ()./-]{2,31}")

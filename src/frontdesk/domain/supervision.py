@@ -10,31 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from frontdesk.domain import routing
-from frontdesk.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from frontdesk.domain.ids import new_party_id
-from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
-from frontdesk.domain.lifecycle import active_parties
+from frontdesk.domain.errors import Conflict, Invalid, NotFound
+from frontdesk.domain.journal import ReadContext, to_staff
+from frontdesk.domain.lifecycle import active_parties, join_internal, party_of
+from frontdesk.domain.logout import log_out
+from frontdesk.domain.roles import is_supervisor, require_supervisor
 from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
 from frontdesk.storage.interfaces import Transaction
 from frontdesk.storage.records import AgentRecord, EventRecord, JsonObject, PartyRecord, SessionRecord
 
-SUPERVISOR_ROLES = ("supervisor", "admin")
 WHISPER = "frontdesk_whisper"
 MAX_WHISPER_CHARS = 32_000
 FORCEABLE_STATES = ("ready", "not_ready", "logged_out")
-
-
-def is_supervisor(agent: AgentRecord | None) -> bool:
-    return agent is not None and agent.role in SUPERVISOR_ROLES
-
-
-class _ReadContext(ActionContext):
-    """An ``ActionContext`` over a read transaction, for the routing queries (estimates, staffing):
-    it never stores anything."""
-
-    async def flush(self) -> None:
-        return None
 
 
 # ---- the overview ----------------------------------------------------------------------------------------
@@ -106,10 +94,7 @@ class SupervisorService(EngineService):
 
     @staticmethod
     async def _supervisor(tx: Transaction, supervisor_id: str) -> AgentRecord:
-        agent = await tx.agents.get(supervisor_id)
-        if agent is None or not is_supervisor(agent):
-            raise Forbidden("this needs an agent whose role is supervisor or admin")
-        return agent
+        return require_supervisor(await tx.agents.get(supervisor_id))
 
     @staticmethod
     def _own(supervisor: AgentRecord, session: SessionRecord | None) -> SessionRecord:
@@ -125,44 +110,67 @@ class SupervisorService(EngineService):
     # ---- the live overview ----------------------------------------------------------------------------
 
     async def overview(self, supervisor_id: str) -> Overview:
+        """The overview of the supervisor's tenant."""
+        supervisor = await self.require_supervisor(supervisor_id)
+        return await self.tenant_overview(supervisor.tenant)
+
+    async def still_supervising(self, supervisor_id: str) -> bool:
+        """Whether the supervisor's session is still open: the account exists, is a supervisor
+        (or admin) and is not logged out (the live stream closes with 4410 otherwise)."""
         async with self.journal.read() as tx:
-            supervisor = await self._supervisor(tx, supervisor_id)
-            tenant = supervisor.tenant
-            ctx = _ReadContext(tx, self.journal.clock.now())
+            agent = await tx.agents.get(supervisor_id)
+        return is_supervisor(agent) and agent is not None and agent.state != "logged_out"
+
+    async def tenant_overview(self, tenant: str) -> Overview:
+        """Queues, agents and active chats of the tenant, now, in a fixed number of queries whatever
+        the number of queues, agents and chats; each queue's estimates come from its model
+        (``routing.queue_models``), computed once."""
+        async with self.journal.read() as tx:
+            ctx = ReadContext(tx, self.journal.clock.now())
             view = Overview(tenant=tenant, now=ctx.now)
-            agents = await tx.agents.list_for_tenant(tenant)
+            staff = await routing.tenant_staff(ctx, tenant)
             active = await tx.sessions.list_active(tenant)
-            tenant_config = self.config.tenants.get(tenant)
-            queues = tenant_config.queues if tenant_config else {}
-            for queue in queues.values():
-                waiting = [s for s in active if s.state == "queued" and s.queue_id == queue.queue_id]
-                arrivals = [s.queued_at or s.created_at for s in waiting]
-                skilled = [a for a in agents if a.state != "logged_out" and routing.has_skills(a, queue.skills)]
-                view.queues.append(QueueView(
-                    queue_id=queue.queue_id, name=queue.name, waiting=len(waiting),
-                    longest_wait_secs=max((max(0.0, ctx.now - t) for t in arrivals), default=0.0),
-                    ewt_new_chat_secs=await routing.estimate_new_chat(ctx, self.config, tenant, queue.queue_id),
-                    estimates=await routing.estimate_queue(ctx, self.config, tenant, queue.queue_id),
-                    agents_logged_in=len(skilled), agents_ready=sum(1 for a in skilled if a.state == "ready")))
-            monitors: dict[str, list[str]] = {}
-            for agent in agents:
-                if is_supervisor(agent):
-                    for chat_id in await tx.monitors.chats_of(agent.agent_id):
-                        monitors.setdefault(chat_id, []).append(agent.agent_id)
-            held: dict[str, list[str]] = {}
-            for session in active:
-                parties = [p for p in await tx.parties.list_for_chat(session.chat_id)
-                           if p.left_at is None and p.party_type == "internal"]
-                for party in parties:
-                    held.setdefault(party.agent_id, []).append(session.chat_id)
-                view.chats.append(_chat_view(session, parties, sorted(monitors.get(session.chat_id, [])), ctx.now))
-            for agent in agents:
-                offers = [s.chat_id for s in active if s.state == "connecting" and s.offered_agent_id == agent.agent_id]
-                view.agents.append(AgentView(
-                    agent_id=agent.agent_id, username=agent.username, display_name=agent.display_name,
-                    role=agent.role, team=agent.team, skills=dict(agent.skills), state=agent.state,
-                    state_since=agent.state_since, chats=held.get(agent.agent_id, []), offers=offers,
-                    load=await tx.agents.count_chats(agent.agent_id), max_chats=agent.max_chats))
+            models = await routing.queue_models(ctx, self.config, tenant, staff)
+            present = await tx.parties.list_present(tenant)
+            monitoring = await tx.monitors.list_for_tenant(tenant)
+        tenant_config = self.config.tenants.get(tenant)
+        queued = sorted((s for s in active if s.state == "queued"), key=routing.service_order)
+        for queue in (tenant_config.queues if tenant_config else {}).values():
+            waiting = [s for s in queued if s.queue_id == queue.queue_id]
+            skilled = [a for a in staff.agents if a.state != "logged_out" and routing.has_skills(a, queue.skills)]
+            model = models.get(queue.queue_id)
+            view.queues.append(QueueView(
+                queue_id=queue.queue_id, name=queue.name, waiting=len(waiting),
+                longest_wait_secs=max((max(0.0, ctx.now - (s.queued_at or s.created_at)) for s in waiting),
+                                      default=0.0),
+                ewt_new_chat_secs=None if model is None else model.wait_at(len(waiting)),
+                estimates={} if model is None else {s.chat_id: model.wait_at(i) for i, s in enumerate(waiting)},
+                agents_logged_in=len(skilled), agents_ready=sum(1 for a in skilled if a.state == "ready")))
+        supervisors = {a.agent_id for a in staff.agents if is_supervisor(a)}
+        monitors: dict[str, list[str]] = {}
+        for chat_id, agent_id in monitoring:
+            if agent_id in supervisors:
+                monitors.setdefault(chat_id, []).append(agent_id)
+        internal: dict[str, list[PartyRecord]] = {}
+        for party in present:
+            if party.party_type == "internal":
+                internal.setdefault(party.chat_id, []).append(party)
+        held: dict[str, list[str]] = {}
+        offered: dict[str, list[str]] = {}
+        for session in active:
+            parties = internal.get(session.chat_id, [])
+            for party in parties:
+                held.setdefault(party.agent_id, []).append(session.chat_id)
+            if session.state == "connecting":
+                offered.setdefault(session.offered_agent_id, []).append(session.chat_id)
+            view.chats.append(_chat_view(session, parties, sorted(monitors.get(session.chat_id, [])), ctx.now))
+        for agent in staff.agents:
+            view.agents.append(AgentView(
+                agent_id=agent.agent_id, username=agent.username, display_name=agent.display_name,
+                role=agent.role, team=agent.team, skills=dict(agent.skills), state=agent.state,
+                state_since=agent.state_since, chats=held.get(agent.agent_id, []),
+                offers=offered.get(agent.agent_id, []), load=staff.loads.get(agent.agent_id, 0),
+                max_chats=agent.max_chats))
         view.agents.sort(key=lambda a: a.agent_id)
         return view
 
@@ -183,7 +191,7 @@ class SupervisorService(EngineService):
             session = self._own(supervisor, await ctx.session(chat_id))
             if session.terminal:
                 raise Conflict("this chat has ended")
-            if any(p.agent_id == supervisor_id for p in await active_parties(ctx, session)):
+            if party_of(await active_parties(ctx, session), supervisor_id) is not None:
                 raise Conflict("you are already in this chat")
             await ctx.tx.monitors.add(chat_id, supervisor_id, ctx.now)
             ctx.wake_agent(supervisor_id)
@@ -212,7 +220,7 @@ class SupervisorService(EngineService):
             session = self._own(supervisor, await ctx.session(chat_id))
             if session.terminal:
                 raise Conflict("this chat has ended")
-            in_chat = any(p.agent_id == supervisor_id for p in await active_parties(ctx, session))
+            in_chat = party_of(await active_parties(ctx, session), supervisor_id) is not None
             if not in_chat and not await ctx.tx.monitors.is_monitoring(chat_id, supervisor_id):
                 raise Conflict("monitor the chat (or join it) before whispering")
             payload: JsonObject = {"event": WHISPER, "from": supervisor.display_name, "agent_id": supervisor_id,
@@ -230,26 +238,18 @@ class SupervisorService(EngineService):
                 raise Conflict("this chat has ended")
             if session.state != "connected":
                 raise Conflict("only a connected chat can be joined")
-            if any(p.agent_id == supervisor_id for p in await active_parties(ctx, session)):
+            if party_of(await active_parties(ctx, session), supervisor_id) is not None:
                 raise Conflict("you are already in this chat")
-            party = PartyRecord(party_id=new_party_id(), chat_id=chat_id, party_type="internal",
-                                agent_id=supervisor_id, first_name=supervisor.first_name,
-                                last_name=supervisor.last_name, display_name=supervisor.display_name,
-                                joined_at=ctx.now)
-            await ctx.tx.parties.insert(party)
             await ctx.tx.monitors.remove(chat_id, supervisor_id)
-            await ctx.emit(session, to_everyone(ev.party_joined(party.party_id, "internal", party.first_name,
-                                                                party.last_name, party.display_name, ctx.now),
-                                                "agent"))
-            ctx.wake_agent(supervisor_id)
+            party = await join_internal(ctx, session, supervisor)
             ctx.wake_tenant(session.tenant)
             return party
 
     # ---- agents -------------------------------------------------------------------------------------------
 
     async def force_state(self, supervisor_id: str, agent_id: str, state: str) -> AgentRecord:
-        """Set an agent's state. ``logged_out`` works as the agent's own logout: its tokens are
-        revoked, offers and held chats go back to the queue."""
+        """Set an agent's state. ``logged_out`` is the agent's own logout (``domain.logout``): its
+        credentials are revoked (its WebSockets close), offers and held chats go back to the queue."""
         if state not in FORCEABLE_STATES:
             raise Invalid(f"state must be one of {', '.join(FORCEABLE_STATES)}")
         async with self.journal.action() as ctx:
@@ -260,8 +260,8 @@ class SupervisorService(EngineService):
             if state == "ready" and agent.state == "logged_out":
                 raise Conflict("a logged-out agent cannot be made ready")
             if state == "logged_out":
-                await routing.release_agent_chats(ctx, self.config, agent)
-                await ctx.tx.agents.drop_tokens(agent_id)
+                await log_out(ctx, self.config, agent)
+                return agent
             if agent.state != state:
                 agent.state, agent.state_since = state, ctx.now
                 await ctx.tx.agents.upsert(agent)

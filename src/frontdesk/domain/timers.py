@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 
 from frontdesk.domain import routing, scenario
-from frontdesk.domain.config import DEFAULT_INACTIVITY_TIMEOUT_MSG
-from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
+from frontdesk.domain.access import AccessService
+from frontdesk.domain.config import DEFAULT_INACTIVITY_TIMEOUT_MSG, LiveConfig
+from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
 from frontdesk.domain.lifecycle import (
     AGENT_LOST,
     FORM_TIMEOUT_PREFIX,
@@ -23,6 +25,7 @@ from frontdesk.domain.lifecycle import (
     QUEUE_MAX_WAIT,
     end_session,
 )
+from frontdesk.domain.logout import log_out
 from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import SessionRecord, TimerRecord
@@ -31,27 +34,69 @@ log = logging.getLogger(__name__)
 
 BATCH = 100  # timers handled per pass; the loop comes back at once while more are due
 MAX_SLEEP_SECS = 1.0  # bound on how late a timer set by another node (or a clock jump) is noticed
+RETRY_FIRST_SECS = 5.0  # a timer whose handler raised is retried after this long, doubling per failure ...
+RETRY_MAX_SECS = 300.0  # ... up to this
+MAX_TIMER_FAILURES = 5  # failures in a row after which the timer is dropped (logged at error)
+
+
+def retry_delay_secs(failures: int) -> float:
+    """How long after its ``failures``-th failure in a row a timer is tried again."""
+    return min(RETRY_MAX_SECS, RETRY_FIRST_SECS * 2.0 ** max(0, failures - 1))
 
 
 class TimerService(EngineService):
+    def __init__(self, journal: Journal, live: LiveConfig, access: AccessService | None = None) -> None:
+        super().__init__(journal, live)
+        self.access = access  # its expired credentials are swept on every pass
+
     async def fire_due(self) -> int:
-        """Fire every timer due at the clock's now; returns how many fired."""
+        """Fire every timer due at the clock's now and sweep expired credentials (their agents'
+        WebSockets close); returns how many timers fired.
+
+        Each timer fires in its own transaction. One whose handler raises is rolled back alone,
+        logged with its kind and chat, and rescheduled with a growing delay (``retry_delay_secs``);
+        after ``MAX_TIMER_FAILURES`` failures in a row it is dropped. Either way the timers behind it
+        fire in the same pass."""
+        if self.access is not None:
+            await self.access.expire_credentials()
         fired = 0
+        tried: set[tuple[str, str, float]] = set()  # a timer is tried once per pass, whatever happens
         while True:
             async with self.journal.read() as tx:
-                due = await tx.timers.due(self.journal.clock.now(), BATCH)
+                due = [t for t in await tx.timers.due(self.journal.clock.now(), BATCH)
+                       if (t.chat_id, t.kind, t.due_at) not in tried]
             if not due:
                 return fired
             for timer in due:
-                await self._fire(timer)
-                fired += 1
+                tried.add((timer.chat_id, timer.kind, timer.due_at))
+                try:
+                    await self._fire(timer)
+                except Exception:
+                    log.exception("timer %s of chat %s failed (%d of %d in a row)", timer.kind, timer.chat_id,
+                                  timer.failures + 1, MAX_TIMER_FAILURES)
+                    await self._back_off(timer)
+                else:
+                    fired += 1
+
+    async def _back_off(self, timer: TimerRecord) -> None:
+        """Reschedule a timer whose handler raised, or drop it after ``MAX_TIMER_FAILURES``."""
+        failures = timer.failures + 1
+        async with self.journal.action() as ctx:
+            current = await ctx.tx.timers.get(timer.chat_id, timer.kind)
+            if current is None or current.due_at != timer.due_at:
+                return  # fired, moved or cancelled meanwhile
+            if failures >= MAX_TIMER_FAILURES:
+                await ctx.tx.timers.cancel(timer.chat_id, timer.kind)
+                log.error("timer %s of chat %s failed %d times in a row: dropped", timer.kind, timer.chat_id,
+                          failures)
+                return
+            await ctx.tx.timers.set(replace(current, due_at=ctx.now + retry_delay_secs(failures), failures=failures))
 
     async def _fire(self, timer: TimerRecord) -> None:
         async with self.journal.action() as ctx:
             # claim: only the transaction that still finds the timer, unchanged, acts on it
-            current = await ctx.tx.timers.due(ctx.now, BATCH)
-            if not any(t.chat_id == timer.chat_id and t.kind == timer.kind and t.due_at == timer.due_at
-                       for t in current):
+            current = await ctx.tx.timers.get(timer.chat_id, timer.kind)
+            if current is None or current.due_at != timer.due_at:
                 return
             await ctx.tx.timers.cancel(timer.chat_id, timer.kind)
             if timer.kind == routing.EWT_REFRESH_TIMER:
@@ -105,17 +150,12 @@ class TimerService(EngineService):
         await scenario.on_form_closed(ctx, self.config, session, form)  # a scenario's form: it goes on
 
     async def _agent_lost(self, ctx: ActionContext, agent_id: str) -> None:
-        """The agent's desktop stayed disconnected for the grace period: it is logged out and its
-        chats go back to their queues."""
+        """The agent's desktop stayed disconnected for the grace period: it is logged out
+        (``domain.logout``: credentials dropped, chats back to their queues)."""
         agent = await ctx.tx.agents.get(agent_id)
         if agent is None or agent.state == "logged_out":
             return
-        await routing.release_agent_chats(ctx, self.config, agent)
-        agent.state, agent.state_since = "logged_out", ctx.now
-        await ctx.tx.agents.upsert(agent)
-        ctx.wake_agent(agent_id)
-        ctx.wake_tenant(agent.tenant)
-        await routing.dispatch(ctx, self.config, agent.tenant)
+        await log_out(ctx, self.config, agent)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fire timers until ``stop`` is set (the server's background task)."""

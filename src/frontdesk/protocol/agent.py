@@ -32,6 +32,11 @@ class LoginResponse(BaseModel):
     agent: AgentInfo
 
 
+class WsTicket(BaseModel):
+    ticket: str = Field(description="open /ws?ticket=… with it once, within expires_in_secs")
+    expires_in_secs: int
+
+
 class StateRequest(BaseModel):
     state: Literal["ready", "not_ready"]
 

@@ -1,6 +1,6 @@
 """Server events of the Mobile/Web API: names, who may receive them, and their exact JSON shapes.
 
-Type rules forced by the strict decoders (see shared/protocol/client-compat.md):
+Type rules forced by the strict decoders (see docs/protocol-notes.md):
 ``timestamp`` and ``ewt`` are strings of digits (timestamps in epoch seconds); ``form_request_id``
 and ``form_timeout`` are JSON integers; latitude/longitude are strings; no ``null`` where a
 string is expected, except the keys Android requires to be present and allows to be null.

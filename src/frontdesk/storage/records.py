@@ -130,6 +130,19 @@ class TimerRecord:
     kind: str
     due_at: float
     payload: JsonObject
+    failures: int = 0  # times its handler raised in a row (the timer service backs off and gives up)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueModelRecord:
+    """The cached estimate model of one queue (``domain/ewt.QueueModel``) and what it was computed for."""
+
+    tenant: str
+    queue_id: str
+    computed_at: float
+    staffing: str  # the staffing the model assumed (routing's key): another one means it is out of date
+    waits: tuple[int, ...]  # estimates of positions 0 .. len-1
+    tail_step_secs: float  # seconds more per position beyond them
 
 
 @dataclass(slots=True)
@@ -179,3 +192,26 @@ class LeftMessageRecord:
     data: JsonObject
     handled_by: str = ""
     handled_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A credential of an agent, stored by the SHA-256 of its value: a bearer token (scripts), a
+    browser session (the ``fd_session`` cookie) or a WebSocket ticket (``parent_hash`` names the
+    token or session that asked for it)."""
+
+    token_hash: str
+    agent_id: str
+    kind: str  # bearer | session | ticket
+    created_at: float
+    expires_at: float
+    parent_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFailuresRecord:
+    """Refused (or still running) logins of one account or one client address since ``window_start``."""
+
+    key: str
+    failures: int
+    window_start: float

@@ -182,7 +182,99 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX monitors_agent ON monitors (agent_id)
     """,
+    # 4: credentials expire (sliding on use) and come in kinds (bearer, browser session, WebSocket
+    # ticket); the login throttle. Tokens issued before this version expire 12 h after they were issued.
+    """
+    ALTER TABLE agent_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'bearer';
+    ALTER TABLE agent_tokens ADD COLUMN expires_at REAL NOT NULL DEFAULT 0;
+    ALTER TABLE agent_tokens ADD COLUMN parent_hash TEXT NOT NULL DEFAULT '';
+    UPDATE agent_tokens SET expires_at = created_at + 43200;
+    CREATE INDEX agent_tokens_agent ON agent_tokens (agent_id);
+    CREATE INDEX agent_tokens_expiry ON agent_tokens (expires_at);
+    CREATE TABLE login_failures (
+        key TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        window_start REAL NOT NULL
+    );
+    CREATE INDEX login_failures_window ON login_failures (window_start)
+    """,
+    # 5: queues cost O(1) per new chat: the head of a queue and a chat's place in it from one index,
+    # and the estimate model of each queue cached between refreshes
+    """
+    CREATE INDEX sessions_queued ON sessions (tenant, queue_id, priority DESC, queued_at, created_at)
+        WHERE terminal = 0 AND state = 'queued';
+    CREATE TABLE queue_models (
+        tenant TEXT NOT NULL,
+        queue_id TEXT NOT NULL,
+        computed_at REAL NOT NULL,
+        staffing TEXT NOT NULL,
+        waits TEXT NOT NULL,
+        tail_step_secs REAL NOT NULL,
+        PRIMARY KEY (tenant, queue_id)
+    )
+    """,
+    # 6: a timer whose handler fails is retried with back-off, then given up
+    """
+    ALTER TABLE timers ADD COLUMN failures INTEGER NOT NULL DEFAULT 0
+    """,
+    # 7: how many chats wait in each queue, per priority, kept by triggers in the writing transaction:
+    # a queue's length and a new chat's place in it without walking the queue
+    """
+    CREATE TABLE queue_lengths (
+        tenant TEXT NOT NULL,
+        queue_id TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        queued INTEGER NOT NULL,
+        PRIMARY KEY (tenant, queue_id, priority)
+    );
+    INSERT INTO queue_lengths (tenant, queue_id, priority, queued)
+        SELECT tenant, queue_id, priority, COUNT(*) FROM sessions WHERE terminal = 0 AND state = 'queued'
+        GROUP BY tenant, queue_id, priority;
+    CREATE TRIGGER queue_lengths_insert AFTER INSERT ON sessions
+        WHEN NEW.state = 'queued' AND NEW.terminal = 0
+    BEGIN
+        INSERT INTO queue_lengths (tenant, queue_id, priority, queued)
+            VALUES (NEW.tenant, NEW.queue_id, NEW.priority, 1)
+            ON CONFLICT (tenant, queue_id, priority) DO UPDATE SET queued = queued + 1;
+    END;
+    CREATE TRIGGER queue_lengths_leave AFTER UPDATE ON sessions
+        WHEN OLD.state = 'queued' AND OLD.terminal = 0 AND NOT (NEW.state = 'queued' AND NEW.terminal = 0
+            AND NEW.tenant = OLD.tenant AND NEW.queue_id = OLD.queue_id AND NEW.priority = OLD.priority)
+    BEGIN
+        UPDATE queue_lengths SET queued = queued - 1
+            WHERE tenant = OLD.tenant AND queue_id = OLD.queue_id AND priority = OLD.priority;
+    END;
+    CREATE TRIGGER queue_lengths_enter AFTER UPDATE ON sessions
+        WHEN NEW.state = 'queued' AND NEW.terminal = 0 AND NOT (OLD.state = 'queued' AND OLD.terminal = 0
+            AND OLD.tenant = NEW.tenant AND OLD.queue_id = NEW.queue_id AND OLD.priority = NEW.priority)
+    BEGIN
+        INSERT INTO queue_lengths (tenant, queue_id, priority, queued)
+            VALUES (NEW.tenant, NEW.queue_id, NEW.priority, 1)
+            ON CONFLICT (tenant, queue_id, priority) DO UPDATE SET queued = queued + 1;
+    END;
+    CREATE TRIGGER queue_lengths_delete AFTER DELETE ON sessions
+        WHEN OLD.state = 'queued' AND OLD.terminal = 0
+    BEGIN
+        UPDATE queue_lengths SET queued = queued - 1
+            WHERE tenant = OLD.tenant AND queue_id = OLD.queue_id AND priority = OLD.priority;
+    END
+    """,
 ]
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a migration script (a trigger's body holds semicolons of its own)."""
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending)
+            pending = ""
+    if pending.strip(" \n;"):
+        statements.append(pending)
+    return statements
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -193,9 +285,8 @@ def migrate(conn: sqlite3.Connection) -> int:
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in script.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _statements(script):
+                conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
             conn.execute("COMMIT")
         except BaseException:

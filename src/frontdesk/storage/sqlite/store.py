@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -24,14 +25,86 @@ from frontdesk.storage.records import (
     FormRequestRecord,
     JsonObject,
     LeftMessageRecord,
+    LoginFailuresRecord,
     NewEvent,
     OfferRecord,
     PartyRecord,
+    QueueModelRecord,
     SessionRecord,
     TimerRecord,
+    TokenRecord,
     WrapUpRecord,
 )
 from frontdesk.storage.sqlite.migrations import migrate
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What the stores use of a ``sqlite3.Connection`` (a ``CountingConnection`` is one too)."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor: ...
+
+
+@dataclass(slots=True)
+class StatementCounts:
+    """What the stores asked of SQLite while counted (``SqliteStorage.counting``)."""
+
+    statements: int = 0
+    rows_read: int = 0  # rows fetched from results
+    rows_written: int = 0  # rows inserted, updated or deleted
+
+
+class _CountingCursor:
+    def __init__(self, cursor: sqlite3.Cursor, counts: StatementCounts) -> None:
+        self._cursor, self._counts = cursor, counts
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Any:
+        row = self._cursor.fetchone()
+        if row is not None:
+            self._counts.rows_read += 1
+        return row
+
+    def fetchall(self) -> list[Any]:
+        rows = self._cursor.fetchall()
+        self._counts.rows_read += len(rows)
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        for row in self._cursor:
+            self._counts.rows_read += 1
+            yield row
+
+
+class CountingConnection:
+    """A connection that counts statements, rows read and rows written."""
+
+    def __init__(self, conn: sqlite3.Connection, counts: StatementCounts) -> None:
+        self._conn, self.counts = conn, counts
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
+        return self._counted(lambda: self._conn.execute(sql, parameters))
+
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor:
+        return self._counted(lambda: self._conn.executemany(sql, parameters))
+
+    def _counted(self, run: Callable[[], sqlite3.Cursor]) -> Cursor:
+        before = self._conn.total_changes
+        cursor = run()
+        self.counts.statements += 1
+        self.counts.rows_written += self._conn.total_changes - before
+        return _CountingCursor(cursor, self.counts)
 
 
 def _dumps(value: Any) -> str:
@@ -45,6 +118,7 @@ _SESSION_COLUMNS = (
     "priority, required_skills, scenario, ewt_predicted, ewt_announced, invited_agents"
 )
 _SESSION_COLUMN_COUNT = len(_SESSION_COLUMNS.split(", "))
+_MAX_COMPOUND = 200  # SELECTs joined by UNION ALL in one statement (SQLite allows 500)
 
 
 def _session_row(s: SessionRecord) -> tuple[Any, ...]:
@@ -68,7 +142,7 @@ def _session(row: sqlite3.Row) -> SessionRecord:
 
 
 class _Sessions:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def insert(self, session: SessionRecord) -> None:
@@ -158,6 +232,53 @@ class _Sessions:
             (tenant, queue_id, limit)).fetchall()
         return [float(r[0]) for r in rows]
 
+    async def recent_handle_times_of(self, tenant: str, queue_ids: Sequence[str],
+                                     limit: int) -> dict[str, list[float]]:
+        times: dict[str, list[float]] = {}
+        for start in range(0, len(queue_ids), _MAX_COMPOUND):
+            chunk = queue_ids[start:start + _MAX_COMPOUND]
+            # one index range per queue, newest first, joined in one statement
+            part = ("SELECT * FROM (SELECT queue_id, ended_at - connected_at FROM sessions INDEXED BY sessions_done "
+                    "WHERE tenant = ? AND queue_id = ? AND connected_at IS NOT NULL AND ended_at IS NOT NULL "
+                    "ORDER BY ended_at DESC LIMIT ?)")
+            params: list[Any] = []
+            for queue_id in chunk:
+                params.extend((tenant, queue_id, limit))
+            for queue_id, secs in self._c.execute(" UNION ALL ".join([part] * len(chunk)), params):
+                times.setdefault(str(queue_id), []).append(float(secs))
+        return times
+
+    async def list_queued(self, tenant: str, queue_id: str, limit: int) -> list[SessionRecord]:
+        rows = self._c.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions INDEXED BY sessions_queued WHERE tenant = ? AND queue_id = ? "
+            "AND terminal = 0 AND state = 'queued' ORDER BY priority DESC, queued_at, created_at, rowid LIMIT ?",
+            (tenant, queue_id, limit)).fetchall()
+        return [_session(r) for r in rows]
+
+    async def count_queued(self, tenant: str, queue_id: str, min_priority: int | None = None) -> int:
+        query = "SELECT COALESCE(SUM(queued), 0) FROM queue_lengths WHERE tenant = ? AND queue_id = ?"
+        params: tuple[Any, ...] = (tenant, queue_id)
+        if min_priority is not None:
+            query, params = query + " AND priority >= ?", (*params, min_priority)
+        return int(self._c.execute(query, params).fetchone()[0])
+
+    async def any_queued(self, tenant: str) -> bool:
+        row = self._c.execute("SELECT 1 FROM queue_lengths WHERE tenant = ? AND queued > 0 LIMIT 1",
+                              (tenant,)).fetchone()
+        return row is not None
+
+    async def count_queued_ahead(self, session: SessionRecord) -> int:
+        queued_at = session.queued_at if session.queued_at is not None else session.created_at
+        row = self._c.execute(
+            "SELECT COUNT(*) FROM sessions INDEXED BY sessions_queued WHERE tenant = ?5 AND queue_id = ?6 "
+            # from the index alone (no table row per entry): the session itself never satisfies it
+            "AND terminal = 0 AND state = 'queued' AND (priority > ?2 OR (priority = ?2 AND "
+            "(queued_at < ?3 OR (queued_at = ?3 AND (created_at < ?4 OR (created_at = ?4 AND "
+            "rowid < COALESCE((SELECT rowid FROM sessions WHERE chat_id = ?1), 1 << 62)))))))",
+            (session.chat_id, session.priority, queued_at, session.created_at, session.tenant,
+             session.queue_id)).fetchone()
+        return int(row[0])
+
 
 def _event(row: sqlite3.Row) -> EventRecord:
     return EventRecord(chat_id=row[0], seq=row[1], ts=row[2], name=row[3], audience=Audience(row[4]),
@@ -168,7 +289,7 @@ _EVENT_COLUMNS = "chat_id, seq, ts, name, audience, in_history, origin, payload"
 
 
 class _Events:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def append(self, chat_id: str, first_seq: int, ts: float,
@@ -204,7 +325,7 @@ def _party(row: sqlite3.Row) -> PartyRecord:
 
 
 class _Parties:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def insert(self, party: PartyRecord) -> None:
@@ -233,6 +354,14 @@ class _Parties:
             (tenant, since, until)).fetchall()
         return [_party(r) for r in rows]
 
+    async def list_present(self, tenant: str) -> list[PartyRecord]:
+        cols = ", ".join(f"p.{c}" for c in _PARTY_COLUMNS.split(", "))
+        rows = self._c.execute(
+            f"SELECT {cols} FROM sessions s INDEXED BY sessions_state JOIN parties p ON p.chat_id = s.chat_id "
+            "WHERE s.tenant = ? AND s.terminal = 0 AND p.left_at IS NULL ORDER BY p.joined_at, p.party_id",
+            (tenant,)).fetchall()
+        return [_party(r) for r in rows]
+
 
 _AGENT_COLUMNS = ("agent_id, tenant, username, password_hash, first_name, last_name, display_name, max_chats, "
                   "state, state_since, photo_path, auto_accept, skills, team, role, last_routed_at")
@@ -246,7 +375,7 @@ def _agent(row: sqlite3.Row) -> AgentRecord:
 
 
 class _Agents:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def upsert(self, agent: AgentRecord) -> None:
@@ -291,9 +420,10 @@ class _Agents:
     async def chat_loads(self, tenant: str) -> dict[str, int]:
         loads: dict[str, int] = {}
         for agent_id, count in self._c.execute(
-                # from the partial index of parties still in a chat: active chats only, never the history
+                # from the partial index of parties still in a chat: active chats only, never the history;
+                # "> ''" skips the scenario's parties (no agent) of every waiting chat in the index
                 "SELECT p.agent_id, COUNT(DISTINCT p.chat_id) FROM parties p INDEXED BY parties_agent "
-                "JOIN sessions s ON s.chat_id = p.chat_id WHERE p.left_at IS NULL AND p.agent_id != '' "
+                "JOIN sessions s ON s.chat_id = p.chat_id WHERE p.left_at IS NULL AND p.agent_id > '' "
                 "AND s.tenant = ? AND s.terminal = 0 GROUP BY p.agent_id", (tenant,)):
             loads[agent_id] = int(count)
         for agent_id, count in self._c.execute(
@@ -305,27 +435,49 @@ class _Agents:
     async def connected_chats(self, tenant: str) -> list[tuple[str, float]]:
         rows = self._c.execute(
             "SELECT p.agent_id, COALESCE(s.connected_at, p.joined_at) FROM parties p INDEXED BY parties_agent "
-            "JOIN sessions s ON s.chat_id = p.chat_id WHERE p.left_at IS NULL AND p.agent_id != '' "
+            "JOIN sessions s ON s.chat_id = p.chat_id WHERE p.left_at IS NULL AND p.agent_id > '' "
             "AND s.tenant = ? AND s.terminal = 0", (tenant,)).fetchall()
         return [(str(r[0]), float(r[1])) for r in rows]
 
-    async def add_token(self, token_hash: str, agent_id: str, created_at: float) -> None:
-        self._c.execute("INSERT INTO agent_tokens (token_hash, agent_id, created_at) VALUES (?,?,?)",
-                        (token_hash, agent_id, created_at))
+    async def add_token(self, token: TokenRecord) -> None:
+        self._c.execute(f"INSERT INTO agent_tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?)",
+                        (token.token_hash, token.agent_id, token.kind, token.created_at, token.expires_at,
+                         token.parent_hash))
 
-    async def agent_for_token(self, token_hash: str) -> str | None:
-        row = self._c.execute("SELECT agent_id FROM agent_tokens WHERE token_hash = ?", (token_hash,)).fetchone()
-        return str(row[0]) if row else None
+    async def token(self, token_hash: str) -> TokenRecord | None:
+        row = self._c.execute(f"SELECT {_TOKEN_COLUMNS} FROM agent_tokens WHERE token_hash = ?",
+                              (token_hash,)).fetchone()
+        return _token(row) if row else None
+
+    async def extend_token(self, token_hash: str, expires_at: float) -> None:
+        self._c.execute("UPDATE agent_tokens SET expires_at = MAX(expires_at, ?) WHERE token_hash = ?",
+                        (expires_at, token_hash))
+
+    async def delete_token(self, token_hash: str) -> None:
+        self._c.execute("DELETE FROM agent_tokens WHERE token_hash = ?", (token_hash,))
 
     async def drop_tokens(self, agent_id: str) -> None:
         self._c.execute("DELETE FROM agent_tokens WHERE agent_id = ?", (agent_id,))
+
+    async def expired_tokens(self, now: float, limit: int) -> list[TokenRecord]:
+        rows = self._c.execute(f"SELECT {_TOKEN_COLUMNS} FROM agent_tokens WHERE expires_at <= ? "
+                               "ORDER BY expires_at LIMIT ?", (now, limit)).fetchall()
+        return [_token(r) for r in rows]
+
+
+_TOKEN_COLUMNS = "token_hash, agent_id, kind, created_at, expires_at, parent_hash"  # noqa: S105 - column names
+
+
+def _token(row: sqlite3.Row) -> TokenRecord:
+    return TokenRecord(token_hash=row[0], agent_id=row[1], kind=row[2], created_at=row[3], expires_at=row[4],
+                       parent_hash=row[5])
 
 
 _FILE_COLUMNS = "file_id, tenant, chat_id, file_name, content_type, size, created_at, uploader"
 
 
 class _Files:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def insert(self, record: FileRecord) -> None:
@@ -352,14 +504,29 @@ class _Files:
         self._c.execute("DELETE FROM files WHERE file_id = ?", (file_id,))
 
 
+def _timer(row: sqlite3.Row) -> TimerRecord:
+    return TimerRecord(chat_id=row[0], kind=row[1], due_at=row[2], payload=orjson.loads(row[3]), failures=row[4])
+
+
 class _Timers:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def set(self, timer: TimerRecord) -> None:
-        self._c.execute("INSERT INTO timers (chat_id, kind, due_at, payload) VALUES (?,?,?,?) "
+        self._c.execute("INSERT INTO timers (chat_id, kind, due_at, payload, failures) VALUES (?,?,?,?,?) "
                         "ON CONFLICT (chat_id, kind) DO UPDATE SET due_at = excluded.due_at, "
-                        "payload = excluded.payload", (timer.chat_id, timer.kind, timer.due_at, _dumps(timer.payload)))
+                        "payload = excluded.payload, failures = excluded.failures",
+                        (timer.chat_id, timer.kind, timer.due_at, _dumps(timer.payload), timer.failures))
+
+    async def get(self, chat_id: str, kind: str) -> TimerRecord | None:
+        row = self._c.execute("SELECT chat_id, kind, due_at, payload, failures FROM timers WHERE chat_id = ? "
+                              "AND kind = ?", (chat_id, kind)).fetchone()
+        return _timer(row) if row else None
+
+    async def ensure(self, timer: TimerRecord) -> None:
+        self._c.execute("INSERT INTO timers (chat_id, kind, due_at, payload, failures) VALUES (?,?,?,?,?) "
+                        "ON CONFLICT (chat_id, kind) DO NOTHING",
+                        (timer.chat_id, timer.kind, timer.due_at, _dumps(timer.payload), timer.failures))
 
     async def cancel(self, chat_id: str, kind: str) -> None:
         self._c.execute("DELETE FROM timers WHERE chat_id = ? AND kind = ?", (chat_id, kind))
@@ -368,9 +535,9 @@ class _Timers:
         self._c.execute("DELETE FROM timers WHERE chat_id = ?", (chat_id,))
 
     async def due(self, now: float, limit: int) -> list[TimerRecord]:
-        rows = self._c.execute("SELECT chat_id, kind, due_at, payload FROM timers WHERE due_at <= ? "
+        rows = self._c.execute("SELECT chat_id, kind, due_at, payload, failures FROM timers WHERE due_at <= ? "
                                "ORDER BY due_at LIMIT ?", (now, limit)).fetchall()
-        return [TimerRecord(chat_id=r[0], kind=r[1], due_at=r[2], payload=orjson.loads(r[3])) for r in rows]
+        return [_timer(r) for r in rows]
 
     async def next_due_at(self) -> float | None:
         row = self._c.execute("SELECT MIN(due_at) FROM timers").fetchone()
@@ -378,7 +545,7 @@ class _Timers:
 
 
 class _Forms:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def insert(self, form: FormRequestRecord) -> None:
@@ -403,7 +570,7 @@ class _Forms:
 
 
 class _Push:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def set(self, chat_id: str, subscription: JsonObject, updated_at: float) -> None:
@@ -420,7 +587,7 @@ class _Push:
 
 
 class _Cases:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def ensure(self, tenant: str, case_id: str, created_at: float) -> None:
@@ -442,7 +609,7 @@ _OFFER_COLUMNS = "chat_id, agent_id, tenant, queue_id, offered_at, outcome, deci
 
 
 class _Offers:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def insert(self, offer: OfferRecord) -> None:
@@ -464,7 +631,7 @@ _WRAP_UP_COLUMNS = "chat_id, agent_id, tenant, queue_id, disposition, notes, cre
 
 
 class _WrapUps:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def insert(self, wrap_up: WrapUpRecord) -> None:
@@ -492,7 +659,7 @@ def _left_message(row: sqlite3.Row) -> LeftMessageRecord:
 
 
 class _LeftMessages:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def insert(self, message: LeftMessageRecord) -> None:
@@ -518,7 +685,7 @@ class _LeftMessages:
 
 
 class _Monitors:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._c = conn
 
     async def add(self, chat_id: str, agent_id: str, since: float) -> None:
@@ -538,9 +705,62 @@ class _Monitors:
                               (chat_id, agent_id)).fetchone()
         return row is not None
 
+    async def list_for_tenant(self, tenant: str) -> list[tuple[str, str]]:
+        rows = self._c.execute("SELECT m.chat_id, m.agent_id FROM agents a JOIN monitors m ON m.agent_id = a.agent_id "
+                               "WHERE a.tenant = ? ORDER BY m.since, m.chat_id", (tenant,)).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+
+class _QueueModels:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    async def get(self, tenant: str, queue_id: str) -> QueueModelRecord | None:
+        row = self._c.execute("SELECT tenant, queue_id, computed_at, staffing, waits, tail_step_secs FROM queue_models "
+                              "WHERE tenant = ? AND queue_id = ?", (tenant, queue_id)).fetchone()
+        if row is None:
+            return None
+        return QueueModelRecord(tenant=row[0], queue_id=row[1], computed_at=row[2], staffing=row[3],
+                                waits=tuple(orjson.loads(row[4])), tail_step_secs=row[5])
+
+    async def list_for_tenant(self, tenant: str) -> dict[str, QueueModelRecord]:
+        rows = self._c.execute("SELECT tenant, queue_id, computed_at, staffing, waits, tail_step_secs "
+                               "FROM queue_models WHERE tenant = ?", (tenant,)).fetchall()
+        return {str(r[1]): QueueModelRecord(tenant=r[0], queue_id=r[1], computed_at=r[2], staffing=r[3],
+                                            waits=tuple(orjson.loads(r[4])), tail_step_secs=r[5]) for r in rows}
+
+    async def put(self, model: QueueModelRecord) -> None:
+        self._c.execute("INSERT INTO queue_models (tenant, queue_id, computed_at, staffing, waits, tail_step_secs) "
+                        "VALUES (?,?,?,?,?,?) ON CONFLICT (tenant, queue_id) DO UPDATE SET "
+                        "computed_at = excluded.computed_at, staffing = excluded.staffing, waits = excluded.waits, "
+                        "tail_step_secs = excluded.tail_step_secs",
+                        (model.tenant, model.queue_id, model.computed_at, model.staffing, _dumps(list(model.waits)),
+                         model.tail_step_secs))
+
+
+class _LoginFailures:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    async def get(self, key: str) -> LoginFailuresRecord | None:
+        row = self._c.execute("SELECT key, failures, window_start FROM login_failures WHERE key = ?",
+                              (key,)).fetchone()
+        return LoginFailuresRecord(row[0], row[1], row[2]) if row else None
+
+    async def set(self, record: LoginFailuresRecord) -> None:
+        self._c.execute("INSERT INTO login_failures (key, failures, window_start) VALUES (?,?,?) ON CONFLICT (key) "
+                        "DO UPDATE SET failures = excluded.failures, window_start = excluded.window_start",
+                        (record.key, record.failures, record.window_start))
+
+    async def delete(self, key: str) -> None:
+        self._c.execute("DELETE FROM login_failures WHERE key = ?", (key,))
+
+    async def delete_before(self, window_start: float) -> None:
+        self._c.execute("DELETE FROM login_failures WHERE window_start < ?", (window_start,))
+
 
 class SqliteTransaction:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.sessions = _Sessions(conn)
         self.events = _Events(conn)
         self.parties = _Parties(conn)
@@ -554,6 +774,8 @@ class SqliteTransaction:
         self.wrap_ups = _WrapUps(conn)
         self.left_messages = _LeftMessages(conn)
         self.monitors = _Monitors(conn)
+        self.login_failures = _LoginFailures(conn)
+        self.queue_models = _QueueModels(conn)
 
 
 class SqliteStorage:
@@ -584,6 +806,17 @@ class SqliteStorage:
     async def read(self) -> AsyncIterator[SqliteTransaction]:
         async with self._lock:
             yield self._tx
+
+    @contextmanager
+    def counting(self) -> Iterator[StatementCounts]:
+        """Count the statements and rows of every transaction while the block runs (tests measure
+        what an action costs with it; the stores run on the plain connection otherwise)."""
+        counts = StatementCounts()
+        plain, self._tx = self._tx, SqliteTransaction(CountingConnection(self._conn, counts))
+        try:
+            yield counts
+        finally:
+            self._tx = plain
 
     async def close(self) -> None:
         async with self._lock:
