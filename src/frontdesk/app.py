@@ -18,7 +18,7 @@ from frontdesk.agents.api import AgentApi, build_agent_app
 from frontdesk.agents.handoff_api import HandoffApi
 from frontdesk.agents.supervisor_api import overview_body
 from frontdesk.api.customer import ANY_METHOD, CustomerApi, LongPollRoute, build_customer_routes
-from frontdesk.api.middleware import BodySizeLimit, CollapseSlashes, CredentialedCors
+from frontdesk.api.middleware import BodySizeLimit, CollapseSlashes, CustomerCors
 from frontdesk.api.wire import json_error, json_ok
 from frontdesk.bus.local import LocalBus
 from frontdesk.delivery.agent_stream import AgentStream
@@ -142,5 +142,5 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
         ],
         lifespan=lifespan,
     )
-    server.asgi = CollapseSlashes(CredentialedCors(LongPollRoute(starlette, customer_routes)))
+    server.asgi = CollapseSlashes(CustomerCors(LongPollRoute(starlette, customer_routes), live))
     return server

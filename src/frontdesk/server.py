@@ -10,6 +10,7 @@ import socket
 import uvicorn
 
 from frontdesk.app import Frontdesk
+from frontdesk.connections import ConnectionLimits, fit_descriptor_limit, guarded_protocol
 
 SHUTDOWN_GRACE_SECS = 5
 # Collector thresholds for a server holding thousands of polls. With the default (700, 10, 10)
@@ -54,11 +55,21 @@ class DrainingServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def connection_limits(frontdesk: Frontdesk) -> ConnectionLimits:
+    settings = frontdesk.settings
+    return ConnectionLimits(max_connections=settings.max_connections,
+                            header_timeout_secs=settings.header_timeout_secs,
+                            keep_alive_secs=settings.keep_alive_secs, max_header_bytes=settings.max_header_bytes)
+
+
 def make_server(frontdesk: Frontdesk, host: str, port: int, log_level: str = "info") -> DrainingServer:
+    """uvicorn on httptools with the connection bounds of ``frontdesk.connections`` (its own
+    ``limit_concurrency`` stays off: it counts at request time and answers plain text)."""
+    limits = fit_descriptor_limit(connection_limits(frontdesk))
     config = uvicorn.Config(frontdesk.asgi, host=host, port=port, log_level=log_level, lifespan="on",
-                            loop="uvloop", http="httptools", ws="websockets-sansio",
+                            loop="uvloop", http=guarded_protocol(limits), ws="websockets-sansio",
                             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS, access_log=False,
-                            timeout_keep_alive=30)
+                            timeout_keep_alive=limits.keep_alive_secs)
     _redact_uvicorn_logs()  # after the Config, which (re)configures uvicorn's loggers
     return DrainingServer(config, frontdesk)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from http.cookies import SimpleCookie
 
+from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
 
 from frontdesk.domain.config import ContactCenterConfig, TenantConfig
@@ -11,39 +12,52 @@ from frontdesk.domain.customers import CustomerIdentity
 from frontdesk.domain.ids import new_visitor_cookie
 from frontdesk.protocol.auth import parse_authorization
 from frontdesk.protocol.errors import ApiError, ErrorCode
+from frontdesk.protocol.origins import OriginVerdict, judge_origin
 from frontdesk.protocol.tenant import normalise_tenant
 
 VISITOR_COOKIE = "fd_visitor"
 VISITOR_COOKIE_MAX_AGE_SECS = 365 * 24 * 3600
 
 
+def find_tenant(config: ContactCenterConfig, headers: Headers, query: QueryParams) -> TenantConfig | None:
+    """The tenant a request names by ``tenantUrl``, else by its Host, else the default."""
+    return config.resolve_tenant(normalise_tenant(query.get("tenantUrl")), normalise_tenant(headers.get("host")))
+
+
 def resolve_tenant(config: ContactCenterConfig, request: Request) -> TenantConfig:
-    tenant_url = normalise_tenant(request.query_params.get("tenantUrl"))
-    host = normalise_tenant(request.headers.get("host"))
-    tenant = config.resolve_tenant(tenant_url, host)
+    tenant = find_tenant(config, request.headers, request.query_params)
     if tenant is None:
         raise ApiError(ErrorCode.BAD_TENANT_URL)
     return tenant
 
 
 def identify(config: ContactCenterConfig, request: Request) -> tuple[CustomerIdentity, str | None]:
-    """The caller's identity, and a new visitor cookie to set when a WebChat browser has none."""
+    """The caller's identity, and a new visitor cookie to set when a WebChat browser has none.
+
+    A page on a site the entry does not allow (``allowed_origins``) never reaches the visitor
+    cookie: it is neither read nor set, so such a request acts like a cookie-less SDK client (the
+    CORS middleware has already refused one that carried the cookie)."""
     tenant = resolve_tenant(config, request)
     credentials = parse_authorization(request.headers.get("authorization"))
     entry = tenant.entries.get(credentials.app_id)
     if entry is None:
         raise ApiError(ErrorCode.BAD_APP_ID)
+    headers = request.headers
+    verdict = judge_origin(headers.get("origin"), request.scope.get("scheme", "http"), headers.get("host"),
+                           entry.allowed_origins)
+    uses_cookie = credentials.is_webchat and verdict is not OriginVerdict.FOREIGN
     # the identity carries only a cookie the browser presented: a chat is bound to a visitor cookie
     # only when the browser showed it holds one (see domain/customers.py)
-    cookie = request.cookies.get(VISITOR_COOKIE, "") if credentials.is_webchat else ""
-    new_cookie = new_visitor_cookie() if credentials.is_webchat and not cookie else None
+    cookie = request.cookies.get(VISITOR_COOKIE, "") if uses_cookie else ""
+    new_cookie = new_visitor_cookie() if uses_cookie and not cookie else None
     identity = CustomerIdentity(tenant=tenant, entry=entry, client_id=credentials.client_id,
                                 visitor_cookie=cookie)
     return identity, new_cookie
 
 
 def visitor_cookie_header(value: str, secure: bool) -> str:
-    """Set-Cookie for the WebChat visitor: cross-site (the widget runs on the customer's site)."""
+    """Set-Cookie for the WebChat visitor: cross-site (the widget runs on the customer's site), so
+    ``SameSite=None``; what keeps other sites from using it is the origin check (``allowed_origins``)."""
     cookie: SimpleCookie = SimpleCookie()
     cookie[VISITOR_COOKIE] = value
     morsel = cookie[VISITOR_COOKIE]

@@ -1,11 +1,19 @@
-"""ASGI middleware for the customer API: path clean-up and credentialed CORS on every path."""
+"""ASGI middleware: path clean-up, the customer API's CORS (by origin), request body limits."""
 
 from __future__ import annotations
 
 import re
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from frontdesk.api.identity import VISITOR_COOKIE
+from frontdesk.api.origins import judge_request
+from frontdesk.api.wire import json_error
+from frontdesk.domain.config import LiveConfig
+from frontdesk.protocol.errors import ApiError, ErrorCode
+from frontdesk.protocol.origins import OriginVerdict
 
 _SLASHES = re.compile(r"/{2,}")
 
@@ -28,12 +36,20 @@ class CollapseSlashes:
         await self.app(scope, receive, send)
 
 
-class CredentialedCors:
-    """Answers every ``OPTIONS`` preflight without authentication and adds credentialed CORS
-    headers (the request's Origin echoed, never ``*``) to every response under ``prefix``."""
+class CustomerCors:
+    """CORS for the customer API (docs/customer-api.md, "CORS model").
 
-    def __init__(self, app: ASGIApp, prefix: str = "/clientweb") -> None:
+    Every ``OPTIONS`` under ``prefix`` is answered here, without authentication. A page of a
+    trusted origin (the server's own, or one of the entry's ``allowed_origins``; see
+    ``frontdesk.api.origins``) gets credentialed CORS: its Origin echoed with
+    ``Access-Control-Allow-Credentials: true``. Any other site gets ``Access-Control-Allow-Origin: *``
+    without credentials, which a browser honours only for requests that carry no cookie; one that
+    does carry the visitor cookie is refused with 403 / 3000 before any route sees it. Requests
+    without an Origin (SDKs, bridges, ``<img>`` loads) pass untouched but for ``Vary: Origin``."""
+
+    def __init__(self, app: ASGIApp, live: LiveConfig, prefix: str = "/clientweb") -> None:
         self.app = app
+        self.live = live
         self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -42,39 +58,56 @@ class CredentialedCors:
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
+        verdict = judge_request(self.live.current, scope, headers)
         if scope["method"] == "OPTIONS":
-            await self._preflight(headers, origin, send)
+            await self._preflight(headers, origin, verdict, send)
             return
-        if origin is None:
-            await self.app(scope, receive, send)
+        if verdict is OriginVerdict.FOREIGN and VISITOR_COOKIE in cookie_parser(headers.get("cookie", "")):
+            await self._refuse(scope, receive, send)
             return
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
-                out["Access-Control-Allow-Origin"] = origin
-                out["Access-Control-Allow-Credentials"] = "true"
-                out["Access-Control-Expose-Headers"] = "Content-Disposition"
+                _allow(out, origin, verdict)
+                if verdict is not OriginVerdict.ABSENT:
+                    out["Access-Control-Expose-Headers"] = "Content-Disposition"
                 out.add_vary_header("Origin")
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
 
     @staticmethod
-    async def _preflight(headers: Headers, origin: str | None, send: Send) -> None:
+    async def _preflight(headers: Headers, origin: str | None, verdict: OriginVerdict, send: Send) -> None:
         requested = headers.get("access-control-request-headers")
-        out: list[tuple[bytes, bytes]] = [
-            (b"access-control-allow-methods", ALLOW_METHODS.encode()),
-            (b"access-control-allow-headers", (requested or DEFAULT_ALLOW_HEADERS).encode("latin-1")),
-            (b"access-control-max-age", PREFLIGHT_MAX_AGE_SECS.encode()),
-            (b"vary", b"Origin, Access-Control-Request-Headers"),
-            (b"content-length", b"0"),
-        ]
-        if origin is not None:
-            out.append((b"access-control-allow-origin", origin.encode("latin-1")))
-            out.append((b"access-control-allow-credentials", b"true"))
-        await send({"type": "http.response.start", "status": 204, "headers": out})
+        out = MutableHeaders(raw=[])
+        out["Access-Control-Allow-Methods"] = ALLOW_METHODS
+        out["Access-Control-Allow-Headers"] = requested or DEFAULT_ALLOW_HEADERS
+        out["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE_SECS
+        out["Vary"] = "Origin, Access-Control-Request-Headers"
+        out["Content-Length"] = "0"
+        _allow(out, origin, verdict)
+        await send({"type": "http.response.start", "status": 204, "headers": out.raw})
         await send({"type": "http.response.body", "body": b""})
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+        response = json_error(ApiError(ErrorCode.BAD_APP_ID, FOREIGN_COOKIE_MESSAGE))
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers.add_vary_header("Origin")
+        await response(scope, receive, send)
+
+
+FOREIGN_COOKIE_MESSAGE = ("This site may not send the chat visitor's cookie: its origin is not in the entry's "
+                          "allowed_origins")
+
+
+def _allow(out: MutableHeaders, origin: str | None, verdict: OriginVerdict) -> None:
+    if verdict is OriginVerdict.TRUSTED and origin is not None:
+        out["Access-Control-Allow-Origin"] = origin
+        out["Access-Control-Allow-Credentials"] = "true"
+    elif verdict is OriginVerdict.FOREIGN:
+        out["Access-Control-Allow-Origin"] = "*"
 
 
 class BodySizeLimit:

@@ -117,7 +117,9 @@ class EntryConfig:
     scenario: str = ""  # "" runs the default: say welcome_message, route to queue_id
     survey: str = ""  # a scenario run after the customer's chat_session_disconnect
     hours: str = ""  # "" is always open
-    allowed_origins: tuple[str, ...] = ()  # site origins allowed credentialed CORS (scheme://host[:port], * wildcards)
+    # site origins whose pages may call with the visitor cookie (credentialed CORS); the server's
+    # own origin always may. Patterns and matching: frontdesk.protocol.origins
+    allowed_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,7 +111,7 @@ def _entry(e: EntryModel, at: str, base_dir: Path, problems: _Problems) -> Entry
         inactivity_warning_msg=e.inactivity_warning_msg, inactivity_timeout_msg=e.inactivity_timeout_msg,
         unavailable_value=e.unavailable_value, push_enabled=e.push_enabled,
         chat_icon_path=_existing_file(e.chat_icon, f"{at}.chat_icon", base_dir, problems),
-        scenario=e.scenario, survey=e.survey, hours=e.hours, allowed_origins=tuple(e.allowed_origins))
+        scenario=e.scenario, survey=e.survey, hours=e.hours, allowed_origins=tuple(dict.fromkeys(e.allowed_origins)))
 
 
 def _agent(a: AgentModel, at: str, base_dir: Path, running: TenantConfig | None, problems: _Problems) -> AgentConfig:

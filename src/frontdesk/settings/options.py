@@ -21,7 +21,20 @@ from frontdesk.domain.ids import PASSWORD_COST
 from frontdesk.settings.demo import demo_contact_center
 from frontdesk.settings.errors import field_error
 from frontdesk.settings.fields import Between, Model, OneOf
-from frontdesk.settings.vocabulary import MAX_POLL_HOLD_SECS, PORTS, SQLITE_SYNCHRONOUS, TOKEN_TTL_SECS
+from frontdesk.settings.vocabulary import (
+    DEFAULT_HEADER_TIMEOUT_SECS,
+    DEFAULT_KEEP_ALIVE_SECS,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
+    HEADER_TIMEOUT_SECS,
+    KEEP_ALIVE_SECS,
+    MAX_CONNECTIONS,
+    MAX_HEADER_BYTES,
+    MAX_POLL_HOLD_SECS,
+    PORTS,
+    SQLITE_SYNCHRONOUS,
+    TOKEN_TTL_SECS,
+)
 
 ENV_PREFIX = "FRONTDESK_"
 
@@ -32,7 +45,22 @@ def _poll_hold(value: float) -> float:
     return value
 
 
+def _header_timeout(value: float) -> float:
+    if not HEADER_TIMEOUT_SECS[0] <= value <= HEADER_TIMEOUT_SECS[1]:
+        raise field_error(f"must be between {HEADER_TIMEOUT_SECS[0]:g} and {HEADER_TIMEOUT_SECS[1]:g}")
+    return value
+
+
 Port = Annotated[int, Between(*PORTS)]
+MaxConnections = Annotated[int, Between(*MAX_CONNECTIONS), Field(
+    description="beyond this many open connections new ones are answered 503")]
+HeaderTimeout = Annotated[float, AfterValidator(_header_timeout), Field(
+    json_schema_extra={"minimum": HEADER_TIMEOUT_SECS[0], "maximum": HEADER_TIMEOUT_SECS[1]},
+    description="a connection must deliver a request's headers within this time, else it is closed")]
+KeepAlive = Annotated[int, Between(*KEEP_ALIVE_SECS), Field(
+    description="an idle kept-alive connection is closed after this long (a held poll is not idle)")]
+MaxHeaderBytes = Annotated[int, Between(*MAX_HEADER_BYTES), Field(
+    description="longer request headers are answered 431")]
 PollHold = Annotated[float, AfterValidator(_poll_hold), Field(
     json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_POLL_HOLD_SECS},
     description="long-poll hold (the web widget aborts polls at 13 s)")]
@@ -51,6 +79,10 @@ class ServerTable(Model):
     cookie_secure: Annotated[bool, Field(description="mark the WebChat visitor cookie Secure")] = True
     token_ttl_secs: TokenTtl = DEFAULT_TOKEN_TTL_SECS
     sqlite_synchronous: Synchronous = "NORMAL"
+    max_connections: MaxConnections = DEFAULT_MAX_CONNECTIONS
+    header_timeout_secs: HeaderTimeout = DEFAULT_HEADER_TIMEOUT_SECS
+    keep_alive_secs: KeepAlive = DEFAULT_KEEP_ALIVE_SECS
+    max_header_bytes: MaxHeaderBytes = DEFAULT_MAX_HEADER_BYTES
     default_tenant: Annotated[str, Field(description="for requests that name no tenant; default: the first")] = ""
 
 
@@ -67,6 +99,10 @@ class ServerOverrides(BaseModel):
     cookie_secure: bool | None = None
     token_ttl_secs: TokenTtl | None = None
     sqlite_synchronous: Synchronous | None = None
+    max_connections: MaxConnections | None = None
+    header_timeout_secs: HeaderTimeout | None = None
+    keep_alive_secs: KeepAlive | None = None
+    max_header_bytes: MaxHeaderBytes | None = None
 
     def given(self) -> dict[str, Any]:
         return {key: value for key, value in self.model_dump().items() if value is not None}
@@ -98,6 +134,11 @@ class Settings:
     token_ttl_secs: int = DEFAULT_TOKEN_TTL_SECS  # agent tokens and browser sessions, sliding on use
     sqlite_synchronous: str = "NORMAL"
     timers_enabled: bool = True
+    # connection bounds (frontdesk.connections, docs/operations.md)
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    header_timeout_secs: float = DEFAULT_HEADER_TIMEOUT_SECS
+    keep_alive_secs: int = DEFAULT_KEEP_ALIVE_SECS
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     contact_center: ContactCenterConfig = field(default_factory=demo_contact_center)
     is_demo: bool = True
     config_file: Path | None = None  # the TOML file the settings came from (re-read by a reload)

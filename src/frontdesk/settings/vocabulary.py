@@ -15,6 +15,15 @@ PORTS = (1, 65535)
 TOKEN_TTL_SECS = (300, 30 * 86400)  # five minutes to thirty days
 MAX_POLL_HOLD_SECS = 11.5  # the web widget aborts a poll after 13 s
 SQLITE_SYNCHRONOUS = ("NORMAL", "FULL")
+# connection bounds (frontdesk.connections, docs/operations.md): ranges and defaults
+MAX_CONNECTIONS = (1, 1_000_000)
+DEFAULT_MAX_CONNECTIONS = 16_000  # 10,000+ held long polls, their keep-alive spares, agents' sockets
+HEADER_TIMEOUT_SECS = (0.1, 300.0)
+DEFAULT_HEADER_TIMEOUT_SECS = 10.0  # to deliver a request's headers
+KEEP_ALIVE_SECS = (1, 3600)
+DEFAULT_KEEP_ALIVE_SECS = 30  # idle between requests; a held poll is not idle
+MAX_HEADER_BYTES = (1024, 1024 * 1024)
+DEFAULT_MAX_HEADER_BYTES = 32 * 1024
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FORM_FIELD_TYPES = ("text", "email", "phone", "number", "choice", "rating")
 UNAVAILABLE_VALUES = ("notAvailable", "unavailable")

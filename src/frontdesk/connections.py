@@ -1,0 +1,223 @@
+"""Bounds on HTTP connections, enforced in uvicorn's httptools protocol (docs/operations.md).
+
+uvicorn closes a kept-alive connection that stays idle after a response (``timeout_keep_alive``), but
+it has no bound on the time a client takes to send a request's headers, none on their size with
+httptools, and its ``limit_concurrency`` answers a plain-text 503 counted at request time. Without
+bounds, connections that never finish a request are held forever and exhaust the file descriptors.
+``guarded_protocol`` returns uvicorn's protocol with:
+
+- a **header deadline**: a connection must deliver a request's complete headers within
+  ``header_timeout_secs`` of opening, or of the first byte of its next request; otherwise it is closed
+  (with ``408`` if part of a request had arrived). A held long poll has long finished its headers,
+  so the deadline never touches it, and the keep-alive idle timer only runs between requests;
+- a **header size limit**: more than ``max_header_bytes`` before the headers end → ``431``, closed;
+- a **connection limit**: a connection opened while ``max_connections`` are open is answered
+  ``503`` (JSON, ``Retry-After``, ``Connection: close``) to its request; beyond a further
+  ``refusal_slots`` connections are closed at once, which bounds the descriptors a flood can take.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+import orjson
+from starlette.types import Receive, Scope, Send
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from frontdesk.protocol.errors import ErrorCode
+
+log = logging.getLogger(__name__)
+
+FD_RESERVE = 128  # descriptors kept for the database, files being served, the listening socket
+RETRY_AFTER_SECS = 5
+WARNING_INTERVAL_SECS = 10.0  # at most one "limit reached" line this often: a flood must not flood the log
+BUSY_MESSAGE = "The server is at its connection limit; try again shortly"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """The bounds (the server settings of the same names; defaults in ``frontdesk.settings``)."""
+
+    max_connections: int
+    header_timeout_secs: float
+    keep_alive_secs: int
+    max_header_bytes: int
+
+
+def _refusal(status: int, body: dict[str, str]) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    encoded = orjson.dumps(body)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(encoded)).encode()),
+               (b"connection", b"close"), (b"cache-control", b"no-store")]
+    if status == 503:
+        headers.append((b"retry-after", str(RETRY_AFTER_SECS).encode()))
+    return headers, encoded
+
+
+def _raw_answer(status: int, reason: str, message: str) -> bytes:
+    """A whole response for a connection whose request never got as far as a path."""
+    headers, body = _refusal(status, {"detail": message})
+    lines = [f"HTTP/1.1 {status} {reason}".encode()] + [name + b": " + value for name, value in headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+async def _busy(scope: Scope, receive: Receive, send: Send) -> None:
+    """The answer to a request on a connection opened beyond the limit: the Mobile/Web API's error
+    shape (5001, "no server is available") under /clientweb, FastAPI's elsewhere."""
+    if scope["type"] == "http" and scope["path"].startswith("/clientweb"):
+        body = {"error_code": ErrorCode.SERVER_NOT_AVAILABLE.value, "error_message": BUSY_MESSAGE}
+    else:
+        body = {"detail": BUSY_MESSAGE}
+    headers, encoded = _refusal(503, body)
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": encoded, "more_body": False})
+
+
+def refusal_slots(max_connections: int) -> int:
+    """How many connections past the limit are still answered 503 (about 3 %)."""
+    return max(16, max_connections // 32)
+
+
+def descriptors_needed(max_connections: int) -> int:
+    return max_connections + refusal_slots(max_connections) + FD_RESERVE
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the bounds of this module (``limits`` set by
+    ``guarded_protocol``'s subclass)."""
+
+    limits: ClassVar[ConnectionLimits]
+    _last_warning: ClassVar[float] = float("-inf")
+
+    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._header_bytes = 0
+        self._in_headers = False  # from a request's first byte until its headers are complete
+        self._message_done = True  # the parser has finished the last request, body included
+        self._admitted = True
+
+    # -- connection -------------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        open_now = len(self.connections)
+        if open_now > self.limits.max_connections + refusal_slots(self.limits.max_connections):
+            transport.abort()
+            return
+        if open_now > self.limits.max_connections:
+            self._admitted = False
+            now = self.loop.time()
+            if now - GuardedProtocol._last_warning > WARNING_INTERVAL_SECS:
+                GuardedProtocol._last_warning = now
+                log.warning("connection limit (%d) reached: new connections are answered 503",
+                            self.limits.max_connections)
+        self._start_header_clock()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_header_clock()
+        super().connection_lost(exc)
+
+    # -- reading headers ----------------------------------------------------------------------------------
+
+    def _responding(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def _start_header_clock(self) -> None:
+        self._header_bytes = 0
+        self._header_timer = self.loop.call_later(self.limits.header_timeout_secs, self._header_timeout)
+
+    def _stop_header_clock(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._header_timer is None and self._message_done and not self._responding():
+            # the first bytes after a finished exchange: the next request on a kept-alive connection
+            self._start_header_clock()
+        super().data_received(data)
+        if self._in_headers and not self.transport.is_closing():
+            self._header_bytes += len(data)
+            if self._header_bytes > self.limits.max_header_bytes:
+                self._refuse(431, "Request Header Fields Too Large",
+                             f"The request headers are larger than {self.limits.max_header_bytes} bytes")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_headers = True
+        self._message_done = False
+        if self._header_timer is None:
+            self._start_header_clock()  # a pipelined request
+
+    def on_headers_complete(self) -> None:
+        self._in_headers = False
+        self._stop_header_clock()
+        if self._admitted:
+            super().on_headers_complete()
+            return
+        admitted_app = self.app
+        self.app = _busy
+        try:
+            super().on_headers_complete()
+        finally:
+            self.app = admitted_app
+
+    def on_message_complete(self) -> None:
+        self._message_done = True
+        super().on_message_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        if not self._admitted:
+            self._refuse(503, "Service Unavailable", BUSY_MESSAGE)
+            return
+        super().handle_websocket_upgrade()
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing():
+            return
+        if self._in_headers:
+            self._refuse(408, "Request Timeout", "The request headers did not arrive in time")
+        else:
+            self.transport.close()
+
+    def _refuse(self, status: int, reason: str, message: str) -> None:
+        """Answer (unless a response is under way on this connection) and close."""
+        self._stop_header_clock()
+        if not self._responding():
+            self.transport.write(_raw_answer(status, reason, message))
+        self.transport.close()
+
+
+def guarded_protocol(limits: ConnectionLimits) -> type[GuardedProtocol]:
+    """uvicorn's ``http`` protocol class bound to ``limits``."""
+    return type("BoundGuardedProtocol", (GuardedProtocol,), {"limits": limits})
+
+
+def fit_descriptor_limit(limits: ConnectionLimits) -> ConnectionLimits:
+    """Raise the process's soft limit on open files as far as the connection limit needs (up to the
+    hard limit); if even the hard limit is too low, lower the connection limit to what fits and say so."""
+    needed = descriptors_needed(limits.max_connections)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit to %d: %s", target, exc)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return limits
+    fitting = limits.max_connections
+    while fitting > 1 and descriptors_needed(fitting) > soft:
+        fitting = max(1, fitting - max(1, (descriptors_needed(fitting) - soft) // 2))
+    log.warning("max_connections %d needs %d open files but the limit is %d: using max_connections %d "
+                "(raise `ulimit -n` / LimitNOFILE)", limits.max_connections, needed, soft, fitting)
+    return replace(limits, max_connections=fitting)
