@@ -26,7 +26,12 @@ from frontdesk.agents.admin_api import ConfigAdmin, build_admin_router
 from frontdesk.agents.docs import add_offline_docs
 from frontdesk.agents.handoff_api import HandoffApi, build_handoff_router
 from frontdesk.agents.session import authentication, clear_session_cookies, set_session_cookies
-from frontdesk.agents.sockets import WS_CLOSE_BAD_HELLO, authenticate_websocket, serve_while_session_lives
+from frontdesk.agents.sockets import (
+    WS_CLOSE_BAD_HELLO,
+    answer_pings_until_closed,
+    authenticate_websocket,
+    serve_while_session_lives,
+)
 from frontdesk.agents.supervisor_api import build_supervisor_router
 from frontdesk.bus.interfaces import chat_topic
 from frontdesk.delivery.agent_stream import AgentStream
@@ -312,18 +317,7 @@ def build_agent_app(api: AgentApi) -> FastAPI:
             return
 
         async def serve(stop: asyncio.Event) -> None:
-            async def read_client() -> None:
-                try:
-                    while True:
-                        message = await ws.receive_json()
-                        if isinstance(message, dict) and message.get("type") == "ping":
-                            await ws.send_json({"type": "pong"})
-                except (WebSocketDisconnect, ValueError, RuntimeError):
-                    pass
-                finally:
-                    stop.set()
-
-            reader = asyncio.ensure_future(read_client())
+            reader = asyncio.ensure_future(answer_pings_until_closed(ws, stop))
             try:
                 await api.stream.run(agent.agent_id, credential.token_hash, ws.send_json,
                                      await readable(agent.agent_id, cursors), stop)

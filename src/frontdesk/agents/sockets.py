@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from fastapi import WebSocket
+from fastapi import WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from frontdesk.bus.interfaces import agent_topic
@@ -76,3 +76,17 @@ async def serve_while_session_lives(ws: WebSocket, access: AccessService, notifi
                 await ws.close(WS_CLOSE_SESSION_ENDED, "the session has ended: log in again")
             else:
                 await ws.close()
+
+
+async def answer_pings_until_closed(ws: WebSocket, stop: asyncio.Event) -> None:
+    """Read the client's side of an agent-API socket: answer ``ping`` with ``pong``, ignore anything
+    else, and set ``stop`` once the client goes away (or sends something that is not JSON)."""
+    try:
+        while True:
+            message = await ws.receive_json()
+            if isinstance(message, dict) and message.get("type") == "ping":
+                await ws.send_json({"type": "pong"})
+    except (WebSocketDisconnect, ValueError, RuntimeError):
+        pass
+    finally:
+        stop.set()

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketState
 
+from frontdesk.agents.sockets import answer_pings_until_closed
 from frontdesk.delivery.supervisor_feed import SupervisorFeed
 from frontdesk.domain.reports import (
     AGENT_COLUMNS,
@@ -382,21 +383,10 @@ def _add_live_stream(router: APIRouter, supervision: SupervisorService, socket_a
             return
         stop = asyncio.Event()
 
-        async def read_client() -> None:
-            try:
-                while True:
-                    message = await ws.receive_json()
-                    if isinstance(message, dict) and message.get("type") == "ping":
-                        await ws.send_json({"type": "pong"})
-            except (WebSocketDisconnect, ValueError, RuntimeError):
-                pass
-            finally:
-                stop.set()
-
         async def session_open() -> bool:
             return await supervision.still_supervising(agent.agent_id)
 
-        reader = asyncio.ensure_future(read_client())
+        reader = asyncio.ensure_future(answer_pings_until_closed(ws, stop))
         code = 1000
         try:
             if not await feed.run(agent.tenant, agent.agent_id, ws.send_json, stop, session_open):
