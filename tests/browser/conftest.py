@@ -14,10 +14,11 @@ from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_pla
 from tests.conftest import LiveServer
 
 CHROMIUM = Path(os.environ.get("FRONTDESK_TEST_CHROMIUM", "/usr/bin/chromium"))
-SCREENSHOTS = os.environ.get("FRONTDESK_SCREENSHOTS", "")  # a directory: tests save what they show there
+REPO = Path(__file__).resolve().parents[2]
+# Every browser test saves what it shows here (gitignored); FRONTDESK_SCREENSHOTS=DIR chooses another place.
+SCREENSHOTS = Path(os.environ.get("FRONTDESK_SCREENSHOTS", "") or REPO / "test-artifacts" / "screenshots")
 CHROMIUM_INSTALLED = CHROMIUM.is_file()
-if SCREENSHOTS:
-    Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture
@@ -72,7 +73,8 @@ async def page(browser: Browser, live: LiveServer, page_problems: PageProblems) 
         await opened.context.close()
 
 
-async def screenshot(page: Page, name: str) -> None:
-    """Saves a screenshot when FRONTDESK_SCREENSHOTS names a directory (the README's pictures)."""
-    if SCREENSHOTS:
-        await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"))
+async def screenshot(page: Page, name: str) -> Path:
+    """Saves a screenshot of the page as ``SCREENSHOTS/<name>.png`` and returns its path."""
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=False)
+    return path

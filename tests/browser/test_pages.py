@@ -8,6 +8,7 @@ import httpx
 from playwright.async_api import Page
 
 from frontdesk.api.static import build_static_routes
+from tests.browser.conftest import screenshot
 from tests.conftest import LiveServer
 
 
@@ -18,6 +19,7 @@ async def test_each_page_loads_its_scripts_in_chromium(page: Page, live: LiveSer
         assert response is not None and response.status == 200
         assert title in await page.title()
         await page.wait_for_function("document.querySelector('h1') !== null")
+        await screenshot(page, "page-" + (path.strip("/") or "demo"))
 
 
 async def test_pages_carry_a_content_security_policy(live: LiveServer, http: httpx.AsyncClient) -> None:
