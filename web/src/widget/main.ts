@@ -1,0 +1,2 @@
+// The customer widget's entry point (built as /widget.js).
+export {};
