@@ -303,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(_main(args, scale, run_dir, pinned, results))
+    except KeyboardInterrupt:
+        print(f"interrupted; every server stopped; partial results: {run_dir / 'results.json'}", file=sys.stderr)
+        return 130
     finally:
         processes.stop_all()  # whatever is still running: Ctrl-C, SIGTERM, a failure
         (run_dir / "results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
