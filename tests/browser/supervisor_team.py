@@ -37,15 +37,20 @@ async def live(start_server: StartServer) -> LiveServer:
 @pytest.fixture
 async def team(live: LiveServer) -> AsyncIterator[Team]:
     bob = AgentClient(live.base_url)
-    await bob.login("bob", "pw-bob")
+    await bob.login(*BOB)
     try:
         yield Team(live, bob)
     finally:
         await bob.aclose()
 
 
-async def sign_in(page: Page, username: str = "sue", password: str = "pw-sue") -> None:
+SUE = ("sue", "pw-sue")  # the supervisor of team_config (username, password)
+BOB = ("bob", "pw-bob")  # an agent, not a supervisor
+
+
+async def sign_in(page: Page, who: tuple[str, str] = SUE) -> None:
     """Open the supervisor view and sign in through its form."""
+    username, password = who
     await page.goto("/supervisor")
     await page.get_by_label("Username").fill(username)
     await page.get_by_label("Password").fill(password)

@@ -10,7 +10,6 @@ from playwright.async_api import Page, Request, expect
 from frontdesk.app import build_app
 from frontdesk.client import CustomerClient
 from frontdesk.server import make_server
-
 from tests.browser.conftest import PageProblems, screenshot
 from tests.browser.supervisor_team import TIMEOUT_MS, Team, live, sign_in_live, team
 
