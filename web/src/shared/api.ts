@@ -34,6 +34,15 @@ function detailOf(body: unknown): string {
   return "";
 }
 
+const unauthorizedListeners = new Set<() => void>();
+
+/** Calls `listener` whenever the agent API answers 401 (the session ended or expired); returns an
+ * unsubscribe function. The staff pages use it to go back to their login screen from anywhere. */
+export function onUnauthorized(listener: () => void): () => void {
+  unauthorizedListeners.add(listener);
+  return () => unauthorizedListeners.delete(listener);
+}
+
 /** Sends a request to the agent API; `body` is sent as JSON unless it is FormData. */
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = {};
@@ -46,7 +55,13 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   }
   const response = await fetch(AGENT_API + path, { method, headers, body: payload, credentials: "same-origin" });
   const text = await response.text();
-  const parsed: unknown = text ? JSON.parse(text) : null;
+  let parsed: unknown = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = null; // not JSON (a proxy's error page): the status says enough
+  }
+  if (response.status === 401) for (const listener of [...unauthorizedListeners]) listener();
   if (!response.ok) throw new ApiError(response.status, detailOf(parsed));
   return parsed as T;
 }
@@ -65,8 +80,10 @@ export interface AgentInfo {
   [field: string]: unknown;
 }
 
-/** The signed-in agent of this browser, or null when there is no live session. */
+/** The signed-in agent of this browser, or null when there is no live session. Without the fd_csrf
+ * cookie there is no session to ask about (the browser would log the 401 as a console error). */
 export async function currentAgent(): Promise<AgentInfo | null> {
+  if (!readCookie(CSRF_COOKIE)) return null;
   try {
     return await api<AgentInfo>("GET", "/me");
   } catch (error) {
