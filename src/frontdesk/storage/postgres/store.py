@@ -92,8 +92,13 @@ def _session(row: Row) -> SessionRecord:
 class _Store:
     def __init__(self, conn: Conn, writes: bool) -> None:
         self._c = conn
+        self._writes = writes
         # in a write transaction what is loaded to be changed is locked until commit
         self._lock = " FOR UPDATE" if writes else ""
+
+
+async def _lock_routing(conn: Conn, tenant: str) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"routing:{tenant}")
 
 
 _SESSION_INSERT = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({_marks(len(_SESSION_NAMES))})"
@@ -335,12 +340,23 @@ class _Agents(_Store):
     async def mark_routed(self, agent_id: str, at: float) -> None:
         await self._c.execute("UPDATE agents SET last_routed_at = $1 WHERE agent_id = $2", at, agent_id)
 
+    # An agent's row is locked only under its tenant's routing lock, taken first: routing takes the
+    # routing lock, then the agents' rows (``mark_routed``), so no two transactions ever wait for
+    # these two locks in opposite orders.
+
     async def get(self, agent_id: str) -> AgentRecord | None:
+        if self._writes:
+            tenant = await self._c.fetchval("SELECT tenant FROM agents WHERE agent_id = $1", agent_id)
+            if tenant is None:
+                return None
+            await _lock_routing(self._c, tenant)
         row = await self._c.fetchrow(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE agent_id = $1{self._lock}",
                                      agent_id)
         return _agent(row) if row else None
 
     async def get_by_username(self, tenant: str, username: str) -> AgentRecord | None:
+        if self._writes:
+            await _lock_routing(self._c, tenant)
         row = await self._c.fetchrow(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE tenant = $1 AND username = $2"
                                      f"{self._lock}", tenant, username)
         return _agent(row) if row else None
@@ -688,7 +704,7 @@ class PostgresTransaction:
         self.queue_models = _QueueModels(conn, writes)
 
     async def lock_routing(self, tenant: str) -> None:
-        await self._c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"routing:{tenant}")
+        await _lock_routing(self._c, tenant)
 
 
 _TRANSIENT = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
