@@ -19,6 +19,7 @@ from frontdesk.agents.handoff_api import HandoffApi
 from frontdesk.agents.supervisor_api import overview_body
 from frontdesk.api.customer import ANY_METHOD, CustomerApi, LongPollRoute, build_customer_routes
 from frontdesk.api.middleware import BodySizeLimit, CollapseSlashes, CustomerCors
+from frontdesk.api.static import build_static_routes
 from frontdesk.api.wire import json_error, json_ok
 from frontdesk.bus.local import LocalBus
 from frontdesk.delivery.agent_stream import AgentStream
@@ -134,7 +135,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
 
     async def index(request: Request) -> Response:
         return json_ok({"name": "frontdesk", "version": __version__, "customer_api": "/clientweb/api/v1/",
-                        "agent_api": "/agent/api/v1/", "agent_api_docs": "/agent/api/v1/docs"})
+                        "agent_api": "/agent/api/v1/", "agent_api_docs": "/agent/api/v1/docs",
+                        "demo_site": "/", "widget": "/widget.js", "agent_desktop": "/agent",
+                        "supervisor_view": "/supervisor"})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -146,10 +149,11 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
 
     starlette = Starlette(
         routes=[
-            Route("/", index, methods=["GET"]),
+            Route("/api", index, methods=["GET"]),
             *customer_routes,
             Route("/clientweb/{rest:path}", unknown_method, methods=list(ANY_METHOD)),
             Mount("/agent/api/v1", app=BodySizeLimit(agent_app, AGENT_MAX_BODY_BYTES)),
+            *build_static_routes(),
         ],
         lifespan=lifespan,
     )

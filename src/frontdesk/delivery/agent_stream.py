@@ -23,6 +23,7 @@ from frontdesk.bus.interfaces import agent_topic, chat_topic
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.access import credential_alive
 from frontdesk.domain.agents import AgentService
+from frontdesk.domain.lifecycle import OFFER_TIMEOUT
 from frontdesk.domain.roles import is_supervisor
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import Audience, JsonObject, SessionRecord
@@ -57,6 +58,11 @@ def session_summary(session: SessionRecord) -> JsonObject:
             "client_kind": session.client_kind, "created_at": session.created_at, "last_seq": session.last_seq,
             "parameters": session.parameters, "from": session.from_, "phone_number": session.phone_number,
             "case_id": session.case_id}
+
+
+def _stable(snapshot: JsonObject | None) -> JsonObject | None:
+    """The snapshot without its ``server_time``: a snapshot is sent again only when this changed."""
+    return None if snapshot is None else {k: v for k, v in snapshot.items() if k != "server_time"}
 
 
 class AgentStream:
@@ -107,7 +113,7 @@ class AgentStream:
                 if refresh:
                     refresh = False
                     snapshot, held = await self._snapshot(agent_id, credential_hash)
-                    if snapshot != last_snapshot:
+                    if _stable(snapshot) != _stable(last_snapshot):
                         await send(snapshot)
                         last_snapshot = snapshot
                     monitored_before, monitored = monitored, set(snapshot.get("monitoring", ()))
@@ -165,10 +171,15 @@ class AgentStream:
             monitoring = [c for c in await tx.monitors.chats_of(agent_id)
                           if (s := await tx.sessions.get(c)) is not None and not s.terminal] \
                 if is_supervisor(agent) else []
-        offers = [session_summary(s) for s in connecting if s.offered_agent_id == agent_id]
+            offers = []
+            for s in connecting:
+                if s.offered_agent_id == agent_id:
+                    timer = await tx.timers.get(s.chat_id, OFFER_TIMEOUT)
+                    offers.append({**session_summary(s), "offer_expires_at": timer.due_at if timer else None})
         invitations = [session_summary(s) for s in active if agent_id in s.invited_agents]
         snapshot: JsonObject = {
             "type": "snapshot",
+            "server_time": self.agents.journal.clock.now(),
             "agent": {"agent_id": agent_id, "state": agent.state if agent else "logged_out"},
             "offers": offers,
             "invitations": invitations,

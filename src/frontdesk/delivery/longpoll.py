@@ -239,15 +239,22 @@ class CustomerPolls:
 
     @asynccontextmanager
     async def history(self, identity: CustomerIdentity, chat_id: str,
-                      waiter: PollWaiter) -> AsyncIterator[HistoryBatch]:
+                      waiter: PollWaiter, after: int | None = None) -> AsyncIterator[HistoryBatch]:
         """Read the chat's history under its delivery lock and yield it with the lock held, so
         that its write and commit are atomic with respect to the chat's polls. A web client's
         backlog answered less than ``RELOAD_WINDOW_SECS`` ago is left out. Raises ``NotFound``
-        for unknown or gone chats."""
+        for unknown or gone chats.
+
+        With an explicit ``after`` cursor it is a plain read of the history after it (each event
+        with its ``seq``): nothing is left out and no server-side cursor moves, as for polls."""
         async with self._slot(chat_id) as slot:
             slot.readers.append(waiter)
             try:
                 async with slot.lock:
+                    if after is not None:
+                        read = await self.service.history(identity, chat_id, after=after)
+                        yield HistoryBatch(chat_id, read.events, 0, self.service, lambda: None)
+                        return
                     backlog = self._backlogs.get(chat_id)
                     now = self.service.journal.clock.now()
                     omit = (backlog.after, backlog.upto) if backlog and now - backlog.at <= RELOAD_WINDOW_SECS \
