@@ -46,6 +46,8 @@ from frontdesk.protocol.errors import ApiError, ErrorCode
 from frontdesk.reload import ConfigAdmin
 from frontdesk.settings import Settings
 from frontdesk.storage.blobs import LocalBlobStore
+from frontdesk.storage.interfaces import Storage
+from frontdesk.storage.postgres.store import PostgresStorage
 from frontdesk.storage.sqlite.store import SqliteStorage
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ class Frontdesk:
 
     settings: Settings
     clock: Clock
-    storage: SqliteStorage
+    storage: Storage
     notifier: Notifier
     customers: CustomerService
     agents: AgentService
@@ -76,6 +78,7 @@ class Frontdesk:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> list[asyncio.Task[None]]:
+        await self.storage.open()
         await self.bus.start()
         await self.presence.start()
         await self.agents.provision()
@@ -117,10 +120,18 @@ class Frontdesk:
         return self.bus.link if isinstance(self.bus, RedisBus) else None
 
 
+def build_storage(settings: Settings) -> Storage:
+    """The backend the settings choose: PostgreSQL for a ``database_url``, else the embedded SQLite
+    database in ``data_dir``."""
+    if settings.database_url:
+        return PostgresStorage(settings.database_url)
+    return SqliteStorage(settings.data_dir / "frontdesk.sqlite3", synchronous=settings.sqlite_synchronous)
+
+
 def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    storage = SqliteStorage(settings.data_dir / "frontdesk.sqlite3", synchronous=settings.sqlite_synchronous)
+    storage = build_storage(settings)
     link = RedisLink(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
     bus: Bus = RedisBus(link) if link else LocalBus()
     locks: ChatLocks = RedisChatLocks(link) if link else LocalChatLocks()

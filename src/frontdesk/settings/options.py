@@ -74,6 +74,15 @@ def _bus_recheck(value: float) -> float:
     return value
 
 
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _database_url(value: str) -> str:
+    if value and not value.startswith(DATABASE_URL_SCHEMES):
+        raise field_error("must be a postgresql:// URL, or empty for the embedded SQLite database in data_dir")
+    return value
+
+
 Port = Annotated[int, Between(*PORTS)]
 RedisUrl = Annotated[str, AfterValidator(_redis_url), Field(
     description="Redis of a deployment of several processes (redis://host:6379/0); empty: one process")]
@@ -82,6 +91,12 @@ RedisPrefix = Annotated[str, AfterValidator(_redis_prefix), Field(
 BusRecheck = Annotated[float, AfterValidator(_bus_recheck), Field(
     json_schema_extra={"minimum": BUS_RECHECK_SECS[0], "maximum": BUS_RECHECK_SECS[1]},
     description="with Redis: readers re-check the log this often (the most a lost wake-up delays)")]
+
+
+DatabaseUrl = Annotated[str, AfterValidator(_database_url), Field(
+    json_schema_extra={"pattern": "^(postgres(ql)?://.*)?$"},
+    description="PostgreSQL database shared by every node (postgresql://user:password@host:port/name); "
+                "empty: the embedded SQLite database in data_dir")]
 MaxConnections = Annotated[int, Between(*MAX_CONNECTIONS), Field(
     description="beyond this many open connections new ones are answered 503")]
 HeaderTimeout = Annotated[float, AfterValidator(_header_timeout), Field(
@@ -109,6 +124,7 @@ class ServerTable(Model):
     cookie_secure: Annotated[bool, Field(description="mark the WebChat visitor cookie Secure")] = True
     token_ttl_secs: TokenTtl = DEFAULT_TOKEN_TTL_SECS
     sqlite_synchronous: Synchronous = "NORMAL"
+    database_url: DatabaseUrl = ""
     max_connections: MaxConnections = DEFAULT_MAX_CONNECTIONS
     header_timeout_secs: HeaderTimeout = DEFAULT_HEADER_TIMEOUT_SECS
     keep_alive_secs: KeepAlive = DEFAULT_KEEP_ALIVE_SECS
@@ -135,6 +151,7 @@ class ServerOverrides(BaseModel):
     cookie_secure: bool | None = None
     token_ttl_secs: TokenTtl | None = None
     sqlite_synchronous: Synchronous | None = None
+    database_url: DatabaseUrl | None = None
     max_connections: MaxConnections | None = None
     header_timeout_secs: HeaderTimeout | None = None
     keep_alive_secs: KeepAlive | None = None
@@ -173,6 +190,9 @@ class Settings:
     cookie_secure: bool = True
     token_ttl_secs: int = DEFAULT_TOKEN_TTL_SECS  # agent tokens and browser sessions, sliding on use
     sqlite_synchronous: str = "NORMAL"
+    # empty: the embedded SQLite database in data_dir; a postgresql:// URL: that database (it may
+    # hold a password: never printed)
+    database_url: str = field(default="", repr=False)
     timers_enabled: bool = True
     # connection bounds (frontdesk.connections, docs/operations.md)
     max_connections: int = DEFAULT_MAX_CONNECTIONS
