@@ -72,16 +72,17 @@ StartServer = Callable[..., Awaitable[LiveServer]]
 
 @pytest.fixture
 async def start_server(tmp_path: Path, demo_config: ContactCenterConfig) -> AsyncIterator[StartServer]:
-    """Start (and on teardown stop) servers; call again with the same data_dir to 'restart'."""
+    """Start (and on teardown stop) servers; call again with the same data_dir (and ``port``, for
+    clients that reconnect to the same address) to 'restart'."""
     running: list[tuple[object, object]] = []
 
     async def start(data_dir: Path | None = None, settings: Settings | None = None,
-                    clock: FakeClock | None = None) -> LiveServer:
+                    clock: FakeClock | None = None, port: int | None = None) -> LiveServer:
         import asyncio
 
         base = settings or Settings(contact_center=demo_config)
         chosen = replace(base, data_dir=data_dir or tmp_path / "data", poll_hold_secs=base.poll_hold_secs
-                         if settings else TEST_HOLD_SECS, timers_enabled=False, port=free_port(),
+                         if settings else TEST_HOLD_SECS, timers_enabled=False, port=port or free_port(),
                          password_hash_cost=TEST_PASSWORD_COST)
         fake = clock or FakeClock()
         frontdesk = build_app(chosen, clock=fake)

@@ -61,7 +61,9 @@ function FormAnswer({ event }: { event: ChatEventBody }) {
   const entries = data && typeof data === "object" && !Array.isArray(data) ? Object.entries(data as Record<string, unknown>) : [];
   return (
     <div class="fd-card">
-      <div class="fd-card__title">{t("formAnswer", { name: event.form_name || "?" })}</div>
+      <div class="fd-card__title">
+        {event.form_name ? t("formAnswer", { name: event.form_name }) : t("questionAnswer")}
+      </div>
       {entries.length === 0 ? <p>{t("noAnswer")}</p> : (
         <dl class="fd-pairs">
           {entries.map(([key, value]) => (

@@ -10,7 +10,7 @@ import { t } from "./i18n";
 import { LeftMessages } from "./LeftMessages";
 import { LiveConnection } from "./live";
 import { acceptOffer, setAgentState, Sidebar } from "./Sidebar";
-import { type DesktopState, Store, customerName } from "./store";
+import { CUSTOMER_EVENTS, type DesktopState, Store, customerName } from "./store";
 import type { ChatDetail, Directory } from "./wire";
 
 interface Props {
@@ -41,7 +41,7 @@ function useReceipts(state: DesktopState, visible: boolean) {
       const onScreen = visible && state.activeId === chat.id;
       for (const { event } of chat.events) {
         if (event.party_id !== chat.id || !event.msg_id
-            || !(event.event === "chat_session_message" || event.event === "chat_session_file")) continue;
+            || !CUSTOMER_EVENTS.has(event.event)) continue;
         const have = agentMarks.get(event.msg_id);
         const kind = onScreen ? "read" : "delivered";
         if (have === "read" || (have === "delivered" && kind === "delivered")) continue;

@@ -48,7 +48,8 @@ export interface DesktopState {
   notice: string | null;
 }
 
-const CUSTOMER_EVENTS = new Set(["chat_session_message", "chat_session_file", "chat_session_location",
+/** What the customer says or sends: these count as unread until an agent marks them read. */
+export const CUSTOMER_EVENTS = new Set(["chat_session_message", "chat_session_file", "chat_session_location",
                                  "chat_session_form_data"]);
 
 type Listener = () => void;
