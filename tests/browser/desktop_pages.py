@@ -35,10 +35,9 @@ class ExpectedProblems(PageProblems):
 
 
 async def desktop_page(browser: Browser, live: LiveServer, problems: PageProblems,
-                       width: int = 1280, height: int = 800) -> Page:
+                       width: int = 1280, height: int = 800, **context: object) -> Page:
     """A desktop page in its own browser context (its own session cookie)."""
-    page = await open_page(browser, live, problems, viewport={"width": width, "height": height})
-    return page
+    return await open_page(browser, live, problems, viewport={"width": width, "height": height}, **context)
 
 
 async def sign_in(page: Page, username: str = DEMO_AGENT_USERNAME, password: str = DEMO_AGENT_PASSWORD,

@@ -279,7 +279,9 @@ export function Conversation({ chat, store, myAgentId, onBack, onToggleDetails, 
   return (
     <section class="fd-conversation" aria-label={name}>
       <header class="fd-conversation__head">
-        <button type="button" class="fd-button fd-button--ghost fd-only-narrow" onClick={onBack}>← {t("back")}</button>
+        <button type="button" class="fd-button fd-button--ghost fd-only-narrow" onClick={onBack}>
+          <span aria-hidden="true">← </span>{t("back")}
+        </button>
         <div class="fd-conversation__title">
           <h2>{name}</h2>
           <span class={`fd-pill fd-pill--${chat.status}`}>

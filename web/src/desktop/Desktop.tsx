@@ -143,6 +143,10 @@ export function Desktop({ me, onSignedOut }: Props) {
     <div class={`fd-desktop${listShown ? " fd-desktop--list" : " fd-desktop--chat"}${detailsShown ? " fd-desktop--details" : ""}`}>
       <header class="fd-topbar">
         <h1 class="fd-topbar__title">{t("title")}</h1>
+        <span class="fd-topbar__state fd-only-narrow" aria-hidden={!listShown ? undefined : "true"}>
+          <span class={`fd-dot fd-dot--${state.agentState}`} aria-hidden="true" />
+          {t(state.agentState === "ready" ? "ready" : state.agentState === "not_ready" ? "notReady" : "loggedOut")}
+        </span>
         <span class="fd-topbar__me">{name}</span>
         <button type="button" class="fd-button fd-button--ghost" onClick={() => void signOut()}>{t("signOut")}</button>
       </header>
@@ -169,7 +173,10 @@ export function Desktop({ me, onSignedOut }: Props) {
                             onToggleDetails={() => setDetailsShown((shown) => !shown)} />
             ) : <p class="fd-empty fd-main__empty">{t("pickChat")}</p>}
         </main>
-        {view === "chat" && active && <Details chat={active} store={store} directory={directory} myAgentId={me.agent_id} />}
+        {view === "chat" && active && (
+          <Details chat={active} store={store} directory={directory} myAgentId={me.agent_id}
+                   onClose={() => setDetailsShown(false)} />
+        )}
       </div>
       <footer class="fd-footer">{t("shortcuts")}</footer>
     </div>

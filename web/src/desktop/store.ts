@@ -169,6 +169,7 @@ export class Store {
       case "chat_session_ended":
         next.status = "ended";
         next.customerTyping = null;
+        next.agentsTyping = new Set();
         next.events = [...chat.events, { seq: message.seq, event }];
         break;
       case "frontdesk_wrap_up":
@@ -178,10 +179,20 @@ export class Store {
       case "chat_session_party_joined":
       case "chat_session_party_left":
         this.onDetailNeeded(chat.id);
+        if (event.party_id && chat.agentsTyping.has(event.party_id)) {
+          next.agentsTyping = new Set(chat.agentsTyping);
+          next.agentsTyping.delete(event.party_id);
+        }
         next.events = [...chat.events, { seq: message.seq, event }];
         break;
       default:
+        // a message ends its author's typing
         if (fromCustomer && CUSTOMER_EVENTS.has(event.event)) next.customerTyping = null;
+        else if (event.party_id && chat.agentsTyping.has(event.party_id)
+                 && (event.event === "chat_session_message" || event.event === "chat_session_file")) {
+          next.agentsTyping = new Set(chat.agentsTyping);
+          next.agentsTyping.delete(event.party_id);
+        }
         next.events = [...chat.events, { seq: message.seq, event }];
     }
     const chats = new Map(this.state.chats);
