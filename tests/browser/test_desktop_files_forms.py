@@ -9,7 +9,7 @@ import struct
 import zlib
 from dataclasses import replace
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, FilePayload, Page, expect
 
 from frontdesk.client import CustomerClient
 from frontdesk.domain.config import ContactCenterConfig, FormConfig, FormField
@@ -58,7 +58,7 @@ async def test_files_each_way(browser: Browser, live: LiveServer) -> None:
 
         # agent → customer by the picker
         await page.get_by_test_id("file-input").set_input_files(
-            files=[{"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"total: 42 EUR"}])
+            files=[FilePayload(name="receipt.txt", mimeType="text/plain", buffer=b"total: 42 EUR")])
         sent = await tail.until(named("chat_session_file", file_name="receipt.txt"))
         assert (await customer.download(chat_id, sent["file_id"])).content == b"total: 42 EUR"
         await expect(log.get_by_role("link", name="receipt.txt")).to_be_visible(timeout=WAIT_MS)
@@ -78,7 +78,8 @@ async def test_files_each_way(browser: Browser, live: LiveServer) -> None:
 
         # over the limit: the server's own words
         await page.get_by_test_id("file-input").set_input_files(
-            files=[{"name": "huge.bin", "mimeType": "application/octet-stream", "buffer": b"\0" * (MAX_UPLOAD_BYTES + 1)}])
+            files=[FilePayload(name="huge.bin", mimeType="application/octet-stream",
+                               buffer=b"\0" * (MAX_UPLOAD_BYTES + 1))])
         await expect(page.get_by_role("alert")).to_contain_text("files are limited to 25 MB", timeout=60_000)
         await page.get_by_role("alert").get_by_role("button", name="Dismiss").click()
 
@@ -121,8 +122,8 @@ async def test_a_form_a_question_and_the_location(browser: Browser, start_server
         await page.get_by_role("button", name="Send form").click()
         shown = await tail.until(named("chat_session_form_show", form_name="address"))
         await expect(log.get_by_text("Form “address” sent")).to_be_visible(timeout=WAIT_MS)
-        await customer.send_events(chat_id, {"event": "chat_session_form_data", "form_request_id": shown["form_request_id"],
-                                             "form_name": "address",
+        await customer.send_events(chat_id, {"event": "chat_session_form_data",
+                                             "form_request_id": shown["form_request_id"], "form_name": "address",
                                              "data": {"street": "1 Harbour Lane", "city": "Kiel"}})
         answer = log.locator(".fd-card").filter(has_text="Answer to “address”")
         await expect(answer).to_contain_text("1 Harbour Lane", timeout=WAIT_MS)
@@ -135,8 +136,9 @@ async def test_a_form_a_question_and_the_location(browser: Browser, start_server
         asked = await tail.until(named("chat_session_form_show", form_name=""))
         # as the web widget answers a text form: the message, then form_data with the text
         await customer.send_message(chat_id, "A-1234")
-        await customer.send_events(chat_id, {"event": "chat_session_form_data", "form_request_id": asked["form_request_id"],
-                                             "form_name": "", "data": "A-1234"})
+        await customer.send_events(chat_id, {"event": "chat_session_form_data",
+                                             "form_request_id": asked["form_request_id"], "form_name": "",
+                                             "data": "A-1234"})
         question = log.locator(".fd-card").filter(has_text="Answer to your question")
         await expect(question).to_contain_text("A-1234", timeout=WAIT_MS)
 

@@ -71,7 +71,8 @@ async def test_transfer_between_two_agents_then_a_conference(browser: Browser, s
         # bob leaves, ann ends the chat and wraps up
         await bob.get_by_role("button", name="Leave chat").click()
         await expect(bob.locator(".fd-pill")).to_have_text("You left", timeout=WAIT_MS)
-        await expect(ann.locator(".fd-log").get_by_text("Bob left")).to_have_count(2, timeout=WAIT_MS)  # after the transfer, now
+        # bob left twice: after the transfer, and now
+        await expect(ann.locator(".fd-log").get_by_text("Bob left")).to_have_count(2, timeout=WAIT_MS)
         await ann.get_by_role("button", name="End chat").click()
         await ann.get_by_role("button", name="End chat").click()  # confirm
         await tail.until(named("chat_session_ended"))

@@ -38,8 +38,8 @@ async def serious_violations(page: Page, axe: Path = AXE) -> list[str]:
 def with_left_messages(config: ContactCenterConfig) -> ContactCenterConfig:
     """The demo tenant plus an entry ``leave`` whose scenario takes a message for the agents."""
     tenant = config.tenants[config.default_tenant]
-    contact = FormConfig("contact", "Leave a message", fields=(FormField("email", "E-mail", type="email", required=True),
-                                                               FormField("message", "Message", required=True)))
+    contact = FormConfig("contact", "Leave a message", fields=(
+        FormField("email", "E-mail", type="email", required=True), FormField("message", "Message", required=True)))
     leave = EntryConfig(app_id="leave", name="After hours", queue_id="general", scenario="leave")
     steps = (Step("leave_message", {"leave_message": "contact"}, ""),)
     return replace(config, tenants={tenant.name: replace(
@@ -59,8 +59,8 @@ async def test_several_chats_unread_counts_page_history_and_left_messages(
         clients.append(leaver)
         left_chat = str((await leaver.request_chat({"first_name": "Noor"}))["chat_id"])
         form = await CustomerTail(leaver, left_chat).until(named("chat_session_form_show", form_name="contact"))
-        await leaver.send_events(left_chat, {"event": "chat_session_form_data", "form_request_id": form["form_request_id"],
-                                             "form_name": "contact",
+        await leaver.send_events(left_chat, {"event": "chat_session_form_data",
+                                             "form_request_id": form["form_request_id"], "form_name": "contact",
                                              "data": {"email": "noor@example.com", "message": "Call me back"}})
 
         await sign_in(page)
@@ -161,7 +161,8 @@ async def test_hostile_text_stays_inert_and_the_layout_holds(browser: Browser, l
             return {
                 page: document.documentElement.scrollWidth - document.documentElement.clientWidth,
                 log: log.scrollWidth - log.clientWidth,
-                widest: Math.max(...bubbles.map(b => b.getBoundingClientRect().right)) - log.getBoundingClientRect().right,
+                widest: Math.max(...bubbles.map(b => b.getBoundingClientRect().right))
+                    - log.getBoundingClientRect().right,
             };
         }""")
         assert overflow["page"] <= 0 and overflow["log"] <= 0 and overflow["widest"] <= 0, overflow
@@ -234,7 +235,8 @@ async def test_the_main_actions_work_from_the_keyboard(browser: Browser, live: L
         await page.keyboard.type("typed without a mouse")
         await page.keyboard.press("Enter")
         await CustomerTail(customer, chat_id).until(named("chat_session_message", msg_text="typed without a mouse"))
-        for target in ("[data-testid=transfer-target]", ".fd-details .fd-button--danger", ".fd-composer .fd-button--ghost"):
+        for target in ("[data-testid=transfer-target]", ".fd-details .fd-button--danger",
+                       ".fd-composer .fd-button--ghost"):
             await focus_by_tab(page, target)
         # the shortcut toggles the state
         await page.keyboard.press("Alt+r")
