@@ -82,8 +82,19 @@ async def test_monitor_whisper_and_barge(page: Page, team: Team) -> None:
         await expect(row).to_contain_text("Sue (supervisor)", timeout=TIMEOUT_MS)
         await screenshot(page, "supervisor-monitor-barged")
 
+        # leaving again: the customer sees the supervisor go, the agent stays
+        await monitor.get_by_role("button", name="Leave the chat").click()
+        await expect(monitor).to_have_count(0, timeout=TIMEOUT_MS)
+        left = await customer_events_until(customer, chat_id, int(said[-1]["seq"]),
+                                           lambda e: e["event"] == "chat_session_party_left")
+        assert left[-1]["party_id"] == joined[-1]["party_id"]
+        await expect(row).not_to_contain_text("Sue (supervisor)", timeout=TIMEOUT_MS)
+
+        # monitoring again, the end of the chat shows
+        await row.get_by_role("button", name="Monitor").click()
+        await expect(monitor.get_by_role("log")).to_contain_text("Hello, I am the team lead.", timeout=TIMEOUT_MS)
         await customer.end(chat_id)
-        await expect(log).to_contain_text("The chat has ended.", timeout=TIMEOUT_MS)
+        await expect(monitor.get_by_role("log")).to_contain_text("The chat has ended.", timeout=TIMEOUT_MS)
 
 
 async def test_hostile_names_and_messages_stay_text_in_the_monitor(page: Page, team: Team) -> None:
