@@ -42,6 +42,8 @@ from frontdesk.protocol.errors import ApiError, ErrorCode
 from frontdesk.reload import ConfigAdmin
 from frontdesk.settings import Settings
 from frontdesk.storage.blobs import LocalBlobStore
+from frontdesk.storage.interfaces import Storage
+from frontdesk.storage.postgres.store import PostgresStorage
 from frontdesk.storage.sqlite.store import SqliteStorage
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,7 @@ class Frontdesk:
 
     settings: Settings
     clock: Clock
-    storage: SqliteStorage
+    storage: Storage
     notifier: Notifier
     customers: CustomerService
     agents: AgentService
@@ -69,6 +71,7 @@ class Frontdesk:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> list[asyncio.Task[None]]:
+        await self.storage.open()
         await self.agents.provision()
         if self.settings.timers_enabled:
             return [asyncio.ensure_future(self.timers.run(self._stop))]
@@ -84,10 +87,18 @@ class Frontdesk:
         await self.storage.close()
 
 
+def build_storage(settings: Settings) -> Storage:
+    """The backend the settings choose: PostgreSQL for a ``database_url``, else the embedded SQLite
+    database in ``data_dir``."""
+    if settings.database_url:
+        return PostgresStorage(settings.database_url)
+    return SqliteStorage(settings.data_dir / "frontdesk.sqlite3", synchronous=settings.sqlite_synchronous)
+
+
 def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    storage = SqliteStorage(settings.data_dir / "frontdesk.sqlite3", synchronous=settings.sqlite_synchronous)
+    storage = build_storage(settings)
     bus = LocalBus()
     notifier = Notifier()
     bus.add_listener(notifier.wake)

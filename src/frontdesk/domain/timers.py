@@ -1,7 +1,8 @@
 """Timers with a due time in storage: inactivity warning and timeout, form timeouts.
 
-``fire_due`` claims each due timer inside the transaction that acts on it, so a timer fires
-exactly once. ``run`` is the background loop of a live server; tests call ``fire_due`` after
+``fire_due`` claims each due timer inside the transaction that acts on it
+(``TimerStore.claim``: of the nodes that find it due, one takes it), so a timer fires exactly once.
+``run`` is the background loop of a live server; tests call ``fire_due`` after
 advancing a fake clock instead of sleeping.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import replace
 from frontdesk.domain import routing, scenario
 from frontdesk.domain.access import AccessService
 from frontdesk.domain.config import DEFAULT_INACTIVITY_TIMEOUT_MSG, LiveConfig
-from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
+from frontdesk.domain.journal import ActionContext, Journal, retry_conflicts, to_everyone, to_staff
 from frontdesk.domain.lifecycle import (
     AGENT_LOST,
     FORM_TIMEOUT_PREFIX,
@@ -79,6 +80,7 @@ class TimerService(EngineService):
                 else:
                     fired += 1
 
+    @retry_conflicts
     async def _back_off(self, timer: TimerRecord) -> None:
         """Reschedule a timer whose handler raised, or drop it after ``MAX_TIMER_FAILURES``."""
         failures = timer.failures + 1
@@ -93,13 +95,12 @@ class TimerService(EngineService):
                 return
             await ctx.tx.timers.set(replace(current, due_at=ctx.now + retry_delay_secs(failures), failures=failures))
 
+    @retry_conflicts
     async def _fire(self, timer: TimerRecord) -> None:
         async with self.journal.action() as ctx:
             # claim: only the transaction that still finds the timer, unchanged, acts on it
-            current = await ctx.tx.timers.get(timer.chat_id, timer.kind)
-            if current is None or current.due_at != timer.due_at:
+            if await ctx.tx.timers.claim(timer.chat_id, timer.kind, timer.due_at) is None:
                 return
-            await ctx.tx.timers.cancel(timer.chat_id, timer.kind)
             if timer.kind == routing.EWT_REFRESH_TIMER:
                 await routing.refresh_estimates(ctx, self.config, timer.chat_id.removeprefix("tenant:"))
                 return

@@ -86,6 +86,7 @@ def parse_settings(raw: dict[str, Any], base_dir: Path, overrides: dict[str, Any
         "host": server.host, "port": server.port, "data_dir": base_dir / server.data_dir,
         "poll_hold_secs": server.poll_hold_secs, "cookie_secure": server.cookie_secure,
         "token_ttl_secs": server.token_ttl_secs, "sqlite_synchronous": server.sqlite_synchronous,
+        "database_url": server.database_url,
         "max_connections": server.max_connections, "header_timeout_secs": server.header_timeout_secs,
         "keep_alive_secs": server.keep_alive_secs, "max_header_bytes": server.max_header_bytes, **(overrides or {})}
     config = contact_center(file.document(), base_dir, None, "server.default_tenant")

@@ -51,7 +51,20 @@ def _header_timeout(value: float) -> float:
     return value
 
 
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _database_url(value: str) -> str:
+    if value and not value.startswith(DATABASE_URL_SCHEMES):
+        raise field_error("must be a postgresql:// URL, or empty for the embedded SQLite database in data_dir")
+    return value
+
+
 Port = Annotated[int, Between(*PORTS)]
+DatabaseUrl = Annotated[str, AfterValidator(_database_url), Field(
+    json_schema_extra={"pattern": "^(postgres(ql)?://.*)?$"},
+    description="PostgreSQL database shared by every node (postgresql://user:password@host:port/name); "
+                "empty: the embedded SQLite database in data_dir")]
 MaxConnections = Annotated[int, Between(*MAX_CONNECTIONS), Field(
     description="beyond this many open connections new ones are answered 503")]
 HeaderTimeout = Annotated[float, AfterValidator(_header_timeout), Field(
@@ -79,6 +92,7 @@ class ServerTable(Model):
     cookie_secure: Annotated[bool, Field(description="mark the WebChat visitor cookie Secure")] = True
     token_ttl_secs: TokenTtl = DEFAULT_TOKEN_TTL_SECS
     sqlite_synchronous: Synchronous = "NORMAL"
+    database_url: DatabaseUrl = ""
     max_connections: MaxConnections = DEFAULT_MAX_CONNECTIONS
     header_timeout_secs: HeaderTimeout = DEFAULT_HEADER_TIMEOUT_SECS
     keep_alive_secs: KeepAlive = DEFAULT_KEEP_ALIVE_SECS
@@ -99,6 +113,7 @@ class ServerOverrides(BaseModel):
     cookie_secure: bool | None = None
     token_ttl_secs: TokenTtl | None = None
     sqlite_synchronous: Synchronous | None = None
+    database_url: DatabaseUrl | None = None
     max_connections: MaxConnections | None = None
     header_timeout_secs: HeaderTimeout | None = None
     keep_alive_secs: KeepAlive | None = None
@@ -133,6 +148,9 @@ class Settings:
     cookie_secure: bool = True
     token_ttl_secs: int = DEFAULT_TOKEN_TTL_SECS  # agent tokens and browser sessions, sliding on use
     sqlite_synchronous: str = "NORMAL"
+    # empty: the embedded SQLite database in data_dir; a postgresql:// URL: that database (it may
+    # hold a password: never printed)
+    database_url: str = field(default="", repr=False)
     timers_enabled: bool = True
     # connection bounds (frontdesk.connections, docs/operations.md)
     max_connections: int = DEFAULT_MAX_CONNECTIONS
