@@ -4,7 +4,7 @@ server's limit shows the server's error."""
 
 from __future__ import annotations
 
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 
 from frontdesk.domain.files import MAX_UPLOAD_BYTES
 from tests.browser.conftest import PageProblems, screenshot
@@ -20,8 +20,8 @@ async def test_a_file_each_way(page: Page, live: LiveServer) -> None:
         chat_id, side = await connected_chat(page, agent)
         # customer → agent: picked in the file input (the attach button opens it)
         receipt = b"%PDF-1.4\n% Harbour Lane Cycles order 1187\n"
-        await page.set_input_files(FILE_INPUT, files=[{"name": "order-1187.pdf", "mimeType": "application/pdf",
-                                                       "buffer": receipt}])
+        await page.set_input_files(FILE_INPUT, files=[FilePayload(name="order-1187.pdf", mimeType="application/pdf",
+                                                                  buffer=receipt)])
         sent = await side.wait_for(lambda e: e["event"] == "chat_session_file" and e.get("party_id") == chat_id,
                                    "the customer's file")
         assert sent["file_name"] == "order-1187.pdf" and sent["file_type"] == "attachment"
@@ -54,8 +54,8 @@ async def test_an_upload_over_the_limit_shows_the_servers_error(page: Page, live
     try:
         chat_id, side = await connected_chat(page, agent)
         big = bytes(MAX_UPLOAD_BYTES + 1)
-        await page.set_input_files(FILE_INPUT, files=[{"name": "ride-video.mp4", "mimeType": "video/mp4",
-                                                       "buffer": big}])
+        await page.set_input_files(FILE_INPUT, files=[FilePayload(name="ride-video.mp4", mimeType="video/mp4",
+                                                                  buffer=big)])
         alert = log(page).get_by_role("alert")
         await expect(alert).to_contain_text("ride-video.mp4 was not sent", timeout=TIMEOUT_MS * 3)
         await expect(alert).to_contain_text("files are limited to 25 MB")  # the server's error_message

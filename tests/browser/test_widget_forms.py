@@ -32,8 +32,8 @@ async def forms_server(start_server: StartServer) -> LiveServer:
 
 @pytest.fixture
 async def customer_page(browser: Browser, forms_server: LiveServer, page_problems: PageProblems) -> AsyncIterator[Page]:
-    opened = await open_page(browser, forms_server, page_problems, geolocation={"latitude": 53.5438, "longitude": 9.9668},
-                             permissions=["geolocation"])
+    opened = await open_page(browser, forms_server, page_problems, permissions=["geolocation"],
+                             geolocation={"latitude": 53.5438, "longitude": 9.9668})
     try:
         yield opened
     finally:

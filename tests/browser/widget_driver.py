@@ -124,12 +124,18 @@ async def connected_chat(page: Page, agent: AgentClient, first_name: str = "Rae"
 
 
 def widget_settings(forms: tuple[FormConfig, ...] = (), scenarios: tuple[ScenarioConfig, ...] = (),
-                    hours: tuple[HoursConfig, ...] = (), **entry_changes: Any) -> Settings:
+                    hours_tables: tuple[HoursConfig, ...] = (), **entry_changes: Any) -> Settings:
     """Settings for a server whose demo entry is changed as given, with the tenant's extra forms,
     scenarios and hours tables (and the tests' short idle-poll hold)."""
     demo = demo_contact_center(password_cost=TEST_PASSWORD_COST)
     tenant = demo.tenants[DEMO_TENANT]
     entry = replace(tenant.entries[DEMO_APP_ID], **entry_changes)
     tenant = replace(tenant, entries={DEMO_APP_ID: entry}, forms={f.name: f for f in forms},
-                     scenarios={s.name: s for s in scenarios}, hours={h.hours_id: h for h in hours})
+                     scenarios={s.name: s for s in scenarios}, hours={h.hours_id: h for h in hours_tables})
     return Settings(contact_center=replace(demo, tenants={tenant.name: tenant}), poll_hold_secs=TEST_HOLD_SECS)
+
+
+async def shown_texts(page: Page) -> list[str]:
+    """The text of every message bubble in the widget's log, in order."""
+    texts = await page.locator("#frontdesk-widget [role=log] .bubble .text").all_text_contents()
+    return [t.strip() for t in texts]
