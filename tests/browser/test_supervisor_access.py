@@ -8,9 +8,11 @@ from typing import Any
 
 from playwright.async_api import Browser, Page, expect
 
+from frontdesk.client import AgentClient
 from tests.browser.conftest import REPO, PageProblems, open_page, screenshot
 from tests.browser.supervisor_team import (
     BOB,
+    SUE,
     TIMEOUT_MS,
     Team,
     connected_chat,
@@ -48,11 +50,19 @@ async def test_an_agent_who_is_not_a_supervisor_is_refused_clearly(page: Page, t
     await expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=TIMEOUT_MS)
 
 
-async def test_a_session_that_ends_leads_back_to_the_sign_in(page: Page, team: Team) -> None:
+async def test_a_session_that_ends_elsewhere_leads_back_to_the_sign_in(page: Page, team: Team) -> None:
     await sign_in_live(page)
-    await page.get_by_role("button", name="Sign out").click()
+    elsewhere = AgentClient(team.base_url)
+    try:
+        await elsewhere.login(*SUE)
+        await elsewhere.logout()  # ends every token and session of sue, the browser's too
+    finally:
+        await elsewhere.aclose()
     await expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=TIMEOUT_MS)
     await page.reload()
+    await expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=TIMEOUT_MS)
+    await sign_in_live(page)  # and signing in again works
+    await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=TIMEOUT_MS)
 
 

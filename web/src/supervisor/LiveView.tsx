@@ -105,6 +105,7 @@ function AgentsTable({ agents, now, onForce }: { agents: AgentView[]; now: numbe
             <th scope="col">{t("state")}</th>
             <th scope="col">{t("since")}</th>
             <th scope="col">{t("load")}</th>
+            <th scope="col">{t("chats")}</th>
             <th scope="col" class="sv-actions">{t("actions")}</th>
           </tr>
         </thead>
@@ -141,6 +142,10 @@ function AgentRow({ agent, now, onForce }: { agent: AgentView; now: number;
       <td>
         <span class="sv-load" data-field="load">{agent.load} / {agent.max_chats}</span>
         <span class="sv-bar" aria-hidden="true"><span style={{ width: `${Math.round(ratio * 100)}%` }} /></span>
+      </td>
+      <td class="sv-num" data-field="chats">
+        {agent.chats.length}
+        {agent.offers.length > 0 && <span class="sv-sub">{t("offersPending", { count: agent.offers.length })}</span>}
       </td>
       <td class="sv-actions">
         {confirming ? (

@@ -109,9 +109,18 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
   }, [chatId]);
 
   const panel = useRef<HTMLElement>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     // one column (a phone): the panel opens below the tables, so bring it into view
     if (window.matchMedia("(max-width: 760px)").matches) panel.current?.scrollIntoView({ block: "start" });
+    heading.current?.focus({ preventScroll: true }); // keyboard users continue in the panel
+    return () => {
+      // back to the chat's Monitor button when the panel closes (if the chat is still listed)
+      window.setTimeout(() => {
+        const button = document.querySelector<HTMLElement>(`tr[data-chat="${CSS.escape(chatId)}"] button`);
+        if (button && (document.activeElement === document.body || document.activeElement === null)) button.focus();
+      }, 0);
+    };
   }, []);
 
   useEffect(() => {
@@ -185,7 +194,7 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
     <section ref={panel} class="sv-monitor" aria-labelledby="sv-monitor-title" data-monitor={chatId}>
       <header class="sv-monitor__head">
         <div>
-          <h2 id="sv-monitor-title" class="sv-section__title">{t("monitorTitle")} <code class="sv-id">{chatId.slice(0, 8)}</code></h2>
+          <h2 id="sv-monitor-title" class="sv-section__title" ref={heading} tabIndex={-1}>{t("monitorTitle")} <code class="sv-id">{chatId.slice(0, 8)}</code></h2>
           <p class="sv-monitor__who">
             <span class="sv-name" data-field="customer">{customerLabel}</span>
             <span class="sv-sub">{t("agentsInChat")}: {agentsInChat}</span>
