@@ -21,7 +21,11 @@ from frontdesk.api.customer import ANY_METHOD, CustomerApi, LongPollRoute, build
 from frontdesk.api.middleware import BodySizeLimit, CollapseSlashes, CustomerCors
 from frontdesk.api.static import build_static_routes
 from frontdesk.api.wire import json_error, json_ok
-from frontdesk.bus.local import LocalBus
+from frontdesk.bus.interfaces import Bus, ChatLocks, Presence
+from frontdesk.bus.local import LocalBus, LocalChatLocks, LocalPresence
+from frontdesk.bus.redis import RedisBus, RedisLink
+from frontdesk.bus.redis_locks import RedisChatLocks
+from frontdesk.bus.redis_presence import RENEW_SECS, RedisPresence
 from frontdesk.delivery.agent_stream import AgentStream
 from frontdesk.delivery.longpoll import CustomerPolls
 from frontdesk.delivery.notifier import Notifier
@@ -67,15 +71,36 @@ class Frontdesk:
     live: LiveConfig
     polls: CustomerPolls
     supervisor_feed: SupervisorFeed
+    bus: Bus
+    presence: Presence
+    stream: AgentStream
     asgi: CollapseSlashes = field(init=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> list[asyncio.Task[None]]:
         await self.storage.open()
+        await self.bus.start()
+        await self.presence.start()
         await self.agents.provision()
+        tasks = []
         if self.settings.timers_enabled:
-            return [asyncio.ensure_future(self.timers.run(self._stop))]
-        return []
+            tasks.append(asyncio.ensure_future(self.timers.run(self._stop)))
+        if self.bus.cross_process:
+            tasks.append(asyncio.ensure_future(self._release_lapsed_agents()))
+        return tasks
+
+    async def _release_lapsed_agents(self) -> None:
+        """Every ``RENEW_SECS``: agents whose process died (their presence leases ran out) get
+        their "agent lost" timer."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=RENEW_SECS)
+            if self._stop.is_set():
+                return
+            try:
+                await self.stream.release_lapsed()
+            except Exception:
+                log.exception("releasing the agents of a lost process failed")
 
     async def stop(self, tasks: list[asyncio.Task[None]]) -> None:
         self._stop.set()
@@ -84,7 +109,15 @@ class Frontdesk:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.presence.close()
+        await self.bus.close()
+        if self.link is not None:
+            await self.link.close()
         await self.storage.close()
+
+    @property
+    def link(self) -> RedisLink | None:
+        return self.bus.link if isinstance(self.bus, RedisBus) else None
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -99,8 +132,11 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     storage = build_storage(settings)
-    bus = LocalBus()
-    notifier = Notifier()
+    link = RedisLink(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
+    bus: Bus = RedisBus(link) if link else LocalBus()
+    locks: ChatLocks = RedisChatLocks(link) if link else LocalChatLocks()
+    presence: Presence = RedisPresence(link) if link else LocalPresence()
+    notifier = Notifier(settings.bus_recheck_secs if bus.cross_process else None)
     bus.add_listener(notifier.wake)
     journal = Journal(storage, bus, clock)
     live = LiveConfig(settings.contact_center)
@@ -109,20 +145,23 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     agents = AgentService(journal, live)
     access = AccessService(journal, live, settings.token_ttl_secs, settings.password_hash_cost)
     max_files = min((t.max_stored_files for t in config.tenants.values()), default=1000)
-    files = FileService(journal, LocalBlobStore(settings.data_dir / "files"), max_files)
-    timers = TimerService(journal, live, access)
-    polls = CustomerPolls(customers, notifier, settings.poll_hold_secs)
+    files = FileService(journal, LocalBlobStore(settings.files_dir or settings.data_dir / "files"), max_files)
+    timers = TimerService(journal, live, access, presence)
+    polls = CustomerPolls(customers, notifier, settings.poll_hold_secs, locks,
+                          announce=bus.publish if bus.cross_process else None)
+    bus.add_listener(polls.on_notice)
+    stream = AgentStream(agents, notifier, presence)
     supervision = SupervisorService(journal, live)
     supervisor_feed = SupervisorFeed(notifier, lambda tenant: overview_body(supervision, tenant))
     server = Frontdesk(settings=settings, clock=clock, storage=storage, notifier=notifier, customers=customers,
                        agents=agents, access=access, files=files, timers=timers, live=live, polls=polls,
-                       supervisor_feed=supervisor_feed)
+                       supervisor_feed=supervisor_feed, bus=bus, presence=presence, stream=stream)
 
     customer_routes = build_customer_routes(CustomerApi(live=live, customers=customers, polls=polls,
                                                         files=files, server_version=__version__,
                                                         cookie_secure=settings.cookie_secure))
     agent_app = build_agent_app(AgentApi(live=live, agents=agents, access=access, files=files,
-                                         stream=AgentStream(agents, notifier), notifier=notifier,
+                                         stream=stream, notifier=notifier,
                                          version=__version__, cookie_secure=settings.cookie_secure,
                                          admin=ConfigAdmin(server),
                                          handoffs=HandoffApi(agents, HandoffService(journal, live),

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from dataclasses import replace
 
+from frontdesk.bus.interfaces import Presence
 from frontdesk.domain import routing, scenario
 from frontdesk.domain.access import AccessService
 from frontdesk.domain.config import DEFAULT_INACTIVITY_TIMEOUT_MSG, LiveConfig
@@ -47,9 +48,11 @@ def retry_delay_secs(failures: int) -> float:
 
 
 class TimerService(EngineService):
-    def __init__(self, journal: Journal, live: LiveConfig, access: AccessService | None = None) -> None:
+    def __init__(self, journal: Journal, live: LiveConfig, access: AccessService | None = None,
+                 presence: Presence | None = None) -> None:
         super().__init__(journal, live)
         self.access = access  # its expired credentials are swept on every pass
+        self.presence = presence  # asked before an "agent lost" timer logs its agent out
 
     async def fire_due(self) -> int:
         """Fire every timer due at the clock's now and sweep expired credentials (their agents'
@@ -97,6 +100,11 @@ class TimerService(EngineService):
 
     @retry_conflicts
     async def _fire(self, timer: TimerRecord) -> None:
+        if timer.kind == AGENT_LOST and self.presence is not None \
+                and await self.presence.present(str(timer.payload["agent_id"])):
+            # a desktop of the agent opened on another process after this one lost its last
+            await self._drop(timer)
+            return
         async with self.journal.action() as ctx:
             # claim: only the transaction that still finds the timer, unchanged, acts on it
             if await ctx.tx.timers.claim(timer.chat_id, timer.kind, timer.due_at) is None:
@@ -123,6 +131,12 @@ class TimerService(EngineService):
                 await self._expire_form(ctx, session, int(timer.payload["form_request_id"]))
             else:
                 log.warning("unknown timer kind %s on chat %s", timer.kind, timer.chat_id)
+
+    async def _drop(self, timer: TimerRecord) -> None:
+        async with self.journal.action() as ctx:
+            current = await ctx.tx.timers.get(timer.chat_id, timer.kind)
+            if current is not None and current.due_at == timer.due_at:
+                await ctx.tx.timers.cancel(timer.chat_id, timer.kind)
 
     async def _warn(self, ctx: ActionContext, session: SessionRecord) -> None:
         entry = self.entry_for(session)

@@ -23,12 +23,6 @@ function partyName(party: Pick<Party, "display_name"> & { first_name?: unknown; 
   return party.display_name || full;
 }
 
-function customerName(summary: ChatSummary | null): string {
-  const p = summary?.parameters ?? {};
-  const full = [p["first_name"], p["last_name"]].filter((v) => typeof v === "string" && v).join(" ");
-  return full || t("customer");
-}
-
 function problemText(error: unknown): string {
   if (error instanceof ApiError && error.status === 409) return t("errorConflict", { detail: error.detail });
   if (error instanceof ApiError) return t("errorGeneric", { detail: error.detail || `HTTP ${error.status}` });
@@ -45,6 +39,7 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
   const [confirmBarge, setConfirmBarge] = useState(false);
   const [joined, setJoined] = useState(false);
   const [busy, setBusy] = useState(false);
+  const [knownName, setKnownName] = useState(""); // the overview's customer_name, kept after the chat ended
   const log = useRef<HTMLDivElement>(null);
   const joinedRef = useRef(false);
   const inChat = joined || Boolean(chat?.agents.some((a) => a.agent_id === me.agent_id));
@@ -113,14 +108,34 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
     };
   }, [chatId]);
 
+  const panel = useRef<HTMLElement>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    // one column (a phone): the panel opens below the tables, so bring it into view
+    if (window.matchMedia("(max-width: 760px)").matches) panel.current?.scrollIntoView({ block: "start" });
+    heading.current?.focus({ preventScroll: true }); // keyboard users continue in the panel
+    return () => {
+      // back to the chat's Monitor button when the panel closes (if the chat is still listed)
+      window.setTimeout(() => {
+        const button = document.querySelector<HTMLElement>(`tr[data-chat="${CSS.escape(chatId)}"] button`);
+        if (button && (document.activeElement === document.body || document.activeElement === null)) button.focus();
+      }, 0);
+    };
+  }, []);
+
+  useEffect(() => {
+    if (chat?.customer_name) setKnownName(chat.customer_name);
+  }, [chat?.customer_name]);
+
   useLayoutEffect(() => {
     const box = log.current;
     if (box) box.scrollTop = box.scrollHeight;
   }, [events.length]);
 
+  const customerLabel = knownName || t("customer");
   const parties = new Map<string, Author>();
   for (const p of summary?.parties ?? []) {
-    parties.set(p.party_id, { name: p.type === "customer" ? customerName(summary) : partyName(p), kind: p.type ?? "" });
+    parties.set(p.party_id, { name: p.type === "customer" ? customerLabel : partyName(p), kind: p.type ?? "" });
   }
   for (const { event } of events) {
     if (event.event === "chat_session_party_joined" && event.party_id) {
@@ -129,7 +144,7 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
     }
   }
   const author = (e: ChatEventPayload): Author =>
-    (e.party_id ? parties.get(e.party_id) : undefined) ?? { name: customerName(summary), kind: "customer" };
+    (e.party_id ? parties.get(e.party_id) : undefined) ?? { name: customerLabel, kind: "customer" };
 
   async function act(work: () => Promise<void>) {
     setBusy(true);
@@ -176,12 +191,12 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
 
   const agentsInChat = chat?.agents.map((a) => a.display_name).join(", ") || t("none");
   return (
-    <section class="sv-monitor" aria-labelledby="sv-monitor-title" data-monitor={chatId}>
+    <section ref={panel} class="sv-monitor" aria-labelledby="sv-monitor-title" data-monitor={chatId}>
       <header class="sv-monitor__head">
         <div>
-          <h2 id="sv-monitor-title" class="sv-section__title">{t("monitorTitle")} <code class="sv-id">{chatId.slice(0, 8)}</code></h2>
+          <h2 id="sv-monitor-title" class="sv-section__title" ref={heading} tabIndex={-1}>{t("monitorTitle")} <code class="sv-id">{chatId.slice(0, 8)}</code></h2>
           <p class="sv-monitor__who">
-            <span class="sv-name" data-field="customer">{customerName(summary)}</span>
+            <span class="sv-name" data-field="customer">{customerLabel}</span>
             <span class="sv-sub">{t("agentsInChat")}: {agentsInChat}</span>
           </p>
         </div>

@@ -89,6 +89,7 @@ const en = {
   parameters: "Pre-chat data",
   agentsInChat: "Agents",
   offeredTo: "offered to {name}",
+  offersPending: "+{count} offered",
   none: "—",
 } as const;
 
@@ -184,6 +185,7 @@ const de: Table = {
   parameters: "Daten vor dem Chat",
   agentsInChat: "Agenten",
   offeredTo: "angeboten an {name}",
+  offersPending: "+{count} angeboten",
   none: "—",
 };
 
