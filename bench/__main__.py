@@ -28,7 +28,7 @@ import uvloop
 from tqdm import tqdm
 
 from bench import processes, report
-from bench.loadgen import raise_nofile_limit
+from bench.loadgen import HttpError, raise_nofile_limit
 from bench.profile import Profiler
 from bench.profile import available as profiler_available
 from bench.services import DEFAULT_PG_ADMIN_URL, DEFAULT_REDIS_URL, ServiceUrls
@@ -245,7 +245,7 @@ async def _main(args: argparse.Namespace, scale: Scale, run_dir: Path, pinned: b
             system = _make_system(name, scale, run_dir, services)
             try:
                 results["systems"][name] = await _run_system(system, scale, workloads, pinned, profile, progress)
-            except (RuntimeError, OSError) as exc:
+            except (RuntimeError, OSError, HttpError) as exc:
                 # a system that cannot start (or a service that is not there) fails alone
                 results["systems"][name] = {"describe": system.describe(), "error": f"{type(exc).__name__}: {exc}"}
                 progress.log(f"{name} failed: {exc}")
