@@ -128,7 +128,7 @@ def summarize(raw: str, seconds: float, rate_hz: int = RATE_HZ) -> dict[str, Any
             frames = frames[entry + 1:]
         python = [f for f in frames if _is_python(f)]
         samples += count
-        innermost[frames[-1]] += count
+        innermost[frames[-1] if frames else LOOP_IN_C] += count
         own[python[-1] if python else LOOP_IN_C] += count
         for name in {*python, *([] if python else [LOOP_IN_C])}:
             total[name] += count
@@ -189,7 +189,10 @@ class Profiler:
                 await spy.wait()
                 err = b"py-spy did not stop in time"
             if raw_path.exists():
-                summary = summarize(raw_path.read_text(encoding="utf-8", errors="replace"), seconds)
+                try:
+                    summary = summarize(raw_path.read_text(encoding="utf-8", errors="replace"), seconds)
+                except (ValueError, IndexError, KeyError) as exc:  # a profile never fails the run
+                    summary = {"error": f"cannot read py-spy's output: {type(exc).__name__}: {exc}"}
                 summary["raw_file"] = raw_path.name
                 summary["mode"] = "native" if self.native else "python"
                 self.results[label] = summary
