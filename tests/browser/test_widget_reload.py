@@ -80,3 +80,27 @@ async def test_a_lost_connection_shows_reconnecting_and_loses_nothing(page: Page
     finally:
         await agent.aclose()
     page_problems.errors = [e for e in page_problems.errors if "net::ERR_CONNECTION_REFUSED" not in e]
+
+
+async def test_a_second_tab_shows_the_same_chat(page: Page, live: LiveServer) -> None:
+    agent = await live.agent()
+    second = await page.context.new_page()
+    try:
+        chat_id, side = await connected_chat(page, agent)
+        await send_keys(page, "customer: from the first tab")
+        await side.customer_message("customer: from the first tab")
+        await second.goto("/")
+        await second.locator("#frontdesk-widget .launcher").click()
+        await expect(log(second)).to_contain_text("customer: from the first tab", timeout=TIMEOUT_MS)
+        # both tabs follow the chat (each polls with its own cursor)
+        await agent.send_message(chat_id, "agent: to both tabs")
+        await expect(log(page)).to_contain_text("agent: to both tabs", timeout=TIMEOUT_MS)
+        await expect(log(second)).to_contain_text("agent: to both tabs", timeout=TIMEOUT_MS)
+        await send_keys(second, "customer: from the second tab")
+        await side.customer_message("customer: from the second tab")
+        assert (await shown_texts(second)).count("agent: to both tabs") == 1
+        assert [c["chat_id"] for c in await agent.chats()] == [chat_id]
+        await screenshot(second, "widget-second-tab")
+    finally:
+        await second.close()
+        await agent.aclose()
