@@ -70,7 +70,7 @@ export function App({ session, t, title }: Props) {
   const heading = title || t("title");
   let subtitle = t("subtitle");
   if (state.agentName) subtitle = state.agentName;
-  else if (state.phase === "offline") subtitle = t("offlineTitle");
+  else if (state.phase === "offline") subtitle = t("offlineShort");
 
   return (
     <div class="root">
@@ -89,13 +89,13 @@ export function App({ session, t, title }: Props) {
           }
         }}
       >
-        <header class="header">
+        <div class="header">
           <div class="avatar" aria-hidden="true">{state.agentName ? state.agentName.slice(0, 1).toUpperCase() : <ChatIcon />}</div>
           <div class="heading">
             <h2 id="fd-title">{heading}</h2>
             <p id="fd-subtitle">{subtitle}</p>
           </div>
-          {state.phase === "chat" && (
+          {state.phase === "chat" && !state.ending && (
             <button type="button" class="header-action" disabled={state.ending} onClick={() => void session.endChat()}>
               {t("endChat")}
             </button>
@@ -103,7 +103,7 @@ export function App({ session, t, title }: Props) {
           <button type="button" class="icon-button" ref={closeButton} aria-label={t("close")} onClick={close}>
             <CloseIcon />
           </button>
-        </header>
+        </div>
         <div class="body" ref={body}>
           <Body state={state} session={session} t={t} />
         </div>

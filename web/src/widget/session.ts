@@ -136,6 +136,7 @@ export class ChatSession {
   private readonly parties = new Map<string, Party>();
   private readonly typingTimers = new Map<string, number>();
   private readonly unread: string[] = []; // agent msg_ids not yet acknowledged as read
+  private readonly undelivered: string[] = []; // agent msg_ids of the batch being applied
   private readonly seenMessages = new Set<string>();
   private document: WidgetDocument | null = null;
   private saved: SavedChat | null = null;
@@ -481,6 +482,7 @@ export class ChatSession {
           this.apply(event, false);
           if (this.state.phase !== "chat" || !this.saved) break;
         }
+        this.flushReceipts();
         if (this.saved) this.persist();
       } catch (error) {
         if (generation !== this.generation) return;
@@ -619,9 +621,19 @@ export class ChatSession {
     this.append({ kind: "form", key: this.key(), requestId, formName, form, author, state, error: "" });
   }
 
+  /** Delivered (and, when seen, read) receipts go out after the whole batch was applied, and only
+   * while the chat goes on: a batch that ends the chat needs none (the server would refuse them). */
   private acknowledge(msgId: string): void {
-    void this.send({ event: "chat_session_message_delivered", ref_msg_id: msgId }).catch(() => undefined);
-    this.unread.push(msgId);
+    this.undelivered.push(msgId);
+  }
+
+  private flushReceipts(): void {
+    const ids = this.undelivered.splice(0);
+    if (this.state.phase !== "chat" || !this.chatId) return;
+    for (const id of ids) {
+      void this.send({ event: "chat_session_message_delivered", ref_msg_id: id }).catch(() => undefined);
+      this.unread.push(id);
+    }
     this.markRead();
   }
 
@@ -646,6 +658,9 @@ export class ChatSession {
     if (this.state.phase === "ended") return;
     this.generation += 1;
     this.pollAbort?.abort();
+    window.clearTimeout(this.typingIdle);
+    this.typingSentAt = 0;
+    this.undelivered.length = 0;
     for (const timer of this.typingTimers.values()) window.clearTimeout(timer);
     this.typingTimers.clear();
     this.append(this.notice(text || this.t("ended"), text ? "warning" : "info"));
