@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, ViewportSize, expect
 
 from frontdesk.client import AgentClient, CustomerClient
 from frontdesk.settings import Settings
@@ -18,7 +18,7 @@ from tests.test_supervision import team_config
 
 JsonObject = dict[str, Any]
 TIMEOUT_MS = 15_000  # generous: the machine is shared
-DESKTOP = {"width": 1280, "height": 800}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 
 
 @dataclass
