@@ -21,17 +21,20 @@ from frontdesk import __version__
 from frontdesk.app import Frontdesk, build_app
 from frontdesk.domain.ids import hash_password
 from frontdesk.reload import reload_on_signal
-from frontdesk.server import DrainingServer, make_server, tune_gc
+from frontdesk.server import DrainingServer, inherited_socket, make_server, serve_workers, tune_gc
 from frontdesk.settings import (
     DEMO_AGENT_PASSWORD,
     DEMO_AGENT_USERNAME,
     DEMO_APP_ID,
     DEMO_TENANT,
     ConfigError,
+    Settings,
     describe,
     load_settings,
     read_environment,
 )
+
+MAX_WORKERS = 64
 
 
 class ReloadingServer(DrainingServer):
@@ -54,9 +57,10 @@ class ReloadingServer(DrainingServer):
             loop.remove_signal_handler(signal.SIGHUP)
 
 
-def serve_with_reload(frontdesk: Frontdesk, host: str, port: int) -> None:
+def serve_with_reload(frontdesk: Frontdesk, host: str, port: int, sock: socket.socket | None = None) -> None:
+    """Serve until stopped; ``sock``: an already listening socket (a worker's, inherited)."""
     tune_gc()
-    ReloadingServer(make_server(frontdesk, host, port).config, frontdesk).run()
+    ReloadingServer(make_server(frontdesk, host, port).config, frontdesk).run(sockets=[sock] if sock else None)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
     run.add_argument("--config", type=Path, default=None, help="TOML configuration file (or FRONTDESK_CONFIG)")
     run.add_argument("--data-dir", type=Path, default=None, help="where the database and files live (default ./data)")
+    run.add_argument("--workers", type=int, default=1,
+                     help="processes sharing the port (default 1; more need database_url and redis_url)")
     check = commands.add_parser("check-config", help="validate a configuration file without starting the server")
     check.add_argument("file", type=Path, help="TOML configuration file")
     commands.add_parser("hash-password", help="print a password_hash for the configuration file")
@@ -105,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                                  env=read_environment())
     except ConfigError as exc:
         return _invalid(exc)
+    if args.workers != 1:
+        return _serve_workers(argv if argv is not None else sys.argv[1:], settings, args.workers)
     frontdesk = build_app(settings)
     base = f"http://{settings.host}:{settings.port}"
     print(f"frontdesk {__version__} on {base}  (data in {settings.data_dir.resolve()})", flush=True)
@@ -114,8 +122,36 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  customer API {base}/clientweb/api/v1/   agent API docs {base}/agent/api/v1/docs", flush=True)
     if settings.config_file is not None:
         print(f"  configuration {settings.config_file} (kill -HUP {os.getpid()} re-reads it)", flush=True)
-    serve_with_reload(frontdesk, settings.host, settings.port)
+    serve_with_reload(frontdesk, settings.host, settings.port, inherited_socket())
     return 0
+
+
+def _serve_workers(argv: list[str], settings: Settings, workers: int) -> int:
+    """``serve --workers N``: refused unless the processes can share a database and a bus."""
+    if not 1 <= workers <= MAX_WORKERS:
+        print(f"frontdesk: --workers must be between 1 and {MAX_WORKERS}", file=sys.stderr)
+        return 2
+    missing = [name for name, value in (("database_url", settings.database_url), ("redis_url", settings.redis_url))
+               if not value]
+    if missing:
+        print(f"frontdesk: --workers {workers} needs {' and '.join(missing)} (FRONTDESK_DATABASE_URL, "
+              "FRONTDESK_REDIS_URL or [server]): several processes share one PostgreSQL and one Redis",
+              file=sys.stderr)
+        return 2
+    return serve_workers(_without_workers(argv), settings.host, settings.port, workers)
+
+
+def _without_workers(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--workers":
+            skip = True
+        elif not arg.startswith("--workers="):
+            out.append(arg)
+    return out
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from frontdesk.storage.interfaces import TransientConflict
 from frontdesk.storage.postgres.migrations import migrate
 from frontdesk.storage.records import (
     AgentRecord,
+    AppliedConfigRecord,
     Audience,
     EventRecord,
     FileRecord,
@@ -684,6 +685,20 @@ class _LoginFailures(_Store):
         await self._c.execute("DELETE FROM login_failures WHERE window_start < $1", window_start)
 
 
+class _AppliedConfig(_Store):
+    async def get(self) -> AppliedConfigRecord | None:
+        row = await self._c.fetchrow(f"SELECT version, document, file_digest, applied_at FROM applied_config "
+                                     f"WHERE id = 1{self._lock}")
+        return AppliedConfigRecord(int(row[0]), str(row[1]), str(row[2]), float(row[3])) if row else None
+
+    async def put(self, record: AppliedConfigRecord) -> None:
+        await self._c.execute("INSERT INTO applied_config (id, version, document, file_digest, applied_at) "
+                              "VALUES (1,$1,$2,$3,$4) ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+                              "document = excluded.document, file_digest = excluded.file_digest, "
+                              "applied_at = excluded.applied_at",
+                              record.version, record.document, record.file_digest, record.applied_at)
+
+
 class PostgresTransaction:
     def __init__(self, conn: Conn, writes: bool) -> None:
         self._c = conn
@@ -702,6 +717,7 @@ class PostgresTransaction:
         self.monitors = _Monitors(conn, writes)
         self.login_failures = _LoginFailures(conn, writes)
         self.queue_models = _QueueModels(conn, writes)
+        self.applied_config = _AppliedConfig(conn, writes)
 
     async def lock_routing(self, tenant: str) -> None:
         await _lock_routing(self._c, tenant)
