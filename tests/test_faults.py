@@ -9,8 +9,12 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from frontdesk.client import AgentClient
+from frontdesk.client.agent import AgentError
 from tests.cluster import QUICK_APP_ID, RedisServer, cluster, eventually
+from tests.pg import _admin_now as admin_sql
 from tests.test_cluster import GUARD_SECS, chat_with, closing, collect, offered, texts
 
 JsonObject = dict[str, Any]
@@ -124,3 +128,53 @@ async def test_sigterm_drains_held_polls_and_exits_cleanly(tmp_path: Path) -> No
                     if event["event"] == "chat_session_message":
                         break
             assert texts(rest) == ["after the drain"]
+
+
+async def test_a_database_outage_fails_fast_with_the_documented_errors_and_recovers(tmp_path: Path) -> None:
+    async with cluster(tmp_path) as c:
+        first, second = c.nodes
+        anna = await second.agent("anna")
+        customer, chat_id = await chat_with(first, anna, "device-1")
+        async with closing(anna, customer):
+            got: list[JsonObject] = []
+            reader = asyncio.ensure_future(collect(customer, chat_id, "before", got))
+            await anna.send_message(chat_id, "before")
+            await asyncio.wait_for(reader, GUARD_SECS)
+            cursor = int(got[-1]["seq"])
+            name = c.database_url.rsplit("/", 1)[1]
+            # the database goes away: no new connections, and every open one is cut
+            await asyncio.to_thread(admin_sql, f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+            await asyncio.to_thread(admin_sql, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "  # noqa: S608
+                                               f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+            try:
+                async with httpx.AsyncClient(timeout=30) as http:
+                    headers = {"Authorization": f"Bearer {anna.token}"}
+                    sent = await http.post(f"{second.base_url}/agent/api/v1/chats/{chat_id}/messages",
+                                           headers=headers, json={"text": "during"})
+                    assert sent.status_code == 503 and "detail" in sent.json()
+                    polled = await http.get(f"{first.base_url}/clientweb/api/v2/chats/{chat_id}/events",
+                                            params={"tenantUrl": "demo.local", "after": str(cursor)},
+                                            headers={"Authorization": customer.authorization})
+                    assert polled.status_code == 503 and polled.json()["error_code"] == "5001"
+            finally:
+                await asyncio.to_thread(admin_sql, f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+            # back without restarting anything: the refused message was not stored, the next one is
+            refusals: list[int] = []
+
+            async def delivered() -> bool:
+                try:
+                    await anna.send_message(chat_id, "after")
+                except AgentError as error:
+                    refusals.append(error.status)
+                    return False
+                return True
+
+            await eventually(delivered, what="the agent API to work again")
+            assert set(refusals) <= {503}
+            rest: list[JsonObject] = []
+            async with asyncio.timeout(GUARD_SECS):
+                async for event in customer.events(chat_id, after=cursor, stop_at_end=False):
+                    rest.append(event)
+                    if event["event"] == "chat_session_message" and event["msg_text"] == "after":
+                        break
+            assert texts(rest) == ["after"]
