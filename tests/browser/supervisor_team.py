@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, ViewportSize, expect
 
 from frontdesk.client import AgentClient, CustomerClient
 from frontdesk.settings import Settings
@@ -18,6 +18,7 @@ from tests.test_supervision import team_config
 
 JsonObject = dict[str, Any]
 TIMEOUT_MS = 15_000  # generous: the machine is shared
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 
 
 @dataclass
@@ -54,6 +55,8 @@ BOB = ("bob", "pw-bob")  # an agent, not a supervisor
 async def sign_in(page: Page, who: tuple[str, str] = SUE) -> None:
     """Open the supervisor view and sign in through its form."""
     username, password = who
+    if page.viewport_size is not None and page.viewport_size["width"] > 1000:
+        await page.set_viewport_size(DESKTOP)  # the desktop screenshots are 1280×800
     await page.goto("/supervisor")
     await page.get_by_label("Username").fill(username)
     await page.get_by_label("Password").fill(password)

@@ -130,3 +130,19 @@ async def test_the_view_at_phone_width(browser: Browser, team: Team, page_proble
             await screenshot(page, "supervisor-phone-reports")
         finally:
             await page.context.close()
+
+
+async def test_the_view_speaks_german_to_a_german_browser(browser: Browser, team: Team,
+                                                         page_problems: PageProblems) -> None:
+    page = await open_page(browser, team.live, page_problems, locale="de-DE")
+    try:
+        await sign_in_live(page)
+        await expect(page.get_by_role("heading", name="Supervisor-Ansicht")).to_be_visible()
+        await expect(page.get_by_role("heading", name="Warteschlangen")).to_be_visible()
+        await expect(page.locator("tr[data-agent=bob] [data-field=state]")).to_have_text("Nicht bereit")
+        assert await page.evaluate("document.documentElement.lang") == "de"
+        await page.get_by_role("button", name="Berichte").click()
+        await expect(page.get_by_role("link", name="CSV herunterladen")).to_be_visible(timeout=TIMEOUT_MS)
+        await screenshot(page, "supervisor-german-reports")
+    finally:
+        await page.context.close()

@@ -4,6 +4,9 @@ customer; hostile text in names and messages stays text."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 from playwright.async_api import Dialog, Page, expect
 
 from tests.browser.conftest import screenshot
@@ -117,6 +120,18 @@ async def test_hostile_names_and_messages_stay_text_in_the_monitor(page: Page, t
         for text in XSS:
             await expect(log).to_contain_text(text)
         await expect(monitor.locator("[data-field=customer]")).to_have_text(f"{XSS[1]} {XSS[0]}")
+
+        # a file with a hostile name: its name is text, its link our own download of it
+        await customer.send_file(chat_id, f"{XSS[1]}.txt", b"the receipt", "text/plain")
+        link = log.locator("[data-event=file] a")
+        await expect(link).to_contain_text("onerror", timeout=TIMEOUT_MS)
+        href = await link.get_attribute("href")
+        assert href is not None and href.startswith(f"/agent/api/v1/chats/{chat_id}/files/")
+        assert await link.get_attribute("rel") == "noopener noreferrer"
+        async with page.expect_download() as downloading:
+            await link.click()
+        download = await downloading.value
+        assert (await asyncio.to_thread(Path(await download.path()).read_bytes)) == b"the receipt"
         await team.bob.send_message(chat_id, XSS[2])
         await monitor.get_by_label("Whisper to the agent (the customer never sees it)").fill(XSS[1])
         await monitor.get_by_role("button", name="Whisper", exact=True).click()

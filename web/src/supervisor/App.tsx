@@ -140,7 +140,7 @@ function Supervisor({ me, onSignedOut, onForbidden, onSignOut }: SupervisorProps
         </div>
       </header>
       <div class="sv-notice-area" role="status">{notice && <p class="sv-notice">{notice}</p>}</div>
-      <main class={`sv-main ${tab === "live" && selected ? "sv-main--split" : ""}`}>
+      <main class={`sv-main ${tab === "live" && selected ? "sv-main--split" : ""} ${status === "reconnecting" ? "sv-main--stale" : ""}`}>
         {tab === "reports" ? <Reports onUnauthorized={onSignedOut} /> : (
           <>
             {overview ? (

@@ -46,8 +46,10 @@ export function LiveView({ overview, elapsed, samples, nowMs, me, selectedChat, 
       <section class="sv-section" aria-labelledby="sv-queues-title">
         <h2 id="sv-queues-title" class="sv-section__title">{t("queues")}</h2>
         <div class="sv-queues">
-          {overview.queues.length === 0 && <p class="sv-empty">{t("noQueues")}</p>}
-          {overview.queues.map((q) => <QueueCard key={q.queue_id} queue={q} elapsed={elapsed} />)}
+          <div class="sv-queue-cards">
+            {overview.queues.length === 0 && <p class="sv-empty">{t("noQueues")}</p>}
+            {overview.queues.map((q) => <QueueCard key={q.queue_id} queue={q} elapsed={elapsed} />)}
+          </div>
           <Chart samples={samples} now={nowMs} />
         </div>
       </section>

@@ -1,7 +1,7 @@
 // Monitoring one chat: its messages live (read silently: nobody in the chat is told), whispers to
 // its agents (never shown to the customer), and barging in (then the supervisor writes to the customer).
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { api, ApiError, type AgentInfo } from "../shared/api";
+import { AGENT_API, api, ApiError, type AgentInfo } from "../shared/api";
 import { chatEvents } from "./http";
 import { t } from "./i18n";
 import type { ChatEvent, ChatEventPayload, ChatSummary, ChatView, Party } from "./wire";
@@ -49,12 +49,6 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
     const abort = new AbortController();
     let monitoring = false;
     let cursor = 0;
-    setSummary(null);
-    setEvents([]);
-    setEnded(false);
-    setProblem("");
-    setJoined(false);
-    setConfirmBarge(false);
 
     function failed(error: unknown): boolean {
       if (abort.signal.aborted) return true;
@@ -205,7 +199,7 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
       <p class={`sv-monitor__mode ${inChat ? "sv-monitor__mode--in" : ""}`}>{inChat ? t("inChat") : t("monitorSilent")}</p>
       <div class="sv-log" ref={log} role="log" aria-live="polite" aria-label={t("monitorTitle")} tabIndex={0}>
         {events.length === 0 && <p class="sv-empty">{t("noMessages")}</p>}
-        {events.map(({ seq, event }) => <Line key={seq} event={event} author={author(event)} />)}
+        {events.map(({ seq, event }) => <Line key={seq} chatId={chatId} event={event} author={author(event)} />)}
         {ended && <p class="sv-line sv-line--system">{t("chatEnded")}</p>}
       </div>
       {problem && <p class="sv-problem" role="alert">{problem}</p>}
@@ -247,8 +241,22 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
   );
 }
 
-function Line({ event, author }: { event: ChatEventPayload; author: Author }) {
+function Line({ chatId, event, author }: { chatId: string; event: ChatEventPayload; author: Author }) {
   switch (event.event) {
+    case "chat_session_file": {
+      const fileId = typeof event["file_id"] === "string" ? event["file_id"] : "";
+      const name = typeof event["file_name"] === "string" ? event["file_name"] : fileId;
+      return (
+        <div class={`sv-line sv-line--${author.kind || "customer"}`} data-event="file">
+          <span class="sv-line__who">{author.name}</span>
+          <p class="sv-line__text">
+            {t("file")}:{" "}
+            <a href={`${AGENT_API}/chats/${encodeURIComponent(chatId)}/files/${encodeURIComponent(fileId)}`}
+               download={name} target="_blank" rel="noopener noreferrer">{name}</a>
+          </p>
+        </div>
+      );
+    }
     case "chat_session_message":
       return (
         <div class={`sv-line sv-line--${author.kind || "customer"}`} data-event="message">
