@@ -11,7 +11,6 @@ Server settings (``[server]``) are read once at start: a reload validates them a
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +20,7 @@ from frontdesk.domain.access import REMOVED_AGENT_PASSWORD_HASH, AccessService
 from frontdesk.domain.agents import AgentService
 from frontdesk.domain.config import ContactCenterConfig, LiveConfig
 from frontdesk.domain.errors import Conflict
+from frontdesk.observability.logs import get_logger
 from frontdesk.settings import (
     ConfigError,
     Settings,
@@ -30,7 +30,7 @@ from frontdesk.settings import (
 )
 from frontdesk.storage.interfaces import Transaction
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # one reload at a time per running configuration (keyed weakly: nothing outlives its server)
 _LOCKS: WeakKeyDictionary[LiveConfig, asyncio.Lock] = WeakKeyDictionary()
@@ -102,19 +102,25 @@ async def check_config(frontdesk: Reloadable, new: ContactCenterConfig) -> None:
         await _refuse_removals(tx, frontdesk.live.current, new)
 
 
-async def apply_config(frontdesk: Reloadable, new: ContactCenterConfig) -> None:
+async def apply_config(frontdesk: Reloadable, new: ContactCenterConfig, source: str) -> None:
     """Swap in ``new`` (already validated by ``frontdesk.settings``), or raise ConfigError and
-    leave the running configuration untouched."""
+    leave the running configuration untouched. ``source`` says where it came from, for the log
+    (the admin API's agent is in the log context)."""
     async with _lock(frontdesk.live):
         old = frontdesk.live.current
         # the check and the swap under the storage lock: no chat can start in between
         async with frontdesk.agents.journal.read() as tx:
-            await _refuse_removals(tx, old, new)
+            try:
+                await _refuse_removals(tx, old, new)
+            except ConfigError as exc:
+                log.warning("configuration refused; the running configuration is kept", source=source,
+                            error=str(exc))
+                raise
             frontdesk.live.replace(new)
         frontdesk.settings = replace(frontdesk.settings, contact_center=new)
         await frontdesk.agents.provision()
         await _retire_removed_agents(frontdesk, old, new)
-    log.info("configuration applied: %d tenant(s)", len(new.tenants))
+    log.info("configuration applied", source=source, tenants=len(new.tenants))
 
 
 async def _retire_removed_agents(frontdesk: Reloadable, old: ContactCenterConfig, new: ContactCenterConfig) -> None:
@@ -132,29 +138,33 @@ async def _retire_removed_agents(frontdesk: Reloadable, old: ContactCenterConfig
         await frontdesk.access.retire(agent_id)
 
 
-async def reload_from_file(frontdesk: Reloadable) -> None:
+async def reload_from_file(frontdesk: Reloadable, source: str) -> None:
     """Re-read the configuration file the server was started with and apply its contact-center
     part. Its ``[server]`` table is validated but changes to it wait for a restart."""
     path = frontdesk.settings.config_file
     if path is None:
         raise NoConfigFile("the server runs the embedded demo: there is no configuration file to re-read")
-    await apply_config(frontdesk, load_settings(path).contact_center)
+    try:
+        config = load_settings(path).contact_center
+    except ConfigError as exc:
+        log.warning("configuration refused; the running configuration is kept", source=source, file=str(path),
+                    error=str(exc))
+        raise
+    await apply_config(frontdesk, config, f"{source}: {path}")
 
 
 async def reload_on_signal(frontdesk: Reloadable) -> bool:
     """``reload_from_file`` for SIGHUP: logs the outcome, never raises (the server keeps running)."""
     try:
-        await reload_from_file(frontdesk)
+        await reload_from_file(frontdesk, "SIGHUP")
     except NoConfigFile as exc:
-        log.warning("configuration not reloaded: %s", exc)
+        log.warning("configuration not reloaded", source="SIGHUP", error=str(exc))
         return False
-    except ConfigError as exc:
-        log.error("configuration reload failed; the running configuration is kept: %s", exc)
-        return False
+    except ConfigError:
+        return False  # logged where it was refused
     except Exception:
-        log.exception("configuration reload failed; the running configuration is kept")
+        log.exception("configuration reload failed; the running configuration is kept", source="SIGHUP")
         return False
-    log.info("configuration reloaded from %s", frontdesk.settings.config_file)
     return True
 
 
@@ -184,12 +194,18 @@ class ConfigAdmin:
         await check_config(self.frontdesk, self.parse(document))
 
     async def apply(self, document: dict[str, Any]) -> dict[str, Any]:
-        await apply_config(self.frontdesk, self.parse(document))
+        try:
+            config = self.parse(document)
+        except ConfigError as exc:
+            log.warning("configuration refused; the running configuration is kept", source="admin API",
+                        error=str(exc))
+            raise
+        await apply_config(self.frontdesk, config, "admin API")
         return self.document()
 
     async def reload(self) -> dict[str, Any]:
         try:
-            await reload_from_file(self.frontdesk)
+            await reload_from_file(self.frontdesk, "admin API reload")
         except NoConfigFile as exc:
             raise Conflict(str(exc)) from None
         return self.document()

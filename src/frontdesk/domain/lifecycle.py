@@ -6,6 +6,7 @@ from frontdesk.domain.config import EntryConfig
 from frontdesk.domain.errors import Conflict, Forbidden, NotFound
 from frontdesk.domain.ids import new_msg_id, new_party_id
 from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
+from frontdesk.domain.offers import offer_decided
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import AgentRecord, PartyRecord, SessionRecord, TimerRecord
 
@@ -92,7 +93,7 @@ async def end_session(ctx: ActionContext, session: SessionRecord, reason: str, c
     for party in await active_parties(ctx, session):
         await party_leaves(ctx, session, party, customer_sees)
     if session.offered_agent_id:
-        await ctx.tx.offers.decide(session.chat_id, session.offered_agent_id, "withdrawn", ctx.now)
+        await offer_decided(ctx, session.chat_id, session.offered_agent_id, "withdrawn")
         ctx.wake_agent(session.offered_agent_id)
         session.offered_agent_id = ""
     for invited in session.invited_agents:

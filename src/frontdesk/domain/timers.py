@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from dataclasses import replace
 
 from frontdesk.domain import routing, scenario
@@ -28,10 +27,12 @@ from frontdesk.domain.lifecycle import (
 )
 from frontdesk.domain.logout import log_out
 from frontdesk.domain.service import EngineService
+from frontdesk.observability.context import bound
+from frontdesk.observability.logs import get_logger
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import SessionRecord, TimerRecord
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 BATCH = 100  # timers handled per pass; the loop comes back at once while more are due
 MAX_SLEEP_SECS = 1.0  # bound on how late a timer set by another node (or a clock jump) is noticed
@@ -43,6 +44,20 @@ MAX_TIMER_FAILURES = 5  # failures in a row after which the timer is dropped (lo
 def retry_delay_secs(failures: int) -> float:
     """How long after its ``failures``-th failure in a row a timer is tried again."""
     return min(RETRY_MAX_SECS, RETRY_FIRST_SECS * 2.0 ** max(0, failures - 1))
+
+
+def _subject(timer: TimerRecord) -> dict[str, str]:
+    """The log context of a timer: its chat, or the agent or tenant of a timer keyed by one."""
+    if timer.kind == AGENT_LOST:
+        return {"agent": str(timer.payload.get("agent_id", ""))}
+    if timer.kind == routing.EWT_REFRESH_TIMER:
+        return {"tenant": timer.chat_id.removeprefix("tenant:")}
+    return {"chat": timer.chat_id}
+
+
+def _kind_label(kind: str) -> str:
+    """A timer kind as a metric label: the form timeouts (one kind per form) count as one."""
+    return FORM_TIMEOUT_PREFIX.rstrip(":") if kind.startswith(FORM_TIMEOUT_PREFIX) else kind
 
 
 class TimerService(EngineService):
@@ -70,14 +85,15 @@ class TimerService(EngineService):
                 return fired
             for timer in due:
                 tried.add((timer.chat_id, timer.kind, timer.due_at))
-                try:
-                    await self._fire(timer)
-                except Exception:
-                    log.exception("timer %s of chat %s failed (%d of %d in a row)", timer.kind, timer.chat_id,
-                                  timer.failures + 1, MAX_TIMER_FAILURES)
-                    await self._back_off(timer)
-                else:
-                    fired += 1
+                with bound(**_subject(timer)):
+                    try:
+                        await self._fire(timer)
+                    except Exception:
+                        log.exception("timer failed", timer=timer.kind, failures=timer.failures + 1,
+                                      max_failures=MAX_TIMER_FAILURES)
+                        await self._back_off(timer)
+                    else:
+                        fired += 1
 
     async def _back_off(self, timer: TimerRecord) -> None:
         """Reschedule a timer whose handler raised, or drop it after ``MAX_TIMER_FAILURES``."""
@@ -88,8 +104,7 @@ class TimerService(EngineService):
                 return  # fired, moved or cancelled meanwhile
             if failures >= MAX_TIMER_FAILURES:
                 await ctx.tx.timers.cancel(timer.chat_id, timer.kind)
-                log.error("timer %s of chat %s failed %d times in a row: dropped", timer.kind, timer.chat_id,
-                          failures)
+                log.error("timer dropped: failed too often in a row", timer=timer.kind, failures=failures)
                 return
             await ctx.tx.timers.set(replace(current, due_at=ctx.now + retry_delay_secs(failures), failures=failures))
 
@@ -100,6 +115,8 @@ class TimerService(EngineService):
             if current is None or current.due_at != timer.due_at:
                 return
             await ctx.tx.timers.cancel(timer.chat_id, timer.kind)
+            lag = max(0.0, ctx.now - timer.due_at)
+            ctx.after_commit(lambda: self.journal.metrics.timer_lag.labels(_kind_label(timer.kind)).observe(lag))
             if timer.kind == routing.EWT_REFRESH_TIMER:
                 await routing.refresh_estimates(ctx, self.config, timer.chat_id.removeprefix("tenant:"))
                 return
@@ -121,7 +138,7 @@ class TimerService(EngineService):
             elif timer.kind.startswith(FORM_TIMEOUT_PREFIX):
                 await self._expire_form(ctx, session, int(timer.payload["form_request_id"]))
             else:
-                log.warning("unknown timer kind %s on chat %s", timer.kind, timer.chat_id)
+                log.warning("unknown timer kind", timer=timer.kind)
 
     async def _warn(self, ctx: ActionContext, session: SessionRecord) -> None:
         entry = self.entry_for(session)
@@ -135,6 +152,7 @@ class TimerService(EngineService):
         entry = self.entry_for(session)
         msg = entry.inactivity_timeout_msg if entry else DEFAULT_INACTIVITY_TIMEOUT_MSG
         await ctx.emit(session, to_everyone(ev.inactivity_timeout(msg, ctx.now)))
+        ctx.note("chat ended: customer inactive", chat=session.chat_id, tenant=session.tenant)
         # the customer's client ends the chat on inactivity_timeout: no party_left is queued for it,
         # and chat_session_ended only for the clients that poll on (bridges, SDKs)
         await end_session(ctx, session, "inactivity_timeout", customer_sees=False,
@@ -147,6 +165,7 @@ class TimerService(EngineService):
             return
         form.state = "expired"
         await ctx.tx.forms.update(form)
+        ctx.note("form timed out", chat=session.chat_id, form=form.form_name)
         await ctx.emit(session, to_staff({"event": "frontdesk_form_expired", "form_request_id": form_request_id,
                                           "form_name": form.form_name, "timestamp": ev.ts_string(ctx.now)},
                                          "system"))
@@ -159,6 +178,8 @@ class TimerService(EngineService):
         if agent is None or agent.state == "logged_out":
             return
         await log_out(ctx, self.config, agent)
+        ctx.note("agent lost: its desktop stayed away past the grace period; logged out, chats released",
+                 agent=agent_id, tenant=agent.tenant)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fire timers until ``stop`` is set (the server's background task)."""

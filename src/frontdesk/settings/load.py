@@ -87,7 +87,8 @@ def parse_settings(raw: dict[str, Any], base_dir: Path, overrides: dict[str, Any
         "poll_hold_secs": server.poll_hold_secs, "cookie_secure": server.cookie_secure,
         "token_ttl_secs": server.token_ttl_secs, "sqlite_synchronous": server.sqlite_synchronous,
         "max_connections": server.max_connections, "header_timeout_secs": server.header_timeout_secs,
-        "keep_alive_secs": server.keep_alive_secs, "max_header_bytes": server.max_header_bytes, **(overrides or {})}
+        "keep_alive_secs": server.keep_alive_secs, "max_header_bytes": server.max_header_bytes,
+        "log_format": server.log_format, "log_level": server.log_level, **(overrides or {})}
     config = contact_center(file.document(), base_dir, None, "server.default_tenant")
     return Settings(contact_center=config, is_demo=False, **values)
 
