@@ -39,31 +39,43 @@ def _readable(scope: Scope) -> bool:
     return scope.get("method") in ("GET", "HEAD")
 
 
+Answer = Callable[[Scope, Send], Awaitable[None]]
+
+
+class _Endpoint:
+    """An ASGI application answering GET and HEAD with ``answer`` (an object, not a function, so
+    that routers mount it as ASGI rather than as a request handler)."""
+
+    def __init__(self, answer: Answer) -> None:
+        self._answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not _readable(scope):
+            await _json(scope, send, 405, {"detail": "Method Not Allowed"})
+            return
+        await self._answer(scope, send)
+
+
 class Probes:
-    """The three endpoints of one server."""
+    """The three endpoints of one server: ``healthz``, ``readyz`` and ``metrics`` (ASGI apps)."""
 
     def __init__(self, ready: ReadinessCheck, scrape: Scrape) -> None:
         self._ready = ready
         self._scrape = scrape
+        self.healthz = _Endpoint(self._alive)
+        self.readyz = _Endpoint(self._readiness)
+        self.metrics = _Endpoint(self._metrics)
 
-    async def healthz(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not _readable(scope):
-            await _json(scope, send, 405, {"detail": "Method Not Allowed"})
-            return
+    @staticmethod
+    async def _alive(scope: Scope, send: Send) -> None:
         await _json(scope, send, 200, {"status": "alive"})
 
-    async def readyz(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not _readable(scope):
-            await _json(scope, send, 405, {"detail": "Method Not Allowed"})
-            return
+    async def _readiness(self, scope: Scope, send: Send) -> None:
         reasons = await self._ready()
         if reasons:
             await _json(scope, send, 503, {"status": "not ready", "reasons": reasons})
         else:
             await _json(scope, send, 200, {"status": "ready"})
 
-    async def metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not _readable(scope):
-            await _json(scope, send, 405, {"detail": "Method Not Allowed"})
-            return
+    async def _metrics(self, scope: Scope, send: Send) -> None:
         await _answer(scope, send, 200, await self._scrape(), CONTENT_TYPE)

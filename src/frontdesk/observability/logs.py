@@ -31,7 +31,9 @@ class _FrontdeskHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def _shared() -> list[Processor]:
     return [structlog.contextvars.merge_contextvars, structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name, structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact_fields]
+            # a traceback becomes plain text (never the frames' local variables, which hold requests and
+            # their headers) before the redaction, so that it is redacted too
+            structlog.processors.format_exc_info, redact_fields]
 
 
 def ensure_configured() -> None:
@@ -50,8 +52,9 @@ def ensure_configured() -> None:
 
 def _renderer(log_format: str, colors: bool) -> list[Processor]:
     if log_format == "json":
-        return [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer(sort_keys=False)]
-    return [structlog.dev.ConsoleRenderer(colors=colors, sort_keys=False)]
+        return [structlog.processors.JSONRenderer(sort_keys=False)]
+    return [structlog.dev.ConsoleRenderer(colors=colors, sort_keys=False,
+                                          exception_formatter=structlog.dev.plain_traceback)]
 
 
 def configure_logging(log_format: str = "text", level: str = "info", stream: IO[str] | None = None) -> logging.Handler:

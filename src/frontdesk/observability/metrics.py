@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -27,6 +27,7 @@ class Metrics:
     """Every metric family of frontdesk, registered in ``registry``."""
 
     def __init__(self) -> None:
+        disable_created_metrics()  # no *_created series: they double the text and no alert uses them
         r = self.registry = CollectorRegistry(auto_describe=True)
         self.events_appended = Counter("frontdesk_events_appended", "Events appended to chat logs, by origin",
                                        ["origin"], registry=r)

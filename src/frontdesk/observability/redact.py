@@ -19,6 +19,9 @@ SECRET_FIELDS = frozenset({"token", "ticket", "password", "password_hash", "auth
                            "set_cookie", "secret", "credential", "session_cookie", "access_token"})
 _QUERY_SECRET = re.compile(r"([?&;](?:token|ticket|access_token|password|session)=)[^&\s\"';]*", re.IGNORECASE)
 _AUTH_SCHEME = re.compile(r"(\b(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/=\-]+", re.IGNORECASE)
+# a header as a library's debug line prints it: (b'cookie', b'…'), ('Authorization', '…')
+_HEADER_PAIR = re.compile(r"(\(b?['\"](?:authorization|cookie|set-cookie|proxy-authorization)['\"],\s*b?['\"])"
+                          r"[^'\"]*", re.IGNORECASE)
 _HEADER = re.compile(r"((?:^|[\s\"'{,])(?:authorization|cookie|set-cookie)[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n,}]*",
                      re.IGNORECASE)
 
@@ -29,6 +32,7 @@ def redact_text(text: str) -> str:
         return text  # no query string, header or scheme: nothing to mask (the common case, cheaply)
     text = _QUERY_SECRET.sub(r"\1" + MASK, text)
     text = _AUTH_SCHEME.sub(r"\1" + MASK, text)
+    text = _HEADER_PAIR.sub(r"\1" + MASK, text)
     return _HEADER.sub(r"\1" + MASK, text)
 
 
