@@ -29,9 +29,10 @@ async def test_readyz_answers_503_while_draining_and_held_polls_are_answered_emp
         chat_id = (await customer.request_chat())["chat_id"]
         await customer.poll(chat_id)  # the welcome and the status: the next poll is held
         held = asyncio.ensure_future(customer.poll(chat_id))
-        while live.frontdesk.polls.held == 0:
-            assert not held.done(), await held
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(10):
+            while live.frontdesk.polls.held == 0:  # noqa: ASYNC110 - a counter of the server, no event to wait on
+                assert not held.done(), await held
+                await asyncio.sleep(0.01)
         live.frontdesk.begin_drain()  # what SIGTERM and Ctrl-C start (frontdesk.server.DrainingServer)
         assert await asyncio.wait_for(held, timeout=10) == []
         ready = await http.get(f"{live.base_url}/readyz")
