@@ -30,7 +30,7 @@ async def test_readyz_answers_503_while_draining_and_held_polls_are_answered_emp
         await customer.poll(chat_id)  # the welcome and the status: the next poll is held
         held = asyncio.ensure_future(customer.poll(chat_id))
         async with asyncio.timeout(10):
-            while live.frontdesk.polls.held == 0:  # noqa: ASYNC110 - a counter of the server, no event to wait on
+            while live.frontdesk.polls.held == 0:
                 assert not held.done(), await held
                 await asyncio.sleep(0.01)
         live.frontdesk.begin_drain()  # what SIGTERM and Ctrl-C start (frontdesk.server.DrainingServer)
