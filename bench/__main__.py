@@ -16,7 +16,6 @@ import os
 import platform
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -157,9 +156,9 @@ async def _run_system(system: System, scale: Scale, workloads: set[str], cpu: in
                       progress: Progress) -> dict[str, Any]:
     progress.system = system.name
     progress.step("starting server")
-    try:  # stopped whatever happens, a server that never got ready included
-        system.launch(cpu)
-        await system.wait_ready()
+    system.launch(cpu)
+    await system.wait_ready()
+    try:
         return await Runner(system, scale, progress).run(workloads)
     finally:
         system.stop()
@@ -218,10 +217,6 @@ def _report_only(args: argparse.Namespace) -> int:
     return 0
 
 
-def _exit_on_signal(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parse_args(argv)
@@ -234,8 +229,6 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = args.out.resolve() / stamp  # absolute: the servers run with it as their working directory
     run_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"meta": _meta(args, scale, pinning, argv), "systems": {}}
-    # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C, so that every started server is stopped
-    signal.signal(signal.SIGTERM, _exit_on_signal)
     # no collector pauses inside latency windows: the workloads collect between windows instead
     gc.disable()
     try:

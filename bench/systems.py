@@ -8,7 +8,6 @@ at once); the baseline's agents are just an index the baseline assigns round-rob
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import signal
@@ -129,16 +128,12 @@ class System(ABC):
         return dict(os.environ)
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL after ``STOP_TIMEOUT_SECS``, to the server's whole process group
-        (its own session: ``launch``), so that nothing it started outlives it."""
         if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(STOP_TIMEOUT_SECS)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.kill()
                 self.process.wait()
         if self._log is not None:
             self._log.close()

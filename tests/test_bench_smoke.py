@@ -25,9 +25,13 @@ MARKER_VARIABLE = "FRONTDESK_BENCH_SMOKE_RUN"  # inherited by every process the 
 
 
 def _assert_exactly_once(row: dict[str, Any], what: str) -> None:
+    """Everything sent arrived once and in order. On a loaded machine a step may not drain within its
+    window: what arrives while it settles is late, not lost (speed is never asserted here)."""
     assert row["sent"] > 0, what
-    assert row["delivered"] == row["sent"], what
-    assert (row["lost"], row["duplicated"], row["reordered"], row["unexpected"]) == (0, 0, 0, 0), what
+    late = row.get("arrived_after_drain", 0)
+    assert row["delivered"] + late == row["sent"], what
+    lost = row["lost_after_settle"] if "lost_after_settle" in row else row["lost"]
+    assert (lost, row["duplicated"], row["reordered"], row["unexpected"]) == (0, 0, 0, 0), what
 
 
 def _marked_processes(marker: str) -> list[int]:
