@@ -1,6 +1,7 @@
-"""``python -m bench``: run the workloads against frontdesk and the baseline, write the report.
+"""``python -m bench``: run the workloads against the systems, write the report.
 
-    python -m bench                      # the full run (about 20 minutes on 2 cores)
+    python -m bench                      # the full run: frontdesk (SQLite), frontdesk-pg1/-pg2 (PostgreSQL
+                                         # + Redis, 1 and 2 workers) and the baseline
     python -m bench --quick              # seconds: tiny sessions and rates, to check the harness
     python -m bench --sessions 1000,5000 --workloads W2,W3 --systems frontdesk
 """
@@ -26,9 +27,12 @@ import orjson
 import uvloop
 from tqdm import tqdm
 
-from bench import report
+from bench import processes, report
 from bench.loadgen import raise_nofile_limit
-from bench.systems import Baseline, Frontdesk, System
+from bench.profile import Profiler
+from bench.profile import available as profiler_available
+from bench.services import DEFAULT_PG_ADMIN_URL, DEFAULT_REDIS_URL, ServiceUrls
+from bench.systems import Baseline, Frontdesk, FrontdeskCluster, System
 from bench.workloads import QUICK, Runner, Scale
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -37,6 +41,10 @@ README_START = "<!-- bench:latest:start -->"
 README_END = "<!-- bench:latest:end -->"
 SERVER_CPU = 0
 LOAD_CPU = 1
+SYSTEMS = ("frontdesk", "frontdesk-pg1", "frontdesk-pg2", "baseline")
+DEFAULT_SYSTEMS = ",".join(SYSTEMS)
+# what CI's smoke test runs (tests/test_bench_smoke.py); `--quick --systems all` checks every system
+QUICK_DEFAULT_SYSTEMS = "frontdesk,baseline"
 
 
 class Progress:
@@ -76,7 +84,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--hold-secs", type=float, help="long-poll hold (default 10, quick 0.5)")
     parser.add_argument("--w3-rates", help="comma-separated W3 rates (msg/s)")
     parser.add_argument("--w3-secs", type=float, help="seconds per W3 rate")
-    parser.add_argument("--systems", default="frontdesk,baseline", help="frontdesk,baseline (default both)")
+    parser.add_argument("--w4-rates", help="comma-separated W4 rates (msg/s), rising")
+    parser.add_argument("--pg-url", default=DEFAULT_PG_ADMIN_URL,
+                        help="PostgreSQL to create the runs' databases in (a database to connect to first)")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis of the PostgreSQL + Redis systems")
+    parser.add_argument("--profile", metavar="WORKLOADS",
+                        help="py-spy profiles of the frontdesk systems during these workloads' steps (e.g. W1,W2)")
+    parser.add_argument("--systems", help=f"which of {', '.join(SYSTEMS)} (or 'all'); default: all, with --quick "
+                                          f"{QUICK_DEFAULT_SYSTEMS}")
     parser.add_argument("--workloads", default=",".join(ALL_WORKLOADS),
                         help="which of W1..W6 to run (sessions are always created, so W1 always runs)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results", help="results directory")
@@ -86,6 +101,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--report-only", type=Path, metavar="RESULTS_JSON",
                         help="measure nothing: write the report (and with --update-latest yes, LATEST.md) again "
                              "from this results.json, beside it")
+    parser.add_argument("--load-note", help="what else ran on the machine during the run (goes into the report)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and load generator to CPUs")
     parser.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
     parser.add_argument("--update-latest", choices=("auto", "yes", "no"), default="auto",
@@ -105,18 +121,54 @@ def _scale(args: argparse.Namespace) -> Scale:
         changes["w3_rates"] = tuple(int(x) for x in args.w3_rates.split(","))
     if args.w3_secs:
         changes["w3_secs"] = args.w3_secs
+    if args.w4_rates:
+        changes["w4_rates"] = tuple(int(x) for x in args.w4_rates.split(","))
     return dataclasses.replace(scale, **changes)
 
 
-def _pinning(enabled: bool) -> tuple[int | None, str]:
+def _system_names(args: argparse.Namespace) -> list[str]:
+    chosen = args.systems or (QUICK_DEFAULT_SYSTEMS if args.quick else DEFAULT_SYSTEMS)
+    names = list(SYSTEMS) if chosen.strip() == "all" else [n.strip() for n in chosen.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SYSTEMS]
+    if unknown:
+        raise SystemExit(f"unknown system {unknown[0]!r} (known: {', '.join(SYSTEMS)}, all)")
+    return names
+
+
+def _make_system(name: str, scale: Scale, run_dir: Path, services: ServiceUrls) -> System:
+    common: dict[str, Any] = {"name": name, "hold_secs": scale.hold_secs, "agents": scale.agents, "run_dir": run_dir}
+    if name == "frontdesk":
+        return Frontdesk(**common)
+    if name == "baseline":
+        return Baseline(**common)
+    return FrontdeskCluster(**common, workers=int(name.removeprefix("frontdesk-pg")), services=services)
+
+
+def _pinning(enabled: bool) -> tuple[bool, str]:
+    """Pin the load generator to ``LOAD_CPU`` (servers are pinned as they start, see
+    :func:`_server_cpus`); False with the reason when pinning is off or impossible."""
     if not enabled:
-        return None, "none (--no-pin)"
+        return False, "none (--no-pin)"
     cpus = os.sched_getaffinity(0)
     if not {SERVER_CPU, LOAD_CPU} <= cpus or shutil.which("taskset") is None:
-        return None, f"none (needs CPUs {SERVER_CPU} and {LOAD_CPU} and taskset; have {sorted(cpus)})"
+        return False, f"none (needs CPUs {SERVER_CPU} and {LOAD_CPU} and taskset; have {sorted(cpus)})"
     os.sched_setaffinity(0, {LOAD_CPU})
-    return SERVER_CPU, (f"server on CPU {SERVER_CPU} (taskset -c {SERVER_CPU}), load generator on CPU {LOAD_CPU} "
-                        "(sched_setaffinity)")
+    return True, (f"one-process servers on CPU {SERVER_CPU} (taskset -c {SERVER_CPU}), load generator on CPU "
+                  f"{LOAD_CPU} (sched_setaffinity); frontdesk-pg2's two workers on CPUs {SERVER_CPU},{LOAD_CPU}, "
+                  "so the load generator shares a core with one of them; PostgreSQL and Redis (machine services) "
+                  "are not pinned")
+
+
+def _server_cpus(pinned: bool, workers: int) -> tuple[tuple[int, ...] | None, str]:
+    """The CPUs a server of ``workers`` processes is pinned to: one per worker (the server CPU first,
+    then the load generator's), and how that reads in the report."""
+    if not pinned:
+        return None, "not pinned"
+    cpus = (SERVER_CPU, LOAD_CPU)[:workers] if workers <= 2 else None
+    if cpus is None:
+        return None, f"not pinned ({workers} workers on {os.cpu_count()} CPUs)"
+    shared = " (shared with the load generator)" if LOAD_CPU in cpus else ""
+    return cpus, f"taskset -c {','.join(map(str, cpus))}{shared}"
 
 
 def _meta(args: argparse.Namespace, scale: Scale, pinning: str, argv: list[str]) -> dict[str, Any]:
@@ -140,6 +192,8 @@ def _meta(args: argparse.Namespace, scale: Scale, pinning: str, argv: list[str])
         for line in f:
             if line.startswith("MemTotal:"):
                 mem_kib = int(line.split()[1])
+    with open("/proc/loadavg", encoding="ascii") as f:
+        loadavg = " / ".join(f.read().split()[:3])
     commit = git("rev-parse", "--short", "HEAD")
     dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     return {
@@ -148,35 +202,46 @@ def _meta(args: argparse.Namespace, scale: Scale, pinning: str, argv: list[str])
         "cpu_model": cpu_model, "cpus": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
         "kernel": platform.release(), "python": platform.python_version(), "frontdesk_version": __version__,
         "git_commit": commit + ("+changes" if dirty else ""), "pinning": pinning,
-        "scale": dataclasses.asdict(scale),
+        "scale": dataclasses.asdict(scale), "loadavg_at_start": loadavg, "load_note": args.load_note or "",
     }
 
 
-async def _run_system(system: System, scale: Scale, workloads: set[str], cpu: int | None,
-                      progress: Progress) -> dict[str, Any]:
+async def _run_system(system: System, scale: Scale, workloads: set[str], pinned: bool,
+                      profile: set[str], progress: Progress) -> dict[str, Any]:
     progress.system = system.name
     progress.step("starting server")
-    system.launch(cpu)
-    await system.wait_ready()
+    cpus, pinning = _server_cpus(pinned, system.workers)
     try:
-        return await Runner(system, scale, progress).run(workloads)
+        system.launch(cpus)
+        await system.wait_ready()
+        profiler = None
+        if profile and isinstance(system, Frontdesk):
+            profiler = Profiler(system.pid, system.run_dir, system.name, profile, processes=system.workers)
+        result = await Runner(system, scale, progress, profiler=profiler).run(workloads)
     finally:
+        progress.step("stopping server")
         system.stop()
+    return {"describe": system.describe(), "workers": system.workers, "pinning": pinning, **result,
+            **({"cleanup": system.extra} if system.extra else {})}
 
 
-async def _main(args: argparse.Namespace, scale: Scale, run_dir: Path, cpu: int | None,
+async def _main(args: argparse.Namespace, scale: Scale, run_dir: Path, pinned: bool,
                 results: dict[str, Any]) -> None:
     workloads = {w.strip().upper() for w in args.workloads.split(",")} | {"W1"}
-    progress = Progress(scale.estimate_secs() * len(args.systems.split(",")), enabled=not args.no_progress)
+    profile = {w.strip().upper() for w in args.profile.split(",")} if args.profile else set()
+    names = _system_names(args)
+    services = ServiceUrls(pg_admin_url=args.pg_url, redis_url=args.redis_url)
+    progress = Progress(scale.estimate_secs() * len(names), enabled=not args.no_progress)
     ticker = asyncio.ensure_future(progress.tick())
     try:
-        for name in args.systems.split(","):
-            name = name.strip()
-            kind = {"frontdesk": Frontdesk, "baseline": Baseline}.get(name)
-            if kind is None:
-                raise SystemExit(f"unknown system {name!r}")
-            system = kind(name=name, hold_secs=scale.hold_secs, agents=scale.agents, run_dir=run_dir)
-            results["systems"][name] = await _run_system(system, scale, workloads, cpu, progress)
+        for name in names:
+            system = _make_system(name, scale, run_dir, services)
+            try:
+                results["systems"][name] = await _run_system(system, scale, workloads, pinned, profile, progress)
+            except (RuntimeError, OSError) as exc:
+                # a system that cannot start (or a service that is not there) fails alone
+                results["systems"][name] = {"describe": system.describe(), "error": f"{type(exc).__name__}: {exc}"}
+                progress.log(f"{name} failed: {exc}")
             gc.collect()
     finally:
         ticker.cancel()
@@ -223,18 +288,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         return _report_only(args)
     scale = _scale(args)
+    _system_names(args)  # unknown names fail before anything starts
+    if args.profile and not profiler_available():
+        raise SystemExit("--profile needs py-spy (the bench extra: pip install -e '.[bench]')")
     raise_nofile_limit()
-    cpu, pinning = _pinning(not args.no_pin)
+    pinned, pinning = _pinning(not args.no_pin)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = args.out.resolve() / stamp  # absolute: the servers run with it as their working directory
     run_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"meta": _meta(args, scale, pinning, argv), "systems": {}}
     # no collector pauses inside latency windows: the workloads collect between windows instead
     gc.disable()
+    processes.terminate_on_sigterm()
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(_main(args, scale, run_dir, cpu, results))
+            runner.run(_main(args, scale, run_dir, pinned, results))
+    except KeyboardInterrupt:
+        print(f"interrupted; every server stopped; partial results: {run_dir / 'results.json'}", file=sys.stderr)
+        return 130
     finally:
+        processes.stop_all()  # whatever is still running: Ctrl-C, SIGTERM, a failure
         (run_dir / "results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     before = orjson.loads(args.compare.read_bytes()) if args.compare else None
     report_md = report.write(results, run_dir, before=before)
@@ -243,8 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"results: {run_dir / 'results.json'}\nreport:  {report_md}")
     for target in report.evaluate_targets(results):
         verdict = "n/a" if target["met"] is None else ("met" if target["met"] else "MISSED")
-        print(f"  [{verdict:>6}] {target['target']}: frontdesk {target['frontdesk']}, baseline {target['baseline']}")
-    return 0
+        print(f"  [{verdict:>6}] {target['target']}: {target['measured']} (compared with: {target['reference']})")
+    failed = [name for name, data in results["systems"].items() if "error" in data]
+    for name in failed:
+        print(f"  {name} failed: {results['systems'][name]['error']}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

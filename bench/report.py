@@ -1,8 +1,8 @@
-"""Results → Markdown report and PNG plots (matplotlib, Agg backend), and the target check."""
+"""Results → Markdown report and PNG plots (matplotlib, Agg backend); the targets are in
+``bench.targets``."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -12,109 +12,39 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # the backend is chosen first
 
-SYSTEMS = ("frontdesk", "baseline")
-STYLE = {"frontdesk": {"color": "tab:blue", "linestyle": "-"}, "baseline": {"color": "tab:gray", "linestyle": "--"}}
+from bench.targets import evaluate as evaluate_targets
+from bench.targets import fmt as _fmt
+from bench.targets import rows_of as _rows
+from bench.targets import system_data as _system
+from bench.targets import table as targets_table
+
+__all__ = ["PLOTS", "evaluate_targets", "render", "targets_table", "write"]
+
+SYSTEMS = ("frontdesk", "frontdesk-pg1", "frontdesk-pg2", "baseline")
+STYLE: dict[str, dict[str, Any]] = {"frontdesk": {"color": "tab:blue", "linestyle": "-"},
+         "frontdesk-pg1": {"color": "tab:green", "linestyle": "-."},
+         "frontdesk-pg2": {"color": "tab:orange", "linestyle": (0, (5, 1))},
+         "baseline": {"color": "tab:gray", "linestyle": "--"}}
+OTHER_STYLE: dict[str, Any] = {"color": "tab:purple", "linestyle": "-"}
 PLOTS = ("latency_cdf.png", "latency_vs_rate.png", "rss_vs_sessions.png")
-TARGET_W3_RATE = 1000
 
 Results = dict[str, Any]
 
 
-# ---- helpers ----------------------------------------------------------------------------------------
-
-def _fmt(value: Any, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, float):
-        if abs(value) >= 100:
-            return f"{value:,.0f}"
-        return f"{value:.{digits}f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
+def _present(results: Results) -> list[str]:
+    """The systems of this run, in the usual order (any other after them)."""
+    names = list(results.get("systems", {}))
+    return [n for n in SYSTEMS if n in names] + [n for n in names if n not in SYSTEMS]
 
 
-def _system(results: Results, name: str) -> dict[str, Any]:
-    systems: dict[str, Any] = results.get("systems", {})
-    return dict(systems.get(name) or {})
-
-
-def _rows(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    value = data.get(key)
-    return list(value) if isinstance(value, list) else []
-
-
-def _w3_at(data: dict[str, Any], rate: int) -> dict[str, Any] | None:
-    return next((r for r in _rows(data, "W3") if r.get("target_rate") == rate), None)
+def _style(system: str) -> dict[str, Any]:
+    return STYLE.get(system, OTHER_STYLE)
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or b == 0:
         return None
     return round(a / b, 2)
-
-
-# ---- targets ----------------------------------------------------------------------------------------
-
-def evaluate_targets(results: Results) -> list[dict[str, Any]]:
-    """Each target of the issue with frontdesk's and the baseline's figure and whether it is met."""
-    fd, bl = _system(results, "frontdesk"), _system(results, "baseline")
-    targets: list[dict[str, Any]] = []
-
-    def add(name: str, frontdesk: str, baseline: str, met: bool | None, ratio: float | None = None) -> None:
-        targets.append({"target": name, "frontdesk": frontdesk, "baseline": baseline, "ratio": ratio, "met": met})
-
-    w2f, w2b = _rows(fd, "W2"), _rows(bl, "W2")
-    if w2f:
-        top_f = w2f[-1]
-        top_b = next((r for r in w2b if r["sessions"] == top_f["sessions"]), None)
-        kib_f = top_f["rss_per_session_kib"]
-        kib_b = top_b["rss_per_session_kib"] if top_b else None
-        ratio = _ratio(kib_f, kib_b)
-        add(f"W2 at {top_f['sessions']:,} sessions: ≤ 16 KiB RSS per idle session, ≤ 1.5× baseline",
-            f"{_fmt(kib_f)} KiB", f"{_fmt(kib_b)} KiB",
-            kib_f <= 16 and (ratio is None or ratio <= 1.5), ratio)
-
-    rate = TARGET_W3_RATE if _w3_at(fd, TARGET_W3_RATE) else max((r["target_rate"] for r in _rows(fd, "W3")), default=0)
-    w3f, w3b = _w3_at(fd, rate), _w3_at(bl, rate)
-    if w3f:
-        lat = w3f["latency"]
-        blat = w3b["latency"] if w3b else {}
-        add(f"W3 at {rate:,} msg/s: p50 ≤ 2 ms, p99 ≤ 10 ms",
-            f"p50 {_fmt(lat['p50_ms'])} / p99 {_fmt(lat['p99_ms'])} ms",
-            f"p50 {_fmt(blat.get('p50_ms'))} / p99 {_fmt(blat.get('p99_ms'))} ms",
-            lat["p50_ms"] is not None and lat["p50_ms"] <= 2 and lat["p99_ms"] <= 10)
-        cpu_f, cpu_b = w3f["cpu_us_per_msg"], (w3b or {}).get("cpu_us_per_msg")
-        ratio = _ratio(cpu_f, cpu_b)
-        add(f"W3 at {rate:,} msg/s: server CPU per delivered message ≤ 3× baseline",
-            f"{_fmt(cpu_f)} µs", f"{_fmt(cpu_b)} µs", None if ratio is None else ratio <= 3, ratio)
-
-    w4f, w4b = fd.get("W4") or {}, bl.get("W4") or {}
-    if "steps" in w4f:
-        knee_f, knee_b = w4f.get("knee_rate"), w4b.get("knee_rate")
-        add("W4: ≥ 5,000 delivered msg/s (p99 ≤ 50 ms, nothing lost)",
-            f"knee {_fmt(knee_f)} msg/s (max delivered {_fmt(w4f.get('max_delivered_rate'))}/s)",
-            f"knee {_fmt(knee_b)} msg/s (max delivered {_fmt(w4b.get('max_delivered_rate'))}/s)",
-            (knee_f or 0) >= 5000, _ratio(knee_f, knee_b))
-
-    w1f, w1b = fd.get("W1") or {}, bl.get("W1") or {}
-    if w1f:
-        add("W1: ≥ 2,000 chats/s created (SQLite)", f"{_fmt(w1f.get('rate_per_sec'))} /s",
-            f"{_fmt(w1b.get('rate_per_sec'))} /s", (w1f.get("rate_per_sec") or 0) >= 2000,
-            _ratio(w1f.get("rate_per_sec"), w1b.get("rate_per_sec")))
-
-    w6f, w6b = fd.get("W6") or {}, bl.get("W6") or {}
-    if "sent" in w6f:
-        def churn(row: dict[str, Any]) -> str:
-            if "sent" not in row:
-                return "–"
-            return (f"{row['lost']} lost, {row['duplicated']} dup, {row['reordered']} reordered "
-                    f"of {row['sent']:,}")
-
-        add("W6 churn: 0 lost, 0 duplicated, in order", churn(w6f), churn(w6b),
-            w6f["lost"] == 0 and w6f["duplicated"] == 0 and w6f["reordered"] == 0
-            and w6f.get("event_seq_violations", 0) == 0 and w6f["sent"] > 0)
-    return targets
 
 
 # ---- plots ----------------------------------------------------------------------------------------
@@ -135,14 +65,14 @@ def _plot_cdf(results: Results) -> Any:
     fig, ax = plt.subplots(figsize=(8, 5))
     drawn = False
     colors = plt.get_cmap("viridis")
-    for system in SYSTEMS:
+    for system in _present(results):
         rows = [r for r in _rows(_system(results, system), "W3") if r["latency"].get("cdf_ms")]
         for i, row in enumerate(rows):
             points = [(ms, q) for q, ms in row["latency"]["cdf_ms"] if ms is not None and ms > 0]
             if not points:
                 continue
             xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, color=colors(i / max(1, len(rows) - 1) * 0.85), linestyle=STYLE[system]["linestyle"],
+            ax.plot(xs, ys, color=colors(i / max(1, len(rows) - 1) * 0.85), linestyle=_style(system)["linestyle"],
                     label=f"{system} {row['target_rate']:,}/s")
             drawn = True
     if not drawn:
@@ -151,7 +81,7 @@ def _plot_cdf(results: Results) -> Any:
     ax.set_xscale("log")
     ax.set_xlabel("agent send → customer receipt (ms, log)")
     ax.set_ylabel("fraction of messages")
-    ax.set_title("W3 end-to-end latency CDF (solid: frontdesk, dashed: baseline)")
+    ax.set_title("W3 end-to-end latency CDF (line style: system, colour: rate)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -161,14 +91,14 @@ def _plot_cdf(results: Results) -> Any:
 def _plot_rate(results: Results) -> Any:
     fig, (ax, ax_cpu) = plt.subplots(1, 2, figsize=(11, 4.5))
     drawn = False
-    for system in SYSTEMS:
+    for system in _present(results):
         data = _system(results, system)
         rows = [*_rows(data, "W3"), *(data.get("W4") or {}).get("steps", [])]
         rows = sorted((r for r in rows if r["latency"]["p99_ms"] is not None), key=lambda r: r["target_rate"])
         if not rows:
             continue
         rates = [r["target_rate"] for r in rows]
-        style = STYLE[system]
+        style = _style(system)
         ax.plot(rates, [r["latency"]["p50_ms"] for r in rows], marker="o", label=f"{system} p50",
                 color=style["color"], linestyle=style["linestyle"])
         ax.plot(rates, [r["latency"]["p99_ms"] for r in rows], marker="^", label=f"{system} p99", alpha=0.7,
@@ -197,13 +127,13 @@ def _plot_rate(results: Results) -> Any:
 def _plot_rss(results: Results) -> Any:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     drawn = False
-    for system in SYSTEMS:
+    for system in _present(results):
         rows = _rows(_system(results, system), "W2")
         if not rows:
             continue
         xs = [r["sessions"] for r in rows]
         ax.plot(xs, [r["rss_growth_bytes"] / 2**20 for r in rows], marker="o", label=system,
-                color=STYLE[system]["color"], linestyle=STYLE[system]["linestyle"])
+                color=_style(system)["color"], linestyle=_style(system)["linestyle"])
         for r in rows:
             ax.annotate(f"{r['rss_per_session_kib']:.1f} KiB", (r["sessions"], r["rss_growth_bytes"] / 2**20),
                         textcoords="offset points", xytext=(4, 4), fontsize=7)
@@ -228,13 +158,6 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return [*lines, ""]
 
 
-def targets_table(results: Results) -> list[str]:
-    rows = [[t["target"], t["frontdesk"], t["baseline"], t["ratio"],
-             "n/a" if t["met"] is None else ("**met**" if t["met"] else "**missed**")]
-            for t in evaluate_targets(results)]
-    return _table(["target", "frontdesk", "baseline", "frontdesk ÷ baseline", "result"], rows)
-
-
 def render(results: Results, image_prefix: str = "", before: Results | None = None,
            after: Results | None = None) -> str:
     """The report of ``results``; with ``before``, a before/after section comparing frontdesk in
@@ -247,27 +170,40 @@ def render(results: Results, image_prefix: str = "", before: Results | None = No
         f"- Machine: {meta.get('cpu_model', '?')}, {meta.get('cpus', '?')} cores, "
         f"{_fmt(meta.get('memory_gib'))} GiB, Linux {meta.get('kernel', '?')}, Python {meta.get('python', '?')}.",
         f"- Pinning: {meta.get('pinning', '?')}.",
-        f"- frontdesk {meta.get('frontdesk_version', '?')} at commit {meta.get('git_commit', '?')}: one "
-        "process, embedded SQLite (WAL, synchronous=NORMAL) on local disk, uvicorn + httptools + uvloop. "
-        "Baseline: `bench/baseline.py`, a raw ASGI long-poll app with in-memory lists on the same uvicorn "
-        "settings. Both run in the same harness run, one after the other, on fresh processes.",
+        f"- frontdesk {meta.get('frontdesk_version', '?')} at commit {meta.get('git_commit', '?')}, uvicorn + "
+        "httptools + uvloop. The systems run in the same harness run, one after the other, each on fresh "
+        "processes (and a fresh database):",
+    ]
+    for name in _present(results):
+        data = _system(results, name)
+        lines.append(f"  - {data.get('describe', name)}; pinning: {data.get('pinning', '?')}"
+                     + (f"; **failed: {data['error']}**" if "error" in data else ""))
+    if meta.get("load_note"):
+        lines.append(f"- Machine load: {meta['load_note']}")
+    if meta.get("loadavg_at_start"):
+        lines.append(f"- Load average (1/5/15 min) at the start of the run: {meta['loadavg_at_start']}.")
+    lines += [
         f"- Long-poll hold {scale.get('hold_secs')} s; sessions {scale.get('levels')}; "
         f"{scale.get('agents')} auto-accepting agents of 100 chats each.",
         "- Load: one asyncio process (uvloop) with a hand-written HTTP/1.1 keep-alive client; every customer "
         "holds its own connection and re-polls at once. Agent messages and customer posts are sent open loop "
         "on a fixed schedule over a connection pool; latency is from the moment the request is written to the "
-        "moment the customer's poll response is complete (same process, monotonic clock). CPU and RSS come from "
-        "`/proc/<pid>/stat` and `/proc/<pid>/status` of the server process.",
+        "moment the customer's poll response is complete (same process, monotonic clock).",
+        "- CPU and RSS come from `/proc/<pid>/stat` and `/proc/<pid>/status`, summed over every process of the "
+        "server (with `--workers`, the supervisor and its workers). \"Services\" is the CPU of the PostgreSQL "
+        "backends connected to the system's own database plus every redis-server process (Redis is shared with "
+        "whatever else uses the machine's Redis; PostgreSQL's background writers are not counted).",
         f"- Command: `{meta.get('command', 'python -m bench')}`", "",
         "## Targets", "", *targets_table(results),
     ]
     lines += _w1(results) + _w2(results) + _w3(results) + _w4(results) + _w5(results) + _w6(results)
+    lines += _profiles(results)
     if before is not None:
         lines += before_after(before, after if after is not None else results)
     lines += ["## Plots", ""]
     for name in PLOTS:
         lines += [f"![{name[:-4]}]({image_prefix}{name})", ""]
-    errors: dict[str, dict[str, int]] = {s: _system(results, s)["errors"] for s in SYSTEMS
+    errors: dict[str, dict[str, int]] = {s: _system(results, s)["errors"] for s in _present(results)
                                          if _system(results, s).get("errors")}
     if errors:
         lines += ["## Errors seen by the load generator", ""]
@@ -277,62 +213,125 @@ def render(results: Results, image_prefix: str = "", before: Results | None = No
     return "\n".join(lines)
 
 
+def _uses_services(results: Results) -> bool:
+    return any(_system(results, s).get("describe", "").find("PostgreSQL") >= 0 for s in _present(results))
+
+
+def _by_process(values: dict[str, Any] | None) -> str | None:
+    """``{pid: figure}`` of a multi-process server as ``a / b / c`` in pid order (the supervisor first)."""
+    if not values:
+        return None
+    return " / ".join(_fmt(v) for _, v in sorted(values.items(), key=lambda kv: int(kv[0])))
+
+
+def _profiles(results: Results) -> list[str]:
+    lines: list[str] = []
+    for system in _present(results):
+        profiles = _system(results, system).get("profiles") or {}
+        for label, summary in profiles.items():
+            if "error" in summary:
+                lines += [f"### {system} — {label}", "", f"py-spy failed: {summary['error']}", ""]
+                continue
+            lines += [f"### {system} — {label}", "",
+                      f"{summary['samples']:,} busy samples ({summary.get('idle_samples', 0):,} idle left out) at "
+                      f"{summary['rate_hz']} Hz over {summary['seconds']} s: the server was busy "
+                      f"{_fmt(summary['busy_pct_of_one_core'])} % of one core. Raw stacks: "
+                      f"`{summary.get('raw_file', '?')}` in the results directory.", ""]
+            lines += _table(["function (own time: innermost frame)", "own %", "incl. %"],
+                            [[f"`{name}`", own, incl] for name, own, incl in summary["own"][:12]])
+            lines += _table(["function (including callees)", "incl. %"],
+                            [[f"`{name}`", pct] for name, pct in summary["total"][:12]])
+            lines += _table(["innermost frame, Python or native", "%"],
+                            [[f"`{name}`", pct] for name, pct in summary.get("innermost", [])[:10]])
+    if not lines:
+        return []
+    return ["## Profiles", "",
+            "py-spy samples of the server's Python and native stacks during the step (`--profile`; the process is "
+            "paused for each sample, so a profiled run's other figures are not for comparison). Shares are of the "
+            "busy samples (a thread waiting in `epoll_wait` or on a futex is idle); \"own\" charges a sample to "
+            "its innermost Python function, including the C code that function called.", "",
+            *lines]
+
+
 def _w1(results: Results) -> list[str]:
     rows = []
-    for system in SYSTEMS:
+    services = _uses_services(results)
+    for system in _present(results):
         w1 = _system(results, system).get("W1") or {}
         for b in w1.get("batches", []):
             rows.append([system, f"{b['from_sessions']:,} → {b['from_sessions'] + b['created']:,}", b["rate_per_sec"],
-                         b["latency"]["p50_ms"], b["latency"]["p99_ms"], b["cpu_us_per_chat"], b["errors"]])
+                         b["latency"]["p50_ms"], b["latency"]["p99_ms"], b["cpu_us_per_chat"],
+                         *([b.get("services_cpu_us_per_chat")] if services else []), b["errors"]])
         if w1:
             rows.append([f"**{system}**", "all", w1.get("rate_per_sec"), w1["latency"]["p50_ms"],
-                         w1["latency"]["p99_ms"], None, None])
+                         w1["latency"]["p99_ms"], None, *([None] if services else []), None])
     if not rows:
         return []
+    header = ["system", "sessions", "chats/s", "p50 ms", "p99 ms", "server CPU µs/chat",
+              *(["services CPU µs/chat"] if services else []), "errors"]
     return ["## W1 chat creation", "",
             "Closed loop: each of the concurrent clients creates a chat (`POST …/chats`) and creates the next as "
             "soon as the answer arrives; frontdesk routes each new chat to an auto-accepting agent in the same "
             "request. Later batches run while the earlier sessions long-poll.", "",
-            *_table(["system", "sessions", "chats/s", "p50 ms", "p99 ms", "server CPU µs/chat", "errors"], rows)]
+            *_table(header, rows)]
 
 
 def _w2(results: Results) -> list[str]:
     rows = []
-    for system in SYSTEMS:
+    services = _uses_services(results)
+    spread = []
+    for system in _present(results):
         for r in _rows(_system(results, system), "W2"):
             late = r["lateness"]
             rows.append([system, r["sessions"], round(r["rss_bytes"] / 2**20, 1), r["rss_per_session_kib"],
-                         r["server_cpu_pct"], r["cpu_us_per_idle_poll"], r["idle_polls"],
-                         late["p50_ms"], late["p99_ms"], late["max_ms"]])
+                         r["server_cpu_pct"], r["cpu_us_per_idle_poll"],
+                         *([r.get("services_cpu_pct"), r.get("services_cpu_us_per_idle_poll")] if services else []),
+                         r["idle_polls"], late["p50_ms"], late["p99_ms"], late["max_ms"]])
+            if r.get("connections_by_process") or r.get("cpu_pct_by_process"):
+                spread.append([system, r["sessions"], _by_process(r.get("connections_by_process")),
+                               _by_process(r.get("cpu_pct_by_process"))])
     if not rows:
         return []
-    return ["## W2 idle sessions", "",
-            "Every session holds a long poll that returns `{\"events\": []}` after the hold and is renewed at once. "
-            "RSS per session = (RSS now − RSS after start-up) ÷ sessions. Lateness = poll duration − hold.", "",
-            *_table(["system", "sessions", "RSS MiB", "KiB/session", "server CPU %", "CPU µs/idle poll",
-                     "idle polls", "late p50 ms", "late p99 ms", "late max ms"], rows)]
+    header = ["system", "sessions", "RSS MiB", "KiB/session", "server CPU %", "CPU µs/idle poll",
+              *(["services CPU %", "services µs/idle poll"] if services else []),
+              "idle polls", "late p50 ms", "late p99 ms", "late max ms"]
+    lines = ["## W2 idle sessions", "",
+             "Every session holds a long poll that returns `{\"events\": []}` after the hold and is renewed at once. "
+             "RSS per session = (RSS now − RSS after start-up) ÷ sessions. Lateness = poll duration − hold.", "",
+             *_table(header, rows)]
+    if spread:
+        lines += ["With several processes, each process's share (in pid order: the supervisor first, then the "
+                  "workers): the customers' connections it holds and its CPU % of one core.", "",
+                  *_table(["system", "sessions", "connections by process", "CPU % by process"], spread)]
+    return lines
 
 
-def _msg_rows(rows: list[dict[str, Any]], system: str) -> list[list[Any]]:
+def _msg_rows(rows: list[dict[str, Any]], system: str, services: bool) -> list[list[Any]]:
     out = []
     for r in rows:
         lat = r["latency"]
+        cpu = _fmt(r["server_cpu_pct"])
+        if r.get("cpu_pct_by_process"):
+            cpu += f" ({_by_process(r['cpu_pct_by_process'])})"
         out.append([system, r["target_rate"], r["delivered_rate"], lat["p50_ms"], lat["p99_ms"], lat["p999_ms"],
-                    lat["max_ms"], r["cpu_us_per_msg"], r.get("cpu_us_per_msg_above_idle"), r["server_cpu_pct"],
+                    lat["max_ms"], r["cpu_us_per_msg"], r.get("cpu_us_per_msg_above_idle"), cpu,
+                    *([r.get("services_cpu_us_per_msg")] if services else []),
                     f"{r['lost']}/{r['duplicated']}/{r['reordered']}", f"{r['send_errors']}/{r.get('shed', 0)}",
                     r.get("aborted_polls"), r["loadgen_cpu_pct"]])
     return out
 
 
-_MSG_HEADER = ["system", "offered/s", "delivered/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "CPU µs/msg",
-               "µs/msg above idle", "server CPU %", "lost/dup/reord", "errors/shed", "polls aborted",
-               "loadgen CPU %"]
+def _msg_header(services: bool) -> list[str]:
+    return ["system", "offered/s", "delivered/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "CPU µs/msg",
+            "µs/msg above idle", "server CPU % (by process)", *(["services µs/msg"] if services else []),
+            "lost/dup/reord", "errors/shed", "polls aborted", "loadgen CPU %"]
 
 
 def _w3(results: Results) -> list[str]:
     rows = []
-    for system in SYSTEMS:
-        rows += _msg_rows([r for r in _rows(_system(results, system), "W3") if "latency" in r], system)
+    services = _uses_services(results)
+    for system in _present(results):
+        rows += _msg_rows([r for r in _rows(_system(results, system), "W3") if "latency" in r], system, services)
     if not rows:
         return []
     return ["## W3 steady chat", "",
@@ -343,16 +342,17 @@ def _w3(results: Results) -> list[str]:
             "worth were already waiting for the server (overload). \"polls aborted\": polls the clients gave up "
             "on after 1.3 × hold, as the web widget does; when an answer is already on its way at that moment it "
             "is lost with the server-side cursor (no client acknowledges anything in this protocol), which only "
-            "happens when the server is overloaded.", "", *_table(_MSG_HEADER, rows)]
+            "happens when the server is overloaded.", "", *_table(_msg_header(services), rows)]
 
 
 def _w4(results: Results) -> list[str]:
     lines: list[str] = []
     rows = []
     knees = []
-    for system in SYSTEMS:
+    services = _uses_services(results)
+    for system in _present(results):
         w4 = _system(results, system).get("W4") or {}
-        rows += _msg_rows(w4.get("steps", []), system)
+        rows += _msg_rows(w4.get("steps", []), system, services)
         if "steps" in w4:
             last = w4["steps"][-1] if w4["steps"] else {}
             knees.append(f"- {system}: knee at **{_fmt(w4.get('knee_rate'))} msg/s** "
@@ -363,13 +363,13 @@ def _w4(results: Results) -> list[str]:
         return []
     lines += ["## W4 the knee", "",
               "The offered rate rises step by step until p99 > 50 ms, anything is lost, or the offered rate is not "
-              "delivered.", "", *knees, "", *_table(_MSG_HEADER, rows)]
+              "delivered.", "", *knees, "", *_table(_msg_header(services), rows)]
     return lines
 
 
 def _w5(results: Results) -> list[str]:
     rows = []
-    for system in SYSTEMS:
+    for system in _present(results):
         for r in _rows(_system(results, system), "W5"):
             if "post_latency" not in r:
                 continue
@@ -391,7 +391,7 @@ def _w5(results: Results) -> list[str]:
 def _w6(results: Results) -> list[str]:
     rows = []
     detail = []
-    for system in SYSTEMS:
+    for system in _present(results):
         r = _system(results, system).get("W6") or {}
         if "sent" not in r:
             continue

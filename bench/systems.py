@@ -1,8 +1,13 @@
-"""The two systems under test, as server processes, and the few requests in which they differ.
+"""The systems under test, as server processes, and the few requests in which they differ.
 
-Both speak the same customer wire (create a chat, long-poll, post events). Agents differ:
+All speak the same customer wire (create a chat, long-poll, post events). Agents differ:
 frontdesk's agents log in and hold chats through routing (auto-accept, so a new chat is connected
 at once); the baseline's agents are just an index the baseline assigns round-robin.
+
+- ``frontdesk``: one process on the embedded SQLite store.
+- ``frontdesk-pg1`` / ``frontdesk-pg2``: PostgreSQL + Redis, one process or ``--workers 2``, each
+  with a database and a Redis key prefix of its own, created and removed by the harness.
+- ``baseline``: ``bench/baseline.py``, the floor of the server stack.
 """
 
 from __future__ import annotations
@@ -10,24 +15,26 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
+from bench import procstats
 from bench.loadgen import ConnectionPool, HttpConnection, HttpError, build_request
+from bench.processes import ServerProcess
+from bench.services import Database, RedisKeys, ServiceUrls, unique_name
 
 TENANT = "bench.local"
 APP_ID = "bench"
 AGENT_PASSWORD = "bench-agent-password"  # noqa: S105 - a throwaway account of a local benchmark server
-STOP_TIMEOUT_SECS = 20.0
+READY_TIMEOUT_SECS = 60.0
+PROBE_CONNECTIONS = 8  # opened at a time while waiting for every worker to accept connections
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -36,16 +43,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def pin_prefix(cpu: int | None) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if cpu is not None else []
+def pin_prefix(cpus: tuple[int, ...] | None) -> list[str]:
+    return ["taskset", "-c", ",".join(str(c) for c in cpus)] if cpus else []
 
 
-def frontdesk_config(port: int, hold_secs: float, agents: int, password_hash: str) -> str:
+def frontdesk_config(port: int, hold_secs: float, agents: int, password_hash: str,
+                     server_extra: tuple[str, ...] = ()) -> str:
     """The bench configuration: one tenant, one entry without bot or inactivity timers, and
-    auto-accepting agents of 100 chats each."""
+    auto-accepting agents of 100 chats each; ``server_extra``: more ``[server]`` lines."""
     lines = [
         "[server]", 'host = "127.0.0.1"', f"port = {port}", f"poll_hold_secs = {hold_secs}",
-        "cookie_secure = false", "",
+        "cookie_secure = false", *server_extra, "",
         "[[tenants]]", f'name = "{TENANT}"', "",
         "[[tenants.queues]]", 'id = "bench"', 'name = "Bench"', "",
         "[[tenants.entries]]", f'app_id = "{APP_ID}"', 'name = "Bench"', 'queue = "bench"', 'welcome_message = ""',
@@ -77,8 +85,8 @@ class System(ABC):
     run_dir: Path
     host: str = "127.0.0.1"
     port: int = 0
-    process: subprocess.Popen[bytes] | None = None
-    _log: IO[bytes] | None = None
+    workers: int = 1  # serving processes
+    process: ServerProcess | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -90,26 +98,47 @@ class System(ABC):
     def hostport(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def services_database(self) -> str | None:
+        """The PostgreSQL database whose backends work for this system (None: no services)."""
+        return None
+
+    @property
+    def uses_services(self) -> bool:
+        return False
+
+    def describe(self) -> str:
+        """One line for the report: what runs."""
+        return self.name
+
     # ---- process ----------------------------------------------------------------------------
 
     @abstractmethod
     def command(self) -> list[str]: ...
 
-    def launch(self, cpu: int | None) -> None:
-        """Start the server process (pinned to ``cpu`` with taskset when given)."""
+    def prepare(self) -> None:  # noqa: B027 - most systems need nothing prepared
+        """Create what the server needs before it starts (files, a database)."""
+
+    def cleanup(self) -> None:  # noqa: B027 - nor anything cleaned up
+        """Remove what :meth:`prepare` created, after the server stopped."""
+
+    def launch(self, cpus: tuple[int, ...] | None) -> None:
+        """Start the server (pinned to ``cpus`` with taskset when given) in its own process group."""
         self.port = free_port(self.host)
-        cmd = pin_prefix(cpu) + self.command()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.run_dir / f"{self.name}-server.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.run_dir,
-                                        env=self.environment(), start_new_session=True)
+        self.prepare()
+        self.process = ServerProcess(pin_prefix(cpus) + self.command(), self.run_dir / f"{self.name}-server.log",
+                                     self.run_dir, self.environment())
 
     async def wait_ready(self) -> None:
+        """Until the server answers ``GET /``, and with several workers until every one of them
+        accepts connections (a customer's keep-alive connection stays with the process that
+        accepted it: connections opened while one worker is still starting would all stay on the
+        others)."""
         assert self.process is not None
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + READY_TIMEOUT_SECS
         while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see the server log")
+            self._check_running()
             try:
                 conn = await HttpConnection.open(self.host, self.port)
             except OSError:
@@ -122,22 +151,56 @@ class System(ABC):
             finally:
                 conn.close()
             if reply.status == 200:
-                return
+                break
+        if self.workers > 1:
+            await self._wait_workers(deadline)
+
+    def _check_running(self) -> None:
+        assert self.process is not None
+        code = self.process.exited()
+        if code is not None:
+            raise RuntimeError(f"{self.name} exited with {code}; see {self.name}-server.log in the results directory")
+
+    async def _wait_workers(self, deadline: float) -> None:
+        probes: list[HttpConnection] = []
+        try:
+            while True:
+                self._check_running()
+                for _ in range(PROBE_CONNECTIONS):
+                    conn = await HttpConnection.open(self.host, self.port)
+                    probes.append(conn)
+                    reply = await conn.request(build_request("GET", "/", self.hostport), 10)
+                    if reply.status != 200:
+                        raise RuntimeError(f"{self.name}: GET / answered {reply.status} while starting")
+                serving = [n for n in self.connections_by_process().values() if n > 0]
+                if len(serving) >= self.workers:
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.name}: only {len(serving)} of {self.workers} workers accepted "
+                                       f"connections within {READY_TIMEOUT_SECS:g} s")
+                await asyncio.sleep(0.2)
+        finally:
+            for conn in probes:
+                conn.close()
+
+    def connections_by_process(self) -> dict[int, int]:
+        """pid → established client connections it holds, for every process of the server."""
+        assert self.process is not None
+        return procstats.established_by_pid(self.process.members(), self.port)
+
+    def sample(self) -> procstats.ProcSample:
+        return procstats.sample(self.pid, group=True, services_database=self.services_database,
+                                with_services=self.uses_services)
 
     def environment(self) -> dict[str, str]:
         return dict(os.environ)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT_SECS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        try:
+            if self.process is not None:
+                self.process.stop()
+        finally:
+            self.cleanup()
 
     # ---- the customer wire (shared) --------------------------------------------------------------
 
@@ -180,20 +243,40 @@ class System(ABC):
 
 
 class Frontdesk(System):
+    """``frontdesk serve``: one process on the embedded SQLite store in its data directory."""
+
     tokens: list[str]
 
-    def command(self) -> list[str]:
+    @property
+    def data_dir(self) -> Path:
+        return self.run_dir / f"{self.name}-data"
+
+    @property
+    def config_path(self) -> Path:
+        return self.run_dir / f"{self.name}.toml"
+
+    def describe(self) -> str:
+        return f"{self.name}: `frontdesk serve`, one process, embedded SQLite (WAL, synchronous=NORMAL) on local disk"
+
+    def server_lines(self) -> tuple[str, ...]:
+        """More ``[server]`` options of this system's configuration."""
+        return ()
+
+    def prepare(self) -> None:
         from frontdesk.domain.ids import hash_password
 
-        data_dir = self.run_dir / "frontdesk-data"
-        if data_dir.exists():
-            shutil.rmtree(data_dir)
-        config = self.run_dir / "frontdesk-bench.toml"
-        config.write_text(frontdesk_config(self.port, self.hold_secs, self.agents, hash_password(AGENT_PASSWORD)),
-                          encoding="utf-8")
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.config_path.write_text(frontdesk_config(self.port, self.hold_secs, self.agents,
+                                                     hash_password(AGENT_PASSWORD), self.server_lines()),
+                                    encoding="utf-8")
+
+    def command(self) -> list[str]:
         script = Path(sys.executable).with_name("frontdesk")
         program = [str(script)] if script.exists() else [sys.executable, "-m", "frontdesk"]
-        return [*program, "serve", "--config", str(config), "--data-dir", str(data_dir)]
+        return [*program, "serve", "--config", str(self.config_path), "--data-dir", str(self.data_dir)]
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
     async def _call(self, pool: ConnectionPool, method: str, path: str, token: str = "",
                     body: Any = None) -> Any:
@@ -230,10 +313,6 @@ class Frontdesk(System):
         await asyncio.gather(*(one(i) for i in range(self.agents)))
         return result
 
-    def stop(self) -> None:
-        super().stop()
-        shutil.rmtree(self.run_dir / "frontdesk-data", ignore_errors=True)
-
     def send_request(self, agent: int, chat_id: str, text: str) -> bytes:
         return build_request("POST", f"/agent/api/v1/chats/{chat_id}/messages", self.hostport,
                              [("Authorization", f"Bearer {self.tokens[agent]}"), ("Content-Type", "application/json")],
@@ -246,7 +325,61 @@ class Frontdesk(System):
         return orjson.dumps({"type": "hello", "cursors": cursors}).decode()
 
 
+@dataclass
+class FrontdeskCluster(Frontdesk):
+    """``frontdesk serve`` on PostgreSQL + Redis: the deployment of several processes, here on one
+    machine with ``--workers`` (one process when ``workers`` is 1). The database and the Redis key
+    prefix are this system's own, made in :meth:`prepare` and removed in :meth:`cleanup`."""
+
+    services: ServiceUrls = field(default_factory=ServiceUrls)
+    database: Database | None = None
+    redis: RedisKeys | None = None
+
+    @property
+    def services_database(self) -> str | None:
+        return self.database.name if self.database is not None else None
+
+    @property
+    def uses_services(self) -> bool:
+        return True
+
+    def describe(self) -> str:
+        processes = "one process" if self.workers == 1 else f"`--workers {self.workers}`"
+        return (f"{self.name}: `frontdesk serve` {processes} on PostgreSQL (`database_url`, a database made for "
+                "this run) and Redis (`redis_url`, a key prefix of this run)")
+
+    def server_lines(self) -> tuple[str, ...]:
+        assert self.database is not None and self.redis is not None
+        return (f'database_url = "{self.database.url}"', f'redis_url = "{self.services.redis_url}"',
+                f'redis_prefix = "{self.redis.prefix}"')
+
+    def prepare(self) -> None:
+        label = self.name.removeprefix("frontdesk-")
+        self.redis = RedisKeys(self.services, unique_name(label).replace("_", ":") + ":")
+        self.redis.check()
+        self.database = Database(self.services, unique_name(label))
+        self.database.create()
+        super().prepare()
+
+    def command(self) -> list[str]:
+        workers = ["--workers", str(self.workers)] if self.workers > 1 else []
+        return [*super().command(), *workers]
+
+    def cleanup(self) -> None:
+        try:
+            super().cleanup()
+            if self.redis is not None:
+                self.extra["redis_keys_deleted"] = self.redis.delete_all()
+        finally:
+            if self.database is not None:
+                self.database.drop()
+
+
 class Baseline(System):
+    def describe(self) -> str:
+        return (f"{self.name}: `bench/baseline.py`, a raw ASGI long-poll app with in-memory lists on the same "
+                "uvicorn settings")
+
     def command(self) -> list[str]:
         return [sys.executable, "-m", "bench.baseline", "--host", self.host, "--port", str(self.port),
                 "--hold-secs", str(self.hold_secs), "--agents", str(self.agents)]

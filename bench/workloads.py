@@ -26,11 +26,11 @@ import orjson
 
 from bench import procstats
 from bench.loadgen import ConnectionPool, HttpConnection, HttpError, Reply, RequestTimeout, WsConnection
+from bench.profile import Profiler
 from bench.stats import DeliveryCheck, latency_summary
 from bench.systems import Holding, System
 
 SEND_TIMEOUT_SECS = 60.0
-SETTLE_SECS = 120.0  # an overloaded step's backlog may take this long to clear before the next step
 CONNECT_CONCURRENCY = 200
 WIDGET_ABORT_FACTOR = 1.3  # the web widget aborts a poll at 13 s against a 10 s hold
 
@@ -58,6 +58,11 @@ class Scale:
     w6_gap_max_secs: float = 3.0
     max_send_connections: int = 1000
     drain_secs: float = 30.0
+    settle_secs: float = 120.0  # an overloaded step's backlog may take this long to clear before the next step
+    # Customers give up on a poll after WIDGET_ABORT_FACTOR × hold, but never sooner than this: with
+    # --quick's 0.3 s hold the widget's rule would give up after 0.39 s, which a loaded machine
+    # exceeds, and an answer given up on is lost with the server-side cursor (see W3 in README.md).
+    abort_min_secs: float = 0.0
 
     def estimate_secs(self) -> float:
         hold = self.hold_secs
@@ -72,7 +77,7 @@ class Scale:
 QUICK = Scale(hold_secs=0.3, levels=(8, 20), agents=2, create_concurrency=4, w2_window_secs=0.5,
               w3_rates=(50, 100), w3_secs=1.0, w4_rates=(100, 200), w4_secs=0.5, w5_rates=(50,), w5_secs=0.6,
               w6_sessions=12, w6_rate=30, w6_secs=2.0, w6_gap_max_secs=0.2, max_send_connections=50,
-              drain_secs=10.0)
+              drain_secs=10.0, settle_secs=10.0, abort_min_secs=5.0)
 
 
 class Progress(Protocol):
@@ -262,8 +267,10 @@ class Customer:
 class Runner:
     """Runs every workload against one started system and returns its results."""
 
-    def __init__(self, system: System, scale: Scale, progress: Progress, seed: int = 1) -> None:
+    def __init__(self, system: System, scale: Scale, progress: Progress, seed: int = 1,
+                 profiler: Profiler | None = None) -> None:
         self.system = system
+        self.profiler = profiler
         self.scale = scale
         self.progress = progress
         self.rng = random.Random(seed)
@@ -274,7 +281,7 @@ class Runner:
         self.errors: Counter[str] = Counter()
         self.idle_polls: array[int] | None = None
         self.initial_done = 0
-        self.abort_secs = scale.hold_secs * WIDGET_ABORT_FACTOR
+        self.abort_secs = max(scale.hold_secs * WIDGET_ABORT_FACTOR, scale.abort_min_secs)
         self.connect_slots = asyncio.Semaphore(CONNECT_CONCURRENCY)
         host, port = system.host, system.port
         self.send_pool = ConnectionPool(host, port, scale.max_send_connections)
@@ -303,8 +310,35 @@ class Runner:
         if len(parts) == 5 and parts[0] in ("b", "c"):
             self.phases[int(parts[1])].arrived(int(parts[2]), int(parts[3]), int(parts[4]), now_ns)
 
-    def server_sample(self) -> procstats.ProcSample:
-        return procstats.sample(self.system.pid)
+    async def server_sample(self) -> procstats.ProcSample:
+        """The server's processes (and services) now, read in a thread: scanning /proc takes a few
+        ms that the load generator's event loop should not stall for."""
+        return await asyncio.to_thread(self.system.sample)
+
+    def cpu_figures(self, before: procstats.ProcSample, after: procstats.ProcSample, secs: float,
+                    units: int, per: str) -> dict[str, Any]:
+        """Server CPU (all its processes) over ``secs``: % of one core and µs per unit (``per``),
+        and with several processes each one's %; the services' (PostgreSQL backends of the run's
+        database, redis-server) the same way when the system uses them."""
+        cpu = procstats.cpu_between(before.cpu_by_pid, after.cpu_by_pid)
+        out: dict[str, Any] = {
+            "server_cpu_pct": round(cpu / secs * 100, 1) if secs else None,
+            f"cpu_us_per_{per}": round(cpu / units * 1e6, 1) if units else None,
+        }
+        if len(after.cpu_by_pid) > 1 and secs:
+            out["cpu_pct_by_process"] = {str(pid): round((value - before.cpu_by_pid.get(pid, 0.0)) / secs * 100, 1)
+                                         for pid, value in sorted(after.cpu_by_pid.items())}
+        if self.system.uses_services:
+            services = procstats.cpu_between(before.services_cpu_by_pid, after.services_cpu_by_pid)
+            out["services_cpu_pct"] = round(services / secs * 100, 1) if secs else None
+            out[f"services_cpu_us_per_{per}"] = round(services / units * 1e6, 1) if units else None
+        return out
+
+    def profiled(self, label: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Profile the server during the body when the run profiles (``--profile``)."""
+        if self.profiler is None or not label or not self.profiler.wants(label):
+            return contextlib.nullcontext()
+        return self.profiler.step(label)
 
     @staticmethod
     def own_cpu() -> float:
@@ -343,7 +377,7 @@ class Runner:
 
     # ---- W1: chat creation ---------------------------------------------------------------------
 
-    async def create_sessions(self, count: int) -> tuple[list[Customer], dict[str, Any]]:
+    async def create_sessions(self, count: int, profile: bool = False) -> tuple[list[Customer], dict[str, Any]]:
         system = self.system
         first = len(self.customers)
         indices = iter(range(first, first + count))
@@ -379,17 +413,17 @@ class Runner:
                 conn.close()
 
         gc.collect()
-        before = self.server_sample()
-        started = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(min(count, self.scale.create_concurrency))))
-        elapsed = time.monotonic() - started
-        after = self.server_sample()
+        before = await self.server_sample()
+        async with self.profiled(f"W1 {first}-{first + count}" if profile else ""):
+            started = time.monotonic()
+            await asyncio.gather(*(worker() for _ in range(min(count, self.scale.create_concurrency))))
+            elapsed = time.monotonic() - started
+        after = await self.server_sample()
         made.sort(key=lambda c: c.idx)
         self.customers.extend(made)
         result = {"from_sessions": first, "created": len(made), "errors": errors, "secs": round(elapsed, 3),
                   "rate_per_sec": round(len(made) / elapsed, 1) if elapsed else None,
-                  "server_cpu_pct": round((after.cpu_secs - before.cpu_secs) / elapsed * 100, 1) if elapsed else None,
-                  "cpu_us_per_chat": round((after.cpu_secs - before.cpu_secs) / max(1, len(made)) * 1e6, 1),
+                  **self.cpu_figures(before, after, elapsed, len(made), "chat"),
                   "latency": latency_summary(latencies), "concurrency": self.scale.create_concurrency}
         return made, result
 
@@ -421,7 +455,7 @@ class Runner:
         idle: list[dict[str, Any]] = []
         for level in scale.levels:
             self.progress.step(f"W1 create → {level} sessions")
-            made, batch = await self.create_sessions(level - len(self.customers))
+            made, batch = await self.create_sessions(level - len(self.customers), profile=True)
             batches.append(batch)
             self.progress.log(f"  W1 {batch['from_sessions']}→{len(self.customers)}: {batch['rate_per_sec']} chats/s, "
                               f"p50 {batch['latency']['p50_ms']} ms, p99 {batch['latency']['p99_ms']} ms")
@@ -442,27 +476,32 @@ class Runner:
 
     async def _idle_window(self, sessions: int) -> dict[str, Any]:
         gc.collect()  # the load generator collects between windows only (gc is disabled in __main__)
+        before = await self.server_sample()
         self.idle_polls = array("q")
-        before = self.server_sample()
         own_before = self.own_cpu()
-        started = time.monotonic()
-        await asyncio.sleep(self.scale.w2_window_secs)
-        elapsed = time.monotonic() - started
-        after = self.server_sample()
+        async with self.profiled(f"W2 {sessions}"):
+            started = time.monotonic()
+            await asyncio.sleep(self.scale.w2_window_secs)
+            elapsed = time.monotonic() - started
         own_after = self.own_cpu()
         polls, self.idle_polls = self.idle_polls, None
+        after = await self.server_sample()
         hold_ns = int(self.scale.hold_secs * 1e9)
-        cpu = after.cpu_secs - before.cpu_secs
+        cpu = procstats.cpu_between(before.cpu_by_pid, after.cpu_by_pid)
         self.idle_cpu_pct = cpu / elapsed * 100
-        return {
+        row: dict[str, Any] = {
             "sessions": sessions, "window_secs": round(elapsed, 3), "rss_bytes": after.rss_bytes,
             "rss_growth_bytes": after.rss_bytes - self._rss0,
             "rss_per_session_kib": round((after.rss_bytes - self._rss0) / sessions / 1024, 2),
-            "server_cpu_pct": round(self.idle_cpu_pct, 2), "idle_polls": len(polls),
-            "cpu_us_per_idle_poll": round(cpu / len(polls) * 1e6, 1) if polls else None,
+            **self.cpu_figures(before, after, elapsed, len(polls), "idle_poll"),
+            "idle_polls": len(polls),
             "lateness": latency_summary([max(0, p - hold_ns) for p in polls]),
             "loadgen_cpu_pct": round((own_after - own_before) / elapsed * 100, 1),
         }
+        if self.system.workers > 1:
+            by_process = await asyncio.to_thread(self.system.connections_by_process)
+            row["connections_by_process"] = {str(pid): n for pid, n in sorted(by_process.items())}
+        return row
 
     # ---- W3 / W4 / W6: agents send to customers, open loop --------------------------------------
 
@@ -516,19 +555,20 @@ class Runner:
                        drain_secs: float, events_per_message: float = 1.0) -> dict[str, Any]:
         gc.collect()
         aborted_before = self.aborted_polls
-        before = self.server_sample()
+        before = await self.server_sample()
         own_before = self.own_cpu()
-        started_ns = time.monotonic_ns()
-        send_secs = await self.open_loop(rate, secs, fire)
-        drained = await self._drain(phase, drain_secs)
-        ended_ns = time.monotonic_ns()
-        after = self.server_sample()
+        async with self.profiled(phase.name):
+            started_ns = time.monotonic_ns()
+            send_secs = await self.open_loop(rate, secs, fire)
+            drained = await self._drain(phase, drain_secs)
+            ended_ns = time.monotonic_ns()
         own_after = self.own_cpu()
+        after = await self.server_sample()
         window = (ended_ns - started_ns) / 1e9
         if drained and phase.last_arrival_ns:
             window = max(send_secs, (phase.last_arrival_ns - started_ns) / 1e9)
         delivery = phase.check.result()
-        cpu = after.cpu_secs - before.cpu_secs
+        cpu = procstats.cpu_between(before.cpu_by_pid, after.cpu_by_pid)
         result: dict[str, Any] = {
             "name": phase.name, "target_rate": rate, "send_secs": round(send_secs, 3),
             "sent_rate": round(delivery["sent"] / send_secs, 1),
@@ -538,8 +578,7 @@ class Runner:
             "schedule_lag": latency_summary(phase.lags),
             **delivery, "send_errors": phase.send_errors, "skipped": phase.skipped, "shed": phase.shed,
             "drained": drained,
-            "server_cpu_pct": round(cpu / window * 100, 1),
-            "cpu_us_per_msg": round(cpu / delivery["delivered"] * 1e6, 1) if delivery["delivered"] else None,
+            **self.cpu_figures(before, after, window, delivery["delivered"], "msg"),
             "loadgen_cpu_pct": round((own_after - own_before) / ((ended_ns - started_ns) / 1e9) * 100, 1),
             "server_rss_bytes": after.rss_bytes, "aborted_polls": self.aborted_polls - aborted_before,
         }
@@ -549,7 +588,7 @@ class Runner:
         if not drained:
             # overloaded: let the backlog clear so the next step starts clean, and tell late from lost
             late_before = len(phase.check.arrived_keys)
-            await self._drain(phase, SETTLE_SECS)
+            await self._drain(phase, self.scale.settle_secs)
             result["arrived_after_drain"] = len(phase.check.arrived_keys) - late_before
             result["lost_after_settle"] = len(phase.check.missing)
         if phase.events_ok:
@@ -735,7 +774,8 @@ class Runner:
         result: dict[str, Any] = {"pid": self.system.pid, "errors": {}}
         self.progress.step("agents log in")
         await self.system.prepare_agents(self.admin_pool)
-        start = self.server_sample()
+        start = await self.server_sample()
+        result["processes"] = len(start.cpu_by_pid)
         self._rss0 = start.rss_bytes
         result["rss_at_start_bytes"] = start.rss_bytes
         try:
@@ -751,7 +791,9 @@ class Runner:
                         result[name] = {"error": f"{type(exc).__name__}: {exc}"}
                         self.progress.log(f"  {name} failed: {exc}")
         finally:
-            result["rss_at_end_bytes"] = self.server_sample().rss_bytes
+            result["rss_at_end_bytes"] = (await self.server_sample()).rss_bytes
+            if self.profiler is not None:
+                result["profiles"] = self.profiler.results
             await self.shutdown()
             result["errors"] = dict(self.errors.most_common(20))
         return result

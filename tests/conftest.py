@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,11 +18,31 @@ from frontdesk.domain.config import ContactCenterConfig
 from frontdesk.domain.ids import hash_password
 from frontdesk.server import make_server
 from frontdesk.settings import DEMO_AGENT_PASSWORD, DEMO_AGENT_USERNAME, Settings, demo_contact_center
+from tests import pg
 
 TEST_HOLD_SECS = 0.25  # an idle poll's real hold: short, tests wait for it
+# FRONTDESK_TEST_DATABASE=postgres: the servers the tests start keep their data in the local
+# PostgreSQL (a schema per data directory) instead of SQLite; tests marked sqlite_only keep SQLite
+TEST_DATABASE = os.environ.get("FRONTDESK_TEST_DATABASE", "sqlite")
 # scrypt N = 2**4 for the demo agent and unknown usernames: logins and server starts cost
 # microseconds, not a cheap-to-verify production hash (no file or flag can set this)
 TEST_PASSWORD_COST = 4
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """The URL of this test session's own PostgreSQL database (tests/pg.py), dropped at the end."""
+    url = pg.create_database()
+    try:
+        yield url
+    finally:
+        pg.drop_database(url)
+
+
+@pytest.fixture
+async def pg_url(pg_database: str) -> str:
+    """A URL of the session's database whose connections use a fresh schema of their own."""
+    return await pg.new_schema(pg_database)
 
 
 @pytest.fixture(scope="session")
@@ -70,10 +91,23 @@ def free_port() -> int:
 StartServer = Callable[..., Awaitable[LiveServer]]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if TEST_DATABASE not in ("sqlite", "postgres"):
+        raise pytest.UsageError(f"FRONTDESK_TEST_DATABASE must be sqlite or postgres, not {TEST_DATABASE!r}")
+    config.addinivalue_line("markers", "sqlite_only: measures the SQLite backend itself (kept on "
+                                       "FRONTDESK_TEST_DATABASE=postgres)")
+
+
 @pytest.fixture
-async def start_server(tmp_path: Path, demo_config: ContactCenterConfig) -> AsyncIterator[StartServer]:
-    """Start (and on teardown stop) servers; call again with the same data_dir to 'restart'."""
+async def start_server(request: pytest.FixtureRequest, tmp_path: Path,
+                       demo_config: ContactCenterConfig) -> AsyncIterator[StartServer]:
+    """Start (and on teardown stop) servers; call again with the same data_dir to 'restart' (on
+    PostgreSQL: the same schema)."""
     running: list[tuple[object, object]] = []
+    database = ""
+    if TEST_DATABASE == "postgres" and request.node.get_closest_marker("sqlite_only") is None:
+        database = request.getfixturevalue("pg_database")
+    schemas: dict[Path, str] = {}  # data directory → the URL of its schema
 
     async def start(data_dir: Path | None = None, settings: Settings | None = None,
                     clock: FakeClock | None = None) -> LiveServer:
@@ -83,6 +117,10 @@ async def start_server(tmp_path: Path, demo_config: ContactCenterConfig) -> Asyn
         chosen = replace(base, data_dir=data_dir or tmp_path / "data", poll_hold_secs=base.poll_hold_secs
                          if settings else TEST_HOLD_SECS, timers_enabled=False, port=free_port(),
                          password_hash_cost=TEST_PASSWORD_COST)
+        if database and not chosen.database_url:
+            if chosen.data_dir not in schemas:
+                schemas[chosen.data_dir] = await pg.new_schema(database)
+            chosen = replace(chosen, database_url=schemas[chosen.data_dir])
         fake = clock or FakeClock()
         frontdesk = build_app(chosen, clock=fake)
         server = make_server(frontdesk, "127.0.0.1", chosen.port, log_level="warning")

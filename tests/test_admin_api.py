@@ -311,7 +311,7 @@ async def test_sighup_reloads_the_file_of_a_running_server(tmp_path: Path) -> No
     lines: list[str] = []
     assert process.stderr is not None
     try:
-        await _wait_until_up(base + "/", process)
+        await _wait_until_up(base + "/api", process)
         async with AgentClient(base) as root:
             await root.login("root", "pw-root", tenant="support.example.com")
             admin = Admin(base, root.token)

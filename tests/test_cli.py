@@ -47,7 +47,7 @@ async def test_serve_runs_the_demo_and_stops_cleanly_with_a_held_poll(tmp_path: 
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     base = f"http://127.0.0.1:{port}"
     try:
-        await _wait_until_up(base + "/", process)
+        await _wait_until_up(base + "/api", process)
         async with CustomerClient(base, app_id="demo", client_id="cli-test", tenant_url=None) as customer, \
                 AgentClient(base) as agent:
             chat_id = (await customer.request_chat({"first_name": "Ada"}))["chat_id"]
@@ -177,7 +177,7 @@ async def test_a_configuration_file_serves_its_tenant_entry_and_agents(tmp_path:
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        await _wait_until_up(base + "/", process)
+        await _wait_until_up(base + "/api", process)
         assert (tmp_path / "data" / "frontdesk.sqlite3").is_file()  # data_dir is relative to the file
         async with CustomerClient(base, app_id="web", client_id="c-1", tenant_url="support.example.com") as customer, \
                 AgentClient(base) as agent:

@@ -122,9 +122,9 @@ async def test_a_request_id_is_answered_and_an_incoming_one_kept(live: LiveServe
                                                                  json_logs: tuple[io.StringIO, Lines]) -> None:
     _, lines = json_logs
     async with httpx.AsyncClient(timeout=10.0) as http:
-        fresh = await http.get(f"{live.base_url}/")
-        kept = await http.get(f"{live.base_url}/", headers={"X-Request-ID": "edge-42.a"})
-        odd = await http.get(f"{live.base_url}/", headers={"X-Request-ID": "not ok;drop"})
+        fresh = await http.get(f"{live.base_url}/api")
+        kept = await http.get(f"{live.base_url}/api", headers={"X-Request-ID": "edge-42.a"})
+        odd = await http.get(f"{live.base_url}/api", headers={"X-Request-ID": "not ok;drop"})
     assert len(fresh.headers["x-request-id"]) == 16
     assert kept.headers["x-request-id"] == "edge-42.a"
     assert odd.headers["x-request-id"] not in ("not ok;drop", "")

@@ -16,12 +16,20 @@ import pytest
 from frontdesk.client import AgentClient, CustomerClient
 from frontdesk.domain.config import EntryConfig, QueueConfig
 from frontdesk.settings import Settings
-from frontdesk.storage.sqlite.store import StatementCounts
+from frontdesk.storage.interfaces import Storage
+from frontdesk.storage.sqlite.store import SqliteStorage, StatementCounts
 from tests.center import PASSWORD, TENANT, Center, agent_config, center_config, start_center
 from tests.conftest import TEST_HOLD_SECS, LiveServer, StartServer
 
+pytestmark = pytest.mark.sqlite_only  # SQLite's statement counts
+
 QUEUE_LENGTH = 300
 MAX_ROWS_PER_NEW_CHAT = 40  # scenario, insert, events, agents, loads, staffing, the model, a count
+
+
+def sqlite(storage: Storage) -> SqliteStorage:
+    assert isinstance(storage, SqliteStorage)
+    return storage
 
 
 @dataclass
@@ -35,7 +43,7 @@ class Queue:
                               http=self.http)
 
     async def counted(self, call: Callable[[], Awaitable[object]]) -> StatementCounts:
-        with self.live.frontdesk.storage.counting() as counts:
+        with sqlite(self.live.frontdesk.storage).counting() as counts:
             await call()
         return counts
 
@@ -144,7 +152,7 @@ async def overview_cost(start_server: StartServer, data_dir: Path, queues: int, 
                 await agent.accept(offer["chat_id"])
         sue = await center.agent("sue", ready=False)
         await sue.monitor((await staff[0].chats())[0]["chat_id"])
-        with center.live.frontdesk.storage.counting() as counts:
+        with sqlite(center.live.frontdesk.storage).counting() as counts:
             view = await sue.overview()
         assert len(view["queues"]) == queues and len(view["agents"]) == agents + 1
         assert len(view["chats"]) == chats

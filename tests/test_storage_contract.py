@@ -1,5 +1,5 @@
-"""The storage contract: what every backend must do. Runs against each backend in BACKENDS (SQLite
-today); a new backend (PostgreSQL) joins by adding a factory here and passing unchanged."""
+"""The storage contract: what every backend must do. Runs against each backend in BACKENDS: the
+embedded SQLite and PostgreSQL (the local server, a fresh schema per test: tests/pg.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from frontdesk.storage.interfaces import Storage
+from frontdesk.storage.postgres.store import PostgresStorage
 from frontdesk.storage.records import (
     AgentRecord,
     Audience,
@@ -28,14 +29,17 @@ from frontdesk.storage.records import (
 from frontdesk.storage.sqlite.migrations import MIGRATIONS
 from frontdesk.storage.sqlite.store import SqliteStorage
 
-BACKENDS: dict[str, Callable[[Path], Storage]] = {
-    "sqlite": lambda d: SqliteStorage(d / "contract.sqlite3"),
+# each backend from a directory of the test's own and a PostgreSQL URL with a schema of the test's own
+BACKENDS: dict[str, Callable[[Path, str], Storage]] = {
+    "sqlite": lambda d, url: SqliteStorage(d / "contract.sqlite3"),
+    "postgres": lambda d, url: PostgresStorage(url),
 }
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
-    store = BACKENDS[request.param](tmp_path)
+async def storage(request: pytest.FixtureRequest, tmp_path: Path, pg_url: str) -> AsyncIterator[Storage]:
+    store = BACKENDS[request.param](tmp_path, pg_url)
+    await store.open()
     yield store
     await store.close()
 

@@ -19,8 +19,13 @@ from frontdesk.agents.handoff_api import HandoffApi
 from frontdesk.agents.supervisor_api import overview_body
 from frontdesk.api.customer import ANY_METHOD, CustomerApi, LongPollRoute, build_customer_routes
 from frontdesk.api.middleware import BodySizeLimit, CollapseSlashes, CustomerCors
+from frontdesk.api.static import build_static_routes
 from frontdesk.api.wire import json_error, json_ok
-from frontdesk.bus.local import LocalBus
+from frontdesk.bus.interfaces import Bus, ChatLocks, Presence
+from frontdesk.bus.local import LocalBus, LocalChatLocks, LocalPresence
+from frontdesk.bus.redis import RedisBus, RedisLink
+from frontdesk.bus.redis_locks import RedisChatLocks
+from frontdesk.bus.redis_presence import RENEW_SECS, RedisPresence
 from frontdesk.delivery.agent_stream import AgentStream
 from frontdesk.delivery.longpoll import CustomerPolls
 from frontdesk.delivery.notifier import Notifier
@@ -46,6 +51,8 @@ from frontdesk.protocol.errors import ApiError, ErrorCode
 from frontdesk.reload import ConfigAdmin
 from frontdesk.settings import Settings
 from frontdesk.storage.blobs import LocalBlobStore
+from frontdesk.storage.interfaces import Storage
+from frontdesk.storage.postgres.store import PostgresStorage
 from frontdesk.storage.sqlite.store import SqliteStorage
 
 log = get_logger(__name__)
@@ -60,7 +67,7 @@ class Frontdesk:
 
     settings: Settings
     clock: Clock
-    storage: SqliteStorage
+    storage: Storage
     notifier: Notifier
     customers: CustomerService
     agents: AgentService
@@ -70,6 +77,9 @@ class Frontdesk:
     live: LiveConfig
     polls: CustomerPolls
     supervisor_feed: SupervisorFeed
+    bus: Bus
+    presence: Presence
+    stream: AgentStream
     metrics: Metrics
     asgi: ASGIApp = field(init=False)
     draining: bool = False
@@ -77,11 +87,29 @@ class Frontdesk:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> list[asyncio.Task[None]]:
+        await self.storage.open()
+        await self.bus.start()
+        await self.presence.start()
         await self.agents.provision()
         self.metrics.seed_chats(await live_chats(self.agents.journal, self.live.current))
         if self.settings.timers_enabled:
-            self._tasks = [asyncio.ensure_future(self.timers.run(self._stop))]
+            self._tasks.append(asyncio.ensure_future(self.timers.run(self._stop)))
+        if self.bus.cross_process:
+            self._tasks.append(asyncio.ensure_future(self._release_lapsed_agents()))
         return list(self._tasks)
+
+    async def _release_lapsed_agents(self) -> None:
+        """Every ``RENEW_SECS``: agents whose process died (their presence leases ran out) get
+        their "agent lost" timer."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=RENEW_SECS)
+            if self._stop.is_set():
+                return
+            try:
+                await self.stream.release_lapsed()
+            except Exception:
+                log.exception("releasing the agents of a lost process failed")
 
     def begin_drain(self) -> None:
         """Shutdown begins: ``/readyz`` answers 503 from now on and every held poll is answered
@@ -103,7 +131,7 @@ class Frontdesk:
         if problem:
             reasons.append(problem)
         if any(task.done() for task in self._tasks):
-            reasons.append("timers: the timer loop has stopped")
+            reasons.append("background: a background task (timers, agent release) has stopped")
         return reasons
 
     async def scrape(self) -> bytes:
@@ -118,16 +146,35 @@ class Frontdesk:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.presence.close()
+        await self.bus.close()
+        if self.link is not None:
+            await self.link.close()
         await self.storage.close()
+
+    @property
+    def link(self) -> RedisLink | None:
+        return self.bus.link if isinstance(self.bus, RedisBus) else None
+
+
+def build_storage(settings: Settings) -> Storage:
+    """The backend the settings choose: PostgreSQL for a ``database_url``, else the embedded SQLite
+    database in ``data_dir``."""
+    if settings.database_url:
+        return PostgresStorage(settings.database_url)
+    return SqliteStorage(settings.data_dir / "frontdesk.sqlite3", synchronous=settings.sqlite_synchronous)
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     ensure_configured()
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    storage = SqliteStorage(settings.data_dir / "frontdesk.sqlite3", synchronous=settings.sqlite_synchronous)
-    bus = LocalBus()
-    notifier = Notifier()
+    storage = build_storage(settings)
+    link = RedisLink(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
+    bus: Bus = RedisBus(link) if link else LocalBus()
+    locks: ChatLocks = RedisChatLocks(link) if link else LocalChatLocks()
+    presence: Presence = RedisPresence(link) if link else LocalPresence()
+    notifier = Notifier(settings.bus_recheck_secs if bus.cross_process else None)
     bus.add_listener(notifier.wake)
     metrics = Metrics()
     journal = Journal(storage, bus, clock, metrics)
@@ -137,21 +184,25 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     agents = AgentService(journal, live)
     access = AccessService(journal, live, settings.token_ttl_secs, settings.password_hash_cost)
     max_files = min((t.max_stored_files for t in config.tenants.values()), default=1000)
-    files = FileService(journal, LocalBlobStore(settings.data_dir / "files"), max_files)
-    timers = TimerService(journal, live, access)
-    polls = CustomerPolls(customers, notifier, settings.poll_hold_secs)
+    files = FileService(journal, LocalBlobStore(settings.files_dir or settings.data_dir / "files"), max_files)
+    timers = TimerService(journal, live, access, presence)
+    polls = CustomerPolls(customers, notifier, settings.poll_hold_secs, locks,
+                          announce=bus.publish if bus.cross_process else None)
+    bus.add_listener(polls.on_notice)
+    stream = AgentStream(agents, notifier, presence)
     supervision = SupervisorService(journal, live)
     supervisor_feed = SupervisorFeed(notifier, lambda tenant: overview_body(supervision, tenant))
     server = Frontdesk(settings=settings, clock=clock, storage=storage, notifier=notifier, customers=customers,
                        agents=agents, access=access, files=files, timers=timers, live=live, polls=polls,
-                       supervisor_feed=supervisor_feed, metrics=metrics)
+                       supervisor_feed=supervisor_feed, bus=bus, presence=presence, stream=stream,
+                       metrics=metrics)
     probes = Probes(server.not_ready, server.scrape)
 
     customer_routes = build_customer_routes(CustomerApi(live=live, customers=customers, polls=polls,
                                                         files=files, server_version=__version__,
                                                         cookie_secure=settings.cookie_secure))
     agent_app = build_agent_app(AgentApi(live=live, agents=agents, access=access, files=files,
-                                         stream=AgentStream(agents, notifier), notifier=notifier,
+                                         stream=stream, notifier=notifier,
                                          version=__version__, cookie_secure=settings.cookie_secure,
                                          admin=ConfigAdmin(server),
                                          handoffs=HandoffApi(agents, HandoffService(journal, live),
@@ -164,7 +215,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
 
     async def index(request: Request) -> Response:
         return json_ok({"name": "frontdesk", "version": __version__, "customer_api": "/clientweb/api/v1/",
-                        "agent_api": "/agent/api/v1/", "agent_api_docs": "/agent/api/v1/docs"})
+                        "agent_api": "/agent/api/v1/", "agent_api_docs": "/agent/api/v1/docs",
+                        "demo_site": "/", "widget": "/widget.js", "agent_desktop": "/agent",
+                        "supervisor_view": "/supervisor"})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -176,7 +229,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
 
     starlette = Starlette(
         routes=[
-            Route("/", index, methods=["GET"]),
+            Route("/api", index, methods=["GET"]),
             # outside /clientweb and /agent: no CORS, no tenant, no authentication (docs/operations.md)
             Route("/healthz", probes.healthz),
             Route("/readyz", probes.readyz),
@@ -184,6 +237,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
             *customer_routes,
             Route("/clientweb/{rest:path}", unknown_method, methods=list(ANY_METHOD)),
             Mount("/agent/api/v1", app=BodySizeLimit(agent_app, AGENT_MAX_BODY_BYTES)),
+            *build_static_routes(),
         ],
         lifespan=lifespan,
     )

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from frontdesk.domain.agents import AgentService
+from frontdesk.domain.directory import DirectoryService
 from frontdesk.domain.errors import Invalid
 from frontdesk.domain.handoffs import HandoffService
 from frontdesk.domain.left_messages import LeftMessageService
@@ -87,6 +88,22 @@ def build_handoff_router(api: HandoffApi, current_agent: Callable[..., Awaitable
                                  created_at=s.created_at, ended_at=s.ended_at, end_reason=s.end_reason,
                                  events=[r.payload for r in records])
                 for s, records in await api.agents.customer_history(agent.agent_id, chat_id)]
+
+    directory = DirectoryService(api.agents.journal, api.agents.live)
+
+    @router.get("/directory", response_model=wire.DirectoryInfo)
+    async def colleagues(agent: Agent) -> wire.DirectoryInfo:
+        """The queues, the other agents and the named forms of your tenant: where a chat can be
+        transferred, whom to invite, which forms to push, and each queue's wrap-up dispositions."""
+        found = await directory.directory(agent.agent_id)
+        return wire.DirectoryInfo(
+            queues=[wire.QueueChoice(queue_id=q.queue_id, name=q.name, dispositions=list(q.dispositions))
+                    for q in found.queues],
+            agents=[wire.ColleagueInfo(agent_id=c.agent.agent_id, username=c.agent.username,
+                                       display_name=c.agent.display_name,
+                                       state=c.agent.state,  # type: ignore[arg-type]
+                                       load=c.load, max_chats=c.agent.max_chats) for c in found.agents],
+            forms=[wire.FormChoice(name=f.name, title=f.title or f.name) for f in found.forms])
 
     @router.get("/left-messages", response_model=list[wire.LeftMessage])
     async def left_messages(agent: Agent, handled: Annotated[bool, Query()] = False) -> list[wire.LeftMessage]:

@@ -60,7 +60,10 @@ async def serve_while_session_lives(ws: WebSocket, access: AccessService, notifi
     async def watch() -> None:
         nonlocal ended
         while await access.alive(credential.token_hash):
-            await wake.wait()
+            # with a cross-process bus a lost wake-up is made up for by a re-check
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(notifier.recheck_secs):
+                    await wake.wait()
             wake.clear()
         ended = True
         stop.set()

@@ -152,18 +152,13 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
     @endpoint()
     async def get_events(request: Request) -> Response:
         identity, headers = who(request)
-        after_text = request.query_params.get("after")
-        after: int | None = None
-        if after_text is not None:
-            if not (after_text.isascii() and after_text.isdigit()):  # int() rejects '²'
-                raise ApiError(ErrorCode.INVALID_JSON, "'after' must be a non-negative integer", status=400)
-            after = int(after_text)
-        return LongPollResponse(api.polls, identity, request.path_params["chat_id"], after, headers)
+        return LongPollResponse(api.polls, identity, request.path_params["chat_id"], _after_cursor(request),
+                                headers)
 
     @endpoint()
     async def history(request: Request) -> Response:
         identity, headers = who(request)
-        return HistoryResponse(api.polls, identity, request.path_params["chat_id"], headers)
+        return HistoryResponse(api.polls, identity, request.path_params["chat_id"], headers, _after_cursor(request))
 
     @endpoint(not_found=ErrorCode.FILE_NOT_FOUND)
     async def upload(request: Request) -> Response:
@@ -323,6 +318,16 @@ def _refuse_method(allow: str) -> Handler:
     return refuse
 
 
+def _after_cursor(request: Request) -> int | None:
+    """frontdesk's explicit cursor, ``?after=N`` (polls and history); None without one."""
+    after_text = request.query_params.get("after")
+    if after_text is None:
+        return None
+    if not (after_text.isascii() and after_text.isdigit()):  # int() rejects '²'
+        raise ApiError(ErrorCode.INVALID_JSON, "'after' must be a non-negative integer", status=400)
+    return int(after_text)
+
+
 def _push_subscription(body: dict[str, Any]) -> dict[str, str]:
     tokens = {k: body[k] for k in PUSH_KEYS if body.get(k)}
     if len(tokens) > 1:
@@ -403,17 +408,18 @@ class HistoryResponse(Response):
     (reload behaviour, docs/event-delivery.md)."""
 
     def __init__(self, polls: CustomerPolls, identity: CustomerIdentity, chat_id: str,
-                 headers: dict[str, str]) -> None:
+                 headers: dict[str, str], after: int | None = None) -> None:
         super().__init__(status_code=200, headers={**NO_STORE, **headers}, media_type="application/json")
         self.polls = polls
         self.identity = identity
         self.chat_id = chat_id
+        self.after = after
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         waiter = PollWaiter()
         watcher = asyncio.ensure_future(_watch_disconnect(receive, waiter))
         try:
-            async with self.polls.history(self.identity, self.chat_id, waiter) as answer:
+            async with self.polls.history(self.identity, self.chat_id, waiter, self.after) as answer:
                 if not await _still_connected(waiter):
                     return
                 watcher.cancel()

@@ -135,6 +135,10 @@ class AgentClient(HttpClientOwner):
     async def customer_history(self, chat_id: str) -> list[JsonObject]:
         return list(await self._call("GET", f"chats/{chat_id}/customer-history"))
 
+    async def directory(self) -> JsonObject:
+        """The tenant's queues, the other agents and the named forms (``GET /directory``)."""
+        return dict(await self._call("GET", "directory"))
+
     async def left_messages(self, handled: bool = False) -> list[JsonObject]:
         return list(await self._call("GET", "left-messages", params={"handled": str(handled).lower()}))
 

@@ -16,19 +16,29 @@ server-side cursor to the tail it read, so the poll does not repeat it. When the
 was aborted by its client (the old page's unload) and the next poll answers at once with the
 events that waited meanwhile (a backlog), a history request within ``RELOAD_WINDOW_SECS`` leaves
 that backlog out: the new page has just shown it. Another aborted poll forgets it.
+
+Across processes (docs/operations.md, "Running several processes"): a poll announces itself on the
+bus (``poll:<chat id>`` with its id), and a process holding an older poll of the chat completes it.
+The delivery lock is this process's ``asyncio.Lock`` of the chat plus ``ChatLocks`` (a Redis lock
+with several processes), taken around every read that has something to deliver or commit, and
+around every history answer; an idle poll's reads take no cross-process lock. With a
+cross-process bus a held poll also re-reads the log every ``notifier.recheck_secs``: a lost
+wake-up delays its events by at most that long.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from frontdesk.bus.interfaces import chat_topic
+from frontdesk.bus.interfaces import ChatLocks, chat_topic, poll_topic
+from frontdesk.bus.local import LocalChatLocks
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.customers import WEB, CustomerIdentity, CustomerService, visible_names
 from frontdesk.domain.errors import NotFound
@@ -112,13 +122,19 @@ class PollWaiter:
     """One held poll. Wake-ups, being superseded, the client going away and the end of the hold
     all set ``signal``."""
 
-    __slots__ = ("disconnected", "expired", "signal", "superseded")
+    __slots__ = ("disconnected", "expired", "poll_id", "recheck", "signal", "superseded")
 
     def __init__(self) -> None:
         self.signal = asyncio.Event()
         self.superseded = False
         self.disconnected = False
         self.expired = False
+        self.poll_id = 0  # announced to the other processes (a newer poll elsewhere supersedes this one)
+        self.recheck: asyncio.TimerHandle | None = None
+
+    def supersede(self) -> None:
+        self.superseded = True
+        self.signal.set()
 
     def disconnect(self) -> None:
         self.disconnected = True
@@ -146,11 +162,19 @@ class _ChatSlot:
         self.users = 0  # everything using the slot: polls, history requests, lock holders
 
 
+Announce = Callable[[str, int], None]
+
+
 class CustomerPolls:
-    def __init__(self, service: CustomerService, notifier: Notifier, hold_secs: float) -> None:
+    def __init__(self, service: CustomerService, notifier: Notifier, hold_secs: float,
+                 locks: ChatLocks | None = None, announce: Announce | None = None) -> None:
+        """``locks``: the cross-process part of the delivery lock (none with one process);
+        ``announce``: publishes a poll's start to the other processes (``on_notice`` receives it)."""
         self.service = service
         self.notifier = notifier
         self.hold_secs = hold_secs
+        self.locks: ChatLocks = locks or LocalChatLocks()
+        self._announce = announce
         self._slots: dict[str, _ChatSlot] = {}
         self._held_count = 0  # polls in progress, kept as they start and end (the metrics read it at scrape)
         service.journal.metrics.count_held_polls(lambda: self._held_count)
@@ -172,8 +196,16 @@ class CustomerPolls:
         self._draining = True
         for slot in self._slots.values():
             if slot.current is not None:
-                slot.current.superseded = True
-                slot.current.signal.set()
+                slot.current.supersede()
+
+    def on_notice(self, topic: str, seq: int) -> None:
+        """A bus listener: a poll of the chat started (here or on another process); an older one
+        held here is completed."""
+        if not topic.startswith("poll:"):
+            return
+        slot = self._slots.get(topic.removeprefix("poll:"))
+        if slot is not None and slot.current is not None and slot.current.poll_id != seq:
+            slot.current.supersede()
 
     def history_readers(self, chat_id: str) -> tuple[PollWaiter, ...]:
         """The history requests of a chat this process is answering (for tests and introspection)."""
@@ -197,7 +229,7 @@ class CustomerPolls:
     async def delivery_lock(self, chat_id: str) -> AsyncIterator[None]:
         """Hold the chat's delivery lock: no poll or history answer of the chat is read, written or
         committed meanwhile."""
-        async with self._slot(chat_id) as slot, slot.lock:
+        async with self._slot(chat_id) as slot, slot.lock, self.locks.hold(chat_id):
             yield
 
     @asynccontextmanager
@@ -212,11 +244,15 @@ class CustomerPolls:
     async def _held(self, slot: _ChatSlot, identity: CustomerIdentity, chat_id: str, after: int | None,
                     waiter: PollWaiter) -> AsyncIterator[PollBatch]:
         if slot.current is not None:
-            slot.current.superseded = True
-            slot.current.signal.set()
+            slot.current.supersede()
         slot.current = waiter
+        if self._announce is not None:
+            waiter.poll_id = secrets.randbits(62)
+            self._announce(poll_topic(chat_id), waiter.poll_id)
         topic = chat_topic(chat_id)
         self.notifier.subscribe(topic, waiter.signal)
+        if self.notifier.recheck_secs is not None:
+            self._recheck(waiter, self.notifier.recheck_secs, first=True)
         # the end of the hold is a flag set by a timer, not a timeout that cancels the wait: no
         # exception on every idle poll, and no re-arming for "a hair left" when uvloop (which
         # rounds timers to the millisecond) fires it early
@@ -234,17 +270,17 @@ class CustomerPolls:
                             else "superseded"
                         yield PollBatch(chat_id, [], 0, self.service)
                         return
-                    batch = await self._read(identity, chat_id, after)
-                    # a batch of events this client cannot decode is not worth an answer: keep
-                    # holding, and let the final (empty) answer move the cursor past them
-                    if batch.events or waiter.expired:
-                        if batch.events and not waited and after is None and identity.kind == WEB \
-                                and chat_id in self._aborted:
-                            batch.after_commit = functools.partial(self._remember_backlog, chat_id,
-                                                                   batch.from_seq, batch.last_seq)
-                        outcome = "events" if batch.events else "empty"
-                        yield batch
-                        return
+                    async with self._read_locked(identity, chat_id, after) as batch:
+                        # a batch of events this client cannot decode is not worth an answer: keep
+                        # holding, and let the final (empty) answer move the cursor past them
+                        if batch.events or waiter.expired:
+                            if batch.events and not waited and after is None and identity.kind == WEB \
+                                    and chat_id in self._aborted:
+                                batch.after_commit = functools.partial(self._remember_backlog, chat_id,
+                                                                       batch.from_seq, batch.last_seq)
+                            outcome = "events" if batch.events else "empty"
+                            yield batch
+                            return
                 await waiter.signal.wait()
                 waited = True
         finally:
@@ -259,21 +295,30 @@ class CustomerPolls:
             else:
                 self._aborted.pop(chat_id, None)
             hold_timer.cancel()
+            if waiter.recheck is not None:
+                waiter.recheck.cancel()
             self.notifier.unsubscribe(topic, waiter.signal)
             if slot.current is waiter:
                 slot.current = None
 
     @asynccontextmanager
     async def history(self, identity: CustomerIdentity, chat_id: str,
-                      waiter: PollWaiter) -> AsyncIterator[HistoryBatch]:
+                      waiter: PollWaiter, after: int | None = None) -> AsyncIterator[HistoryBatch]:
         """Read the chat's history under its delivery lock and yield it with the lock held, so
         that its write and commit are atomic with respect to the chat's polls. A web client's
         backlog answered less than ``RELOAD_WINDOW_SECS`` ago is left out. Raises ``NotFound``
-        for unknown or gone chats."""
+        for unknown or gone chats.
+
+        With an explicit ``after`` cursor it is a plain read of the history after it (each event
+        with its ``seq``): nothing is left out and no server-side cursor moves, as for polls."""
         async with self._slot(chat_id) as slot:
             slot.readers.append(waiter)
             try:
-                async with slot.lock:
+                async with slot.lock, self.locks.hold(chat_id):
+                    if after is not None:
+                        read = await self.service.history(identity, chat_id, after=after)
+                        yield HistoryBatch(chat_id, read.events, 0, self.service, lambda: None)
+                        return
                     backlog = self._backlogs.get(chat_id)
                     now = self.service.journal.clock.now()
                     omit = (backlog.after, backlog.upto) if backlog and now - backlog.at <= RELOAD_WINDOW_SECS \
@@ -286,6 +331,25 @@ class CustomerPolls:
                                        functools.partial(self._forget_backlog, chat_id))
             finally:
                 slot.readers.remove(waiter)
+
+    def _recheck(self, waiter: PollWaiter, every: float, first: bool = False) -> None:
+        """Wake the poll every ``every`` seconds: it reads the log again (a lost wake-up costs at
+        most that long)."""
+        if not first:
+            waiter.signal.set()
+        waiter.recheck = asyncio.get_running_loop().call_later(every, self._recheck, waiter, every)
+
+    @asynccontextmanager
+    async def _read_locked(self, identity: CustomerIdentity, chat_id: str,
+                           after: int | None) -> AsyncIterator[PollBatch]:
+        """``_read``, and when there is something to deliver or commit, under the chat's
+        cross-process lock (read again once it is held: another process may have answered)."""
+        batch = await self._read(identity, chat_id, after)
+        if not batch.last_seq or not self.locks.cross_process:
+            yield batch
+            return
+        async with self.locks.hold(chat_id):
+            yield await self._read(identity, chat_id, after)
 
     def _forget_backlog(self, chat_id: str) -> None:
         self._backlogs.pop(chat_id, None)

@@ -79,7 +79,8 @@ class SupervisorFeed:
         self.notifier = notifier
         self._compute = compute
         self.coalesce_secs = coalesce_secs
-        self.recheck_secs = recheck_secs
+        # a cross-process bus may lose wake-ups: re-compute at least as often as its readers re-check
+        self.recheck_secs = min(recheck_secs, notifier.recheck_secs) if notifier.recheck_secs else recheck_secs
         self.ping_secs = ping_secs
         self.computations = 0  # overviews computed since start (one per tenant change, not per socket)
         self._feeds: dict[str, _TenantFeed] = {}

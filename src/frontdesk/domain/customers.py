@@ -76,11 +76,12 @@ def visible_names(kind: str) -> frozenset[str]:
     return ev.MOBILE_EVENT_NAMES if kind == MOBILE else ev.WEB_EVENT_NAMES
 
 
-def history_view(records: list[EventRecord], kind: str) -> list[JsonObject]:
+def history_view(records: list[EventRecord], kind: str, with_seq: bool = False) -> list[JsonObject]:
     """History as the customer sees it: their own events and what was sent to them, filtered to
-    the event names their client decodes."""
+    the event names their client decodes; ``with_seq`` adds each event's sequence number as
+    ``seq`` (the explicit cursor's answers)."""
     names = visible_names(kind)
-    return [r.payload for r in records
+    return [{**r.payload, "seq": r.seq} if with_seq else r.payload for r in records
             if r.name in names and (r.origin == "customer" or r.audience & Audience.CUSTOMER)]
 
 
@@ -341,19 +342,27 @@ class CustomerService(EngineService):
     # ---- reading ------------------------------------------------------------------------------
 
     async def history(self, identity: CustomerIdentity, chat_id: str,
-                      omit: tuple[int, int] | None = None) -> HistoryRead:
+                      omit: tuple[int, int] | None = None, after: int | None = None) -> HistoryRead:
         """The chat's history as its customer sees it. ``omit = (after, upto)`` leaves out the
         events sent to the customer with a sequence number in that range (a poll has just shown
-        them to the same page; the customer's own events are never polled, so they stay)."""
+        them to the same page; the customer's own events are never polled, so they stay).
+
+        ``after`` (frontdesk's explicit cursor, as for polls): only the history events after that
+        sequence number, each with its ``seq``; "gone" is judged by that cursor, so a client that
+        has not seen a chat's end yet can still read it."""
         async with self.journal.read() as tx:
             session = await self.load_owned(tx, identity, chat_id)
-            if self.is_gone(session):
+            if self.is_gone(session, after):
                 raise NotFound("chat is over")
             records = await tx.events.read_history(chat_id)
         if omit is not None:
-            after, upto = omit
-            records = [r for r in records if not (after < r.seq <= upto and r.origin != "customer"
+            low, upto = omit
+            records = [r for r in records if not (low < r.seq <= upto and r.origin != "customer"
                                                   and r.audience & Audience.CUSTOMER)]
+        if after is not None:
+            shown = [r for r in records if r.seq > after]
+            return HistoryRead(history_view(shown, identity.kind, with_seq=True), session.customer_last_seq,
+                               session.customer_cursor)
         return HistoryRead(history_view(records, identity.kind), session.customer_last_seq, session.customer_cursor)
 
     async def case_history(self, identity: CustomerIdentity, chat_id: str | None) -> list[CaseSession]:

@@ -12,7 +12,7 @@ import filetype
 
 from frontdesk.domain.errors import Invalid, NotFound
 from frontdesk.domain.ids import new_file_id
-from frontdesk.domain.journal import Journal
+from frontdesk.domain.journal import Journal, retry_conflicts
 from frontdesk.storage.interfaces import BlobStore
 from frontdesk.storage.records import FileRecord
 
@@ -77,6 +77,12 @@ class FileService:
         content_type = detect_content_type(head, name, declared_type)
         file_id = new_file_id()
         stored_size = self.blobs.put(file_id, source)
+        return await self._record(tenant, uploader, file_id, name, content_type, stored_size)
+
+    @retry_conflicts
+    async def _record(self, tenant: str, uploader: str, file_id: str, name: str, content_type: str,
+                      stored_size: int) -> FileRecord:
+        """Store the uploaded file's record, evicting the tenant's oldest beyond its quota."""
         async with self.journal.action() as ctx:
             record = FileRecord(file_id=file_id, tenant=tenant, chat_id="", file_name=name,
                                 content_type=content_type, size=stored_size, created_at=ctx.now, uploader=uploader)

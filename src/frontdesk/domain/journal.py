@@ -8,19 +8,73 @@ published. An exception rolls everything back and publishes nothing.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
 
 from frontdesk.bus.interfaces import Bus, agent_topic, chat_topic, tenant_topic
 from frontdesk.domain.clock import Clock
 from frontdesk.observability.logs import get_logger
 from frontdesk.observability.metrics import Metrics
-from frontdesk.storage.interfaces import Storage, Transaction
+from frontdesk.storage.interfaces import Storage, Transaction, TransientConflict
 from frontdesk.storage.records import Audience, EventRecord, JsonObject, NewEvent, SessionRecord
 
 log = get_logger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MAX_ATTEMPTS = 5  # runs of one action that met other writers (serialization failures, deadlocks)
+RETRY_BASE_SECS = 0.005  # the pause before the next run: random, up to this doubled per run (real time)
+
+
+@dataclass(slots=True)
+class _Attempt:
+    committed: bool = False  # a transaction of this run committed: running it again would repeat that
+
+
+_attempt: ContextVar[_Attempt | None] = ContextVar("frontdesk_attempt", default=None)
+
+
+def retry_conflicts(action: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Run ``action`` again when the storage aborted one of its transactions for meeting another
+    writer (``TransientConflict``: nothing of that transaction was stored), up to ``MAX_ATTEMPTS``
+    runs with a short random pause. The one retry rule of the server: every domain service method
+    has it (``EngineService``).
+
+    Only a run none of whose transactions committed is repeated (its wake-ups were not published
+    either): an action that committed one transaction and conflicted in a later one raises the
+    conflict, since running it again would repeat the first. Nested retried calls each retry their
+    own part, and a commit inside one counts for the runs around it."""
+
+    @functools.wraps(action)
+    async def retried(*args: P.args, **kwargs: P.kwargs) -> R:
+        outer = _attempt.get()
+        attempt = 1
+        while True:
+            run = _Attempt()
+            token = _attempt.set(run)
+            try:
+                return await action(*args, **kwargs)
+            except TransientConflict as conflict:
+                if run.committed or attempt >= MAX_ATTEMPTS:
+                    raise
+                log.info("met another writer: running again", action=getattr(action, "__qualname__", "action"),
+                         conflict=type(conflict.__cause__).__name__, run=attempt + 1, max_runs=MAX_ATTEMPTS)
+            finally:
+                _attempt.reset(token)
+                if outer is not None and run.committed:
+                    outer.committed = True
+            await asyncio.sleep(random.uniform(0, RETRY_BASE_SECS * 2 ** attempt))  # jitter
+            attempt += 1
+
+    return retried
 
 
 def to_everyone(payload: JsonObject, origin: str = "system", in_history: bool = True) -> NewEvent:
@@ -196,6 +250,7 @@ class Journal:
 
     @asynccontextmanager
     async def action(self) -> AsyncIterator[ActionContext]:
+        """One write transaction (see ``retry_conflicts`` for what happens when it meets another)."""
         started = time.perf_counter()
         try:
             async with self.storage.transaction() as tx:
@@ -208,6 +263,9 @@ class Journal:
             raise
         finally:
             self.metrics.storage_latency.labels("write").observe(time.perf_counter() - started)
+        run = _attempt.get()
+        if run is not None:
+            run.committed = True
         for topic, seq in ctx.wakes.items():
             self.bus.publish(topic, seq)
         self._observe(ctx)

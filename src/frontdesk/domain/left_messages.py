@@ -4,7 +4,7 @@ step stores them); agents of the tenant list them and mark them handled."""
 from __future__ import annotations
 
 from frontdesk.domain.errors import Conflict, NotFound
-from frontdesk.domain.journal import Journal
+from frontdesk.domain.journal import Journal, retry_conflicts
 from frontdesk.storage.records import LeftMessageRecord
 
 
@@ -16,6 +16,7 @@ class LeftMessageService:
         async with self.journal.read() as tx:
             return await tx.left_messages.list_for_tenant(tenant, include_handled)
 
+    @retry_conflicts
     async def mark_handled(self, tenant: str, agent_id: str, message_id: str) -> LeftMessageRecord:
         async with self.journal.action() as ctx:
             message = await ctx.tx.left_messages.get(message_id)

@@ -10,7 +10,8 @@ Rules (docs/routing.md):
 - Among eligible agents the one idle longest (since their last offer, or since becoming ready)
   is chosen.
 - ``dispatch`` is the single place where a chat meets an agent; it runs inside the caller's
-  transaction, so no agent is ever over capacity.
+  transaction holding the tenant's routing lock (``Transaction.lock_routing``), so no agent is ever
+  over capacity, however many nodes route at once.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
     ``arriving`` is a chat entering its queue in this action, not yet announced: when it is
     offered at once it is announced ``queued`` with no wait, otherwise with its estimate.
     Waiting customers' estimates are refreshed by the ``ewt_refresh`` timer, not here."""
+    await ctx.tx.lock_routing(tenant)  # the loads read below stay true until this action commits
     candidates = await ready_candidates(ctx, tenant)
     tenant_config = config.tenants.get(tenant)
     queued: list[SessionRecord] = []
@@ -140,7 +142,7 @@ async def offer(ctx: ActionContext, session: SessionRecord, agent: AgentRecord, 
     session.state = "connecting"
     session.offered_agent_id = agent.agent_id
     agent.last_routed_at = ctx.now
-    await ctx.tx.agents.upsert(agent)
+    await ctx.tx.agents.mark_routed(agent.agent_id, ctx.now)  # the agent may be read unlocked: keep the rest
     await offer_made(ctx, OfferRecord(session.chat_id, agent.agent_id, session.tenant, session.queue_id, ctx.now))
     await ctx.tx.timers.cancel(session.chat_id, QUEUE_MAX_WAIT)
     await ctx.emit(session, to_everyone(ev.status("connecting", 0)))

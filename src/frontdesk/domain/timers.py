@@ -1,7 +1,8 @@
 """Timers with a due time in storage: inactivity warning and timeout, form timeouts.
 
-``fire_due`` claims each due timer inside the transaction that acts on it, so a timer fires
-exactly once. ``run`` is the background loop of a live server; tests call ``fire_due`` after
+``fire_due`` claims each due timer inside the transaction that acts on it
+(``TimerStore.claim``: of the nodes that find it due, one takes it), so a timer fires exactly once.
+``run`` is the background loop of a live server; tests call ``fire_due`` after
 advancing a fake clock instead of sleeping.
 """
 
@@ -11,10 +12,11 @@ import asyncio
 import contextlib
 from dataclasses import replace
 
+from frontdesk.bus.interfaces import Presence
 from frontdesk.domain import routing, scenario
 from frontdesk.domain.access import AccessService
 from frontdesk.domain.config import DEFAULT_INACTIVITY_TIMEOUT_MSG, LiveConfig
-from frontdesk.domain.journal import ActionContext, Journal, to_everyone, to_staff
+from frontdesk.domain.journal import ActionContext, Journal, retry_conflicts, to_everyone, to_staff
 from frontdesk.domain.lifecycle import (
     AGENT_LOST,
     FORM_TIMEOUT_PREFIX,
@@ -61,9 +63,11 @@ def _kind_label(kind: str) -> str:
 
 
 class TimerService(EngineService):
-    def __init__(self, journal: Journal, live: LiveConfig, access: AccessService | None = None) -> None:
+    def __init__(self, journal: Journal, live: LiveConfig, access: AccessService | None = None,
+                 presence: Presence | None = None) -> None:
         super().__init__(journal, live)
         self.access = access  # its expired credentials are swept on every pass
+        self.presence = presence  # asked before an "agent lost" timer logs its agent out
 
     async def fire_due(self) -> int:
         """Fire every timer due at the clock's now and sweep expired credentials (their agents'
@@ -95,6 +99,7 @@ class TimerService(EngineService):
                     else:
                         fired += 1
 
+    @retry_conflicts
     async def _back_off(self, timer: TimerRecord) -> None:
         """Reschedule a timer whose handler raised, or drop it after ``MAX_TIMER_FAILURES``."""
         failures = timer.failures + 1
@@ -108,13 +113,17 @@ class TimerService(EngineService):
                 return
             await ctx.tx.timers.set(replace(current, due_at=ctx.now + retry_delay_secs(failures), failures=failures))
 
+    @retry_conflicts
     async def _fire(self, timer: TimerRecord) -> None:
+        if timer.kind == AGENT_LOST and self.presence is not None \
+                and await self.presence.present(str(timer.payload["agent_id"])):
+            # a desktop of the agent opened on another process after this one lost its last
+            await self._drop(timer)
+            return
         async with self.journal.action() as ctx:
             # claim: only the transaction that still finds the timer, unchanged, acts on it
-            current = await ctx.tx.timers.get(timer.chat_id, timer.kind)
-            if current is None or current.due_at != timer.due_at:
+            if await ctx.tx.timers.claim(timer.chat_id, timer.kind, timer.due_at) is None:
                 return
-            await ctx.tx.timers.cancel(timer.chat_id, timer.kind)
             lag = max(0.0, ctx.now - timer.due_at)
             ctx.after_commit(lambda: self.journal.metrics.timer_lag.labels(_kind_label(timer.kind)).observe(lag))
             if timer.kind == routing.EWT_REFRESH_TIMER:
@@ -139,6 +148,12 @@ class TimerService(EngineService):
                 await self._expire_form(ctx, session, int(timer.payload["form_request_id"]))
             else:
                 log.warning("unknown timer kind", timer=timer.kind)
+
+    async def _drop(self, timer: TimerRecord) -> None:
+        async with self.journal.action() as ctx:
+            current = await ctx.tx.timers.get(timer.chat_id, timer.kind)
+            if current is not None and current.due_at == timer.due_at:
+                await ctx.tx.timers.cancel(timer.chat_id, timer.kind)
 
     async def _warn(self, ctx: ActionContext, session: SessionRecord) -> None:
         entry = self.entry_for(session)

@@ -175,3 +175,29 @@ class Ok(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class QueueChoice(BaseModel):
+    queue_id: str
+    name: str
+    dispositions: list[str] = Field(description="wrap-up choices of the queue; empty: free text")
+
+
+class ColleagueInfo(BaseModel):
+    agent_id: str
+    username: str
+    display_name: str
+    state: Literal["logged_out", "not_ready", "ready"]
+    load: int = Field(description="chats held or being offered")
+    max_chats: int
+
+
+class FormChoice(BaseModel):
+    name: str
+    title: str
+
+
+class DirectoryInfo(BaseModel):
+    queues: list[QueueChoice]
+    agents: list[ColleagueInfo]
+    forms: list[FormChoice]

@@ -19,6 +19,12 @@ MAX_POLL_HOLD_SECS = 11.5  # the web widget aborts a poll after 13 s
 SQLITE_SYNCHRONOUS = ("NORMAL", "FULL")
 LOG_FORMAT_NAMES = LOG_FORMATS  # text (a terminal) or json (one object per line)
 LOG_LEVEL_NAMES = LOG_LEVELS
+# several processes (docs/operations.md, "Running several processes")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+BUS_RECHECK_SECS = (0.1, 10.0)
+DEFAULT_BUS_RECHECK_SECS = 2.0  # a lost cross-process wake-up delays a reader by at most this
+DEFAULT_REDIS_PREFIX = "frontdesk:"
+MAX_REDIS_PREFIX_CHARS = 64
 # connection bounds (frontdesk.connections, docs/operations.md): ranges and defaults
 MAX_CONNECTIONS = (1, 1_000_000)
 DEFAULT_MAX_CONNECTIONS = 16_000  # 10,000+ held long polls, their keep-alive spares, agents' sockets

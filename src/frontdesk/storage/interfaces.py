@@ -33,7 +33,10 @@ from frontdesk.storage.records import (
 
 class SessionStore(Protocol):
     async def insert(self, session: SessionRecord) -> None: ...
-    async def get(self, chat_id: str) -> SessionRecord | None: ...
+    async def get(self, chat_id: str) -> SessionRecord | None:
+        """The chat; in a write transaction its row stays locked until commit (``list_in_state``,
+        ``list_for_agent`` and ``list_queued`` lock what they return the same way)."""
+        ...
     async def update(self, session: SessionRecord) -> None: ...
     async def set_customer_cursor(self, chat_id: str, seq: int) -> None: ...
     async def find_active_for_client(self, tenant: str, app_id: str, client_id: str,
@@ -97,7 +100,14 @@ class PartyStore(Protocol):
 
 class AgentStore(Protocol):
     async def upsert(self, agent: AgentRecord) -> None: ...
-    async def get(self, agent_id: str) -> AgentRecord | None: ...
+    async def mark_routed(self, agent_id: str, at: float) -> None:
+        """Set only the agent's ``last_routed_at`` (routing: what else of the agent changes
+        meanwhile, its state above all, is kept)."""
+        ...
+    async def get(self, agent_id: str) -> AgentRecord | None:
+        """The agent; in a write transaction its row stays locked until commit, and so does its
+        tenant's routing lock, taken first (``get_by_username`` alike)."""
+        ...
     async def get_by_username(self, tenant: str, username: str) -> AgentRecord | None: ...
     async def list_for_tenant(self, tenant: str) -> list[AgentRecord]: ...
     async def count_chats(self, agent_id: str) -> int: ...
@@ -137,6 +147,10 @@ class TimerStore(Protocol):
     async def cancel_all(self, chat_id: str) -> None: ...
     async def ensure(self, timer: TimerRecord) -> None:
         """Set the timer unless one of its chat and kind is already set (that one keeps its due time)."""
+        ...
+    async def claim(self, chat_id: str, kind: str, due_at: float) -> TimerRecord | None:
+        """Take the timer if it is still set for ``due_at``: it is deleted and returned. Of any number
+        of concurrent claims of one timer (on any node) exactly one gets it; the others get None."""
         ...
     async def due(self, now: float, limit: int) -> list[TimerRecord]: ...
     async def next_due_at(self) -> float | None: ...
@@ -217,6 +231,11 @@ class LoginFailureStore(Protocol):
 class Transaction(Protocol):
     """The stores of one open transaction."""
 
+    async def lock_routing(self, tenant: str) -> None:
+        """Hold the tenant's routing lock until commit: routing decisions of one tenant (which chat
+        meets which agent, against the agents' loads) take turns across every node."""
+        ...
+
     @property
     def sessions(self) -> SessionStore: ...
     @property
@@ -249,11 +268,31 @@ class Transaction(Protocol):
     def queue_models(self) -> QueueModelStore: ...
 
 
-class Storage(Protocol):
-    """A backend: opens transactions; ``read()`` is a transaction that must not write."""
+class TransientConflict(Exception):
+    """The backend aborted a write transaction that met another one (a serialization failure or a
+    deadlock): nothing of it was stored, and running the whole action again is safe
+    (``domain.journal.retry_conflicts``)."""
 
+
+class Storage(Protocol):
+    """A backend: opens transactions; ``read()`` is a transaction that must not write.
+
+    The concurrency contract (docs/event-delivery.md, "Concurrency"): a write transaction locks
+    what it loads to change (the chat's row, the agent's row) and, for routing, the tenant's routing
+    lock, until commit; sequence numbers come from the locked chat row, so they stay gap-free and
+    ordered however many writers append; a timer is taken with ``timers.claim``; ``read()`` never
+    takes the writers' lock (a report does not hold up a chat) and sees one committed snapshot.
+    A write transaction that meets another one may fail with ``TransientConflict``."""
+
+    async def open(self) -> None:
+        """Connect and migrate (a transaction opens the storage itself if nobody did)."""
+        ...
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
     def read(self) -> AbstractAsyncContextManager[Transaction]: ...
+    async def ready(self) -> str | None:
+        """Readiness (``/readyz``): None when the database answers and has every migration, else
+        why not (``"storage: …"``)."""
+        ...
     async def close(self) -> None: ...
 
 

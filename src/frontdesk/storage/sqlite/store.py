@@ -1,8 +1,12 @@
 """SQLite implementation of every storage interface.
 
-One connection in WAL mode serves the process. SQLite calls are fast enough to run on the event
-loop thread (no thread hop), and a transaction never awaits anything but its own statements, so
-an ``asyncio.Lock`` is enough to keep transactions from interleaving.
+One writer connection in WAL mode serves the process's write transactions. SQLite calls are fast
+enough to run on the event loop thread (no thread hop), and an ``asyncio.Lock`` keeps write
+transactions from interleaving: ``BEGIN IMMEDIATE`` makes each one the database's only writer, so
+every lock of the concurrency contract (the chat's row, the agent's row, the tenant's routing lock)
+is already held by the one open write transaction, and ``lock_routing`` has nothing left to do.
+Reads run on reader connections of their own (WAL readers: one committed snapshot each, never
+waiting for the writer's lock).
 """
 
 from __future__ import annotations
@@ -392,6 +396,9 @@ class _Agents:
              agent.display_name, agent.max_chats, agent.state, agent.state_since, agent.photo_path,
              int(agent.auto_accept), _dumps(agent.skills), agent.team, agent.role, agent.last_routed_at))
 
+    async def mark_routed(self, agent_id: str, at: float) -> None:
+        self._c.execute("UPDATE agents SET last_routed_at = ? WHERE agent_id = ?", (at, agent_id))
+
     async def get(self, agent_id: str) -> AgentRecord | None:
         row = self._c.execute(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE agent_id = ?", (agent_id,)).fetchone()
         return _agent(row) if row else None
@@ -528,6 +535,11 @@ class _Timers:
         self._c.execute("INSERT INTO timers (chat_id, kind, due_at, payload, failures) VALUES (?,?,?,?,?) "
                         "ON CONFLICT (chat_id, kind) DO NOTHING",
                         (timer.chat_id, timer.kind, timer.due_at, _dumps(timer.payload), timer.failures))
+
+    async def claim(self, chat_id: str, kind: str, due_at: float) -> TimerRecord | None:
+        row = self._c.execute("DELETE FROM timers WHERE chat_id = ? AND kind = ? AND due_at = ? "
+                              "RETURNING chat_id, kind, due_at, payload, failures", (chat_id, kind, due_at)).fetchone()
+        return _timer(row) if row else None
 
     async def cancel(self, chat_id: str, kind: str) -> None:
         self._c.execute("DELETE FROM timers WHERE chat_id = ? AND kind = ?", (chat_id, kind))
@@ -778,12 +790,16 @@ class SqliteTransaction:
         self.login_failures = _LoginFailures(conn)
         self.queue_models = _QueueModels(conn)
 
+    async def lock_routing(self, tenant: str) -> None:
+        """Held already: the open write transaction is the database's only writer."""
+
 
 class SqliteStorage:
     """The SQLite backend. ``synchronous`` NORMAL survives a process crash; FULL also a power cut."""
 
     def __init__(self, path: Path | str, synchronous: str = "NORMAL") -> None:
-        self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._path = str(path)
+        self._conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute(f"PRAGMA synchronous = {synchronous}")
         self._conn.execute("PRAGMA foreign_keys = ON")
@@ -791,6 +807,19 @@ class SqliteStorage:
         self.schema_version = migrate(self._conn)
         self._tx = SqliteTransaction(self._conn)
         self._lock = asyncio.Lock()
+        self._readers: list[sqlite3.Connection] = []  # idle reader connections
+        self._counts: StatementCounts | None = None
+
+    def _reader(self) -> sqlite3.Connection:
+        if self._readers:
+            return self._readers.pop()
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        return conn
+
+    async def open(self) -> None:
+        """Nothing to do: the constructor connected and migrated."""
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
@@ -805,19 +834,29 @@ class SqliteStorage:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqliteTransaction]:
-        async with self._lock:
-            yield self._tx
+        """A read transaction on a reader connection of its own: the snapshot of the last commit,
+        whatever the writer does meanwhile (readers do not take the writer's lock)."""
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            counts = self._counts
+            yield SqliteTransaction(conn if counts is None else CountingConnection(conn, counts))
+        finally:
+            conn.execute("ROLLBACK")
+            self._readers.append(conn)
 
     @contextmanager
     def counting(self) -> Iterator[StatementCounts]:
         """Count the statements and rows of every transaction while the block runs (tests measure
-        what an action costs with it; the stores run on the plain connection otherwise)."""
+        what an action costs with it; the stores run on the plain connections otherwise)."""
         counts = StatementCounts()
         plain, self._tx = self._tx, SqliteTransaction(CountingConnection(self._conn, counts))
+        self._counts = counts
         try:
             yield counts
         finally:
             self._tx = plain
+            self._counts = None
 
     async def ready(self) -> str | None:
         """Readiness (``/readyz``): None when the database answers and has every migration; else why not."""
@@ -832,4 +871,7 @@ class SqliteStorage:
 
     async def close(self) -> None:
         async with self._lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
             self._conn.close()

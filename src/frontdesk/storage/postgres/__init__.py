@@ -1,0 +1,1 @@
+"""The PostgreSQL backend (asyncpg): the same storage contract as SQLite, for many processes."""

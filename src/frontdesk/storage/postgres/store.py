@@ -1,0 +1,780 @@
+"""PostgreSQL implementation of every storage interface (asyncpg, one pool per process).
+
+The dialect of this backend lives here and in ``migrations.py``: ``$n`` parameters, ``FOR UPDATE``,
+``GREATEST``, ``arrival`` for SQLite's ``rowid`` ties. The concurrency contract
+(``storage/interfaces.py``, docs/event-delivery.md) maps onto PostgreSQL like this:
+
+- a write transaction runs at READ COMMITTED; every chat or agent it loads to change
+  (``sessions.get``, the lists of chats an action tracks, ``agents.get``) is locked with
+  ``FOR UPDATE`` until commit, so two nodes changing one chat or one agent take turns and each
+  sees the other's commit (no lost whole-row update, sequence numbers from the locked
+  ``last_seq``: gap-free and ordered);
+- ``lock_routing`` is a transaction-scoped advisory lock per tenant;
+- ``timers.claim`` is ``DELETE … RETURNING``: of concurrent claims one gets the row;
+- a read transaction is READ ONLY at REPEATABLE READ on its own pooled connection: one snapshot,
+  no row locks, never waiting for writers;
+- PostgreSQL's serialization failures and deadlocks leave as ``TransientConflict``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeAlias
+
+import asyncpg
+import orjson
+from asyncpg.pool import PoolConnectionProxy
+
+from frontdesk.storage.interfaces import TransientConflict
+from frontdesk.storage.postgres.migrations import MIGRATIONS, migrate
+from frontdesk.storage.records import (
+    AgentRecord,
+    Audience,
+    EventRecord,
+    FileRecord,
+    FormRequestRecord,
+    JsonObject,
+    LeftMessageRecord,
+    LoginFailuresRecord,
+    NewEvent,
+    OfferRecord,
+    PartyRecord,
+    QueueModelRecord,
+    SessionRecord,
+    TimerRecord,
+    TokenRecord,
+    WrapUpRecord,
+)
+
+Row = asyncpg.Record
+Conn: TypeAlias = "asyncpg.Connection[Row] | PoolConnectionProxy[Row]"  # a connection of the pool
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _marks(count: int, start: int = 1) -> str:
+    return ",".join(f"${i}" for i in range(start, start + count))
+
+
+_SESSION_COLUMNS = (
+    "chat_id, tenant, app_id, client_id, client_kind, visitor_cookie, state, created_at, queue_id, "
+    "phone_number, from_, parameters, case_id, offered_agent_id, declined_agents, last_seq, "
+    "customer_last_seq, customer_cursor, terminal, end_reason, ended_at, queued_at, connected_at, "
+    "priority, required_skills, scenario, ewt_predicted, ewt_announced, invited_agents"
+)
+_SESSION_NAMES = _SESSION_COLUMNS.split(", ")
+
+
+def _session_row(s: SessionRecord) -> tuple[Any, ...]:
+    return (s.chat_id, s.tenant, s.app_id, s.client_id, s.client_kind, s.visitor_cookie, s.state, s.created_at,
+            s.queue_id, s.phone_number, s.from_, _dumps(s.parameters), s.case_id, s.offered_agent_id,
+            _dumps(s.declined_agents), s.last_seq, s.customer_last_seq, s.customer_cursor, s.terminal,
+            s.end_reason, s.ended_at, s.queued_at, s.connected_at, s.priority, _dumps(s.required_skills),
+            _dumps(s.scenario), s.ewt_predicted, s.ewt_announced, _dumps(s.invited_agents))
+
+
+def _session(row: Row) -> SessionRecord:
+    return SessionRecord(
+        chat_id=row[0], tenant=row[1], app_id=row[2], client_id=row[3], client_kind=row[4],
+        visitor_cookie=row[5], state=row[6], created_at=row[7], queue_id=row[8], phone_number=row[9],
+        from_=row[10], parameters=orjson.loads(row[11]), case_id=row[12], offered_agent_id=row[13],
+        declined_agents=orjson.loads(row[14]), last_seq=row[15], customer_last_seq=row[16],
+        customer_cursor=row[17], terminal=row[18], end_reason=row[19], ended_at=row[20],
+        queued_at=row[21], connected_at=row[22], priority=row[23], required_skills=orjson.loads(row[24]),
+        scenario=orjson.loads(row[25]), ewt_predicted=row[26], ewt_announced=row[27],
+        invited_agents=orjson.loads(row[28]))
+
+
+class _Store:
+    def __init__(self, conn: Conn, writes: bool) -> None:
+        self._c = conn
+        self._writes = writes
+        # in a write transaction what is loaded to be changed is locked until commit
+        self._lock = " FOR UPDATE" if writes else ""
+
+
+async def _lock_routing(conn: Conn, tenant: str) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"routing:{tenant}")
+
+
+_SESSION_INSERT = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({_marks(len(_SESSION_NAMES))})"
+_SESSION_UPDATE = ("UPDATE sessions SET " + ", ".join(f"{name} = ${i}" for i, name in enumerate(_SESSION_NAMES[1:], 2))
+                   + " WHERE chat_id = $1")
+
+
+class _Sessions(_Store):
+    async def insert(self, session: SessionRecord) -> None:
+        await self._c.execute(_SESSION_INSERT, *_session_row(session))
+
+    async def get(self, chat_id: str) -> SessionRecord | None:
+        row = await self._c.fetchrow(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE chat_id = $1{self._lock}",
+                                     chat_id)
+        return _session(row) if row else None
+
+    async def update(self, session: SessionRecord) -> None:
+        await self._c.execute(_SESSION_UPDATE, *_session_row(session))
+
+    async def set_customer_cursor(self, chat_id: str, seq: int) -> None:
+        await self._c.execute("UPDATE sessions SET customer_cursor = GREATEST(customer_cursor, $1) "
+                              "WHERE chat_id = $2 AND customer_cursor < $1", seq, chat_id)
+
+    async def find_active_for_client(self, tenant: str, app_id: str, client_id: str,
+                                     visitor_cookie: str) -> SessionRecord | None:
+        query = (f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = $1 AND app_id = $2 AND client_id = $3 "
+                 "AND NOT terminal")
+        params: list[Any] = [tenant, app_id, client_id]
+        if visitor_cookie:
+            query += " AND visitor_cookie = $4"
+            params.append(visitor_cookie)
+        row = await self._c.fetchrow(query + " ORDER BY created_at DESC, arrival DESC LIMIT 1", *params)
+        return _session(row) if row else None
+
+    async def list_in_state(self, tenant: str, states: Sequence[str]) -> list[SessionRecord]:
+        rows = await self._c.fetch(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = $1 AND NOT terminal AND state = ANY($2::text[]) "
+            f"ORDER BY queued_at NULLS FIRST, created_at, arrival{self._lock}", tenant, list(states))
+        return [_session(r) for r in rows]
+
+    async def list_for_agent(self, agent_id: str) -> list[SessionRecord]:
+        rows = await self._c.fetch(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE chat_id IN (SELECT chat_id FROM parties "
+            "WHERE agent_id = $1 AND left_at IS NULL) AND NOT terminal "
+            f"ORDER BY created_at, arrival{self._lock}", agent_id)
+        return [_session(r) for r in rows]
+
+    async def list_for_case(self, tenant: str, case_id: str) -> list[SessionRecord]:
+        rows = await self._c.fetch(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = $1 AND case_id = $2 "
+                                   "ORDER BY created_at, arrival", tenant, case_id)
+        return [_session(r) for r in rows]
+
+    async def list_active(self, tenant: str) -> list[SessionRecord]:
+        rows = await self._c.fetch(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = $1 AND NOT terminal "
+                                   "ORDER BY created_at, arrival", tenant)
+        return [_session(r) for r in rows]
+
+    async def list_with_invitations(self, tenant: str) -> list[SessionRecord]:
+        rows = await self._c.fetch(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = $1 AND NOT terminal "
+                                   "AND invited_agents != '[]' ORDER BY created_at, arrival", tenant)
+        return [_session(r) for r in rows]
+
+    async def list_created_between(self, tenant: str, since: float, until: float) -> list[SessionRecord]:
+        rows = await self._c.fetch(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = $1 AND created_at >= $2 "
+                                   "AND created_at < $3 ORDER BY created_at, arrival", tenant, since, until)
+        return [_session(r) for r in rows]
+
+    async def list_for_client(self, tenant: str, client_id: str, visitor_cookie: str,
+                              limit: int) -> list[SessionRecord]:
+        query = f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = $1 AND client_id = $2"
+        params: list[Any] = [tenant, client_id]
+        if visitor_cookie:
+            query += " AND visitor_cookie = $3"
+            params.append(visitor_cookie)
+        rows = await self._c.fetch(query + f" ORDER BY created_at DESC, arrival DESC LIMIT ${len(params) + 1}",
+                                   *params, limit)
+        return [_session(r) for r in rows]
+
+    async def recent_handle_times(self, tenant: str, queue_id: str, limit: int) -> list[float]:
+        rows = await self._c.fetch(
+            "SELECT ended_at - connected_at FROM sessions WHERE tenant = $1 AND queue_id = $2 "
+            "AND connected_at IS NOT NULL AND ended_at IS NOT NULL ORDER BY ended_at DESC, arrival DESC LIMIT $3",
+            tenant, queue_id, limit)
+        return [float(r[0]) for r in rows]
+
+    async def recent_handle_times_of(self, tenant: str, queue_ids: Sequence[str],
+                                     limit: int) -> dict[str, list[float]]:
+        rows = await self._c.fetch(
+            # one index range per queue, newest first, in one statement
+            "SELECT q.queue_id, t.secs FROM unnest($2::text[]) AS q(queue_id) CROSS JOIN LATERAL "
+            "(SELECT ended_at - connected_at AS secs, ended_at, arrival FROM sessions WHERE tenant = $1 "
+            "AND queue_id = q.queue_id AND connected_at IS NOT NULL AND ended_at IS NOT NULL "
+            "ORDER BY ended_at DESC, arrival DESC LIMIT $3) t ORDER BY q.queue_id, t.ended_at DESC, t.arrival DESC",
+            tenant, list(queue_ids), limit)
+        times: dict[str, list[float]] = {}
+        for queue_id, secs in rows:
+            times.setdefault(str(queue_id), []).append(float(secs))
+        return times
+
+    async def list_queued(self, tenant: str, queue_id: str, limit: int) -> list[SessionRecord]:
+        rows = await self._c.fetch(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = $1 AND queue_id = $2 AND NOT terminal "
+            "AND state = 'queued' ORDER BY priority DESC, queued_at, created_at, arrival "
+            f"LIMIT $3{self._lock}", tenant, queue_id, limit)
+        return [_session(r) for r in rows]
+
+    async def count_queued(self, tenant: str, queue_id: str, min_priority: int | None = None) -> int:
+        if min_priority is None:
+            value = await self._c.fetchval("SELECT COALESCE(SUM(queued), 0) FROM queue_lengths WHERE tenant = $1 "
+                                           "AND queue_id = $2", tenant, queue_id)
+        else:
+            value = await self._c.fetchval("SELECT COALESCE(SUM(queued), 0) FROM queue_lengths WHERE tenant = $1 "
+                                           "AND queue_id = $2 AND priority >= $3", tenant, queue_id, min_priority)
+        return int(value)
+
+    async def any_queued(self, tenant: str) -> bool:
+        row = await self._c.fetchrow("SELECT 1 FROM queue_lengths WHERE tenant = $1 AND queued > 0 LIMIT 1", tenant)
+        return row is not None
+
+    async def count_queued_ahead(self, session: SessionRecord) -> int:
+        queued_at = session.queued_at if session.queued_at is not None else session.created_at
+        value = await self._c.fetchval(
+            "SELECT COUNT(*) FROM sessions WHERE tenant = $5 AND queue_id = $6 AND NOT terminal "
+            "AND state = 'queued' AND (priority > $2 OR (priority = $2 AND (queued_at < $3 OR (queued_at = $3 AND "
+            "(created_at < $4 OR (created_at = $4 AND arrival < COALESCE((SELECT arrival FROM sessions "
+            "WHERE chat_id = $1), 4611686018427387904)))))))",
+            session.chat_id, session.priority, float(queued_at), float(session.created_at), session.tenant,
+            session.queue_id)
+        return int(value)
+
+
+_EVENT_COLUMNS = "chat_id, seq, ts, name, audience, in_history, origin, payload"
+
+
+def _event(row: Row) -> EventRecord:
+    return EventRecord(chat_id=row[0], seq=row[1], ts=row[2], name=row[3], audience=Audience(row[4]),
+                       in_history=row[5], origin=row[6], payload=orjson.loads(row[7]))
+
+
+class _Events(_Store):
+    async def append(self, chat_id: str, first_seq: int, ts: float,
+                     events: Sequence[NewEvent]) -> list[EventRecord]:
+        records = [EventRecord(chat_id=chat_id, seq=first_seq + i, ts=ts, name=e.name, audience=e.audience,
+                               in_history=e.in_history, origin=e.origin, payload=e.payload)
+                   for i, e in enumerate(events)]
+        await self._c.executemany(
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+            [(r.chat_id, r.seq, r.ts, r.name, int(r.audience), r.in_history, r.origin, _dumps(r.payload))
+             for r in records])
+        return records
+
+    async def read_after(self, chat_id: str, after_seq: int, audience: Audience,
+                         limit: int) -> list[EventRecord]:
+        rows = await self._c.fetch(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE chat_id = $1 AND seq > $2 AND (audience & $3) != 0 "
+            "ORDER BY seq LIMIT $4", chat_id, after_seq, int(audience), limit)
+        return [_event(r) for r in rows]
+
+    async def read_history(self, chat_id: str) -> list[EventRecord]:
+        rows = await self._c.fetch(f"SELECT {_EVENT_COLUMNS} FROM events WHERE chat_id = $1 AND in_history "
+                                   "ORDER BY seq", chat_id)
+        return [_event(r) for r in rows]
+
+
+_PARTY_COLUMNS = "party_id, chat_id, party_type, agent_id, first_name, last_name, display_name, joined_at, left_at"
+_PARTY_COLUMNS_P = ", ".join(f"p.{c}" for c in _PARTY_COLUMNS.split(", "))
+
+
+def _party(row: Row) -> PartyRecord:
+    return PartyRecord(*row)
+
+
+class _Parties(_Store):
+    async def insert(self, party: PartyRecord) -> None:
+        await self._c.execute(f"INSERT INTO parties ({_PARTY_COLUMNS}) VALUES ({_marks(9)})",
+                              party.party_id, party.chat_id, party.party_type, party.agent_id, party.first_name,
+                              party.last_name, party.display_name, party.joined_at, party.left_at)
+
+    async def update(self, party: PartyRecord) -> None:
+        await self._c.execute("UPDATE parties SET left_at = $1, display_name = $2 WHERE party_id = $3",
+                              party.left_at, party.display_name, party.party_id)
+
+    async def get(self, party_id: str) -> PartyRecord | None:
+        row = await self._c.fetchrow(f"SELECT {_PARTY_COLUMNS} FROM parties WHERE party_id = $1", party_id)
+        return _party(row) if row else None
+
+    async def list_for_chat(self, chat_id: str) -> list[PartyRecord]:
+        rows = await self._c.fetch(f"SELECT {_PARTY_COLUMNS} FROM parties WHERE chat_id = $1 "
+                                   "ORDER BY joined_at, arrival", chat_id)
+        return [_party(r) for r in rows]
+
+    async def list_joined_between(self, tenant: str, since: float, until: float) -> list[PartyRecord]:
+        rows = await self._c.fetch(
+            f"SELECT {_PARTY_COLUMNS_P} FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
+            "WHERE s.tenant = $1 AND p.joined_at >= $2 AND p.joined_at < $3 ORDER BY p.joined_at, p.arrival",
+            tenant, since, until)
+        return [_party(r) for r in rows]
+
+    async def list_present(self, tenant: str) -> list[PartyRecord]:
+        rows = await self._c.fetch(
+            f"SELECT {_PARTY_COLUMNS_P} FROM sessions s JOIN parties p ON p.chat_id = s.chat_id "
+            "WHERE s.tenant = $1 AND NOT s.terminal AND p.left_at IS NULL ORDER BY p.joined_at, p.party_id", tenant)
+        return [_party(r) for r in rows]
+
+
+_AGENT_COLUMNS = ("agent_id, tenant, username, password_hash, first_name, last_name, display_name, max_chats, "
+                  "state, state_since, photo_path, auto_accept, skills, team, role, last_routed_at")
+_TOKEN_COLUMNS = "token_hash, agent_id, kind, created_at, expires_at, parent_hash"  # noqa: S105 - column names
+
+
+def _agent(row: Row) -> AgentRecord:
+    return AgentRecord(agent_id=row[0], tenant=row[1], username=row[2], password_hash=row[3], first_name=row[4],
+                       last_name=row[5], display_name=row[6], max_chats=row[7], state=row[8], state_since=row[9],
+                       photo_path=row[10], auto_accept=row[11], skills=orjson.loads(row[12]), team=row[13],
+                       role=row[14], last_routed_at=row[15])
+
+
+def _token(row: Row) -> TokenRecord:
+    return TokenRecord(token_hash=row[0], agent_id=row[1], kind=row[2], created_at=row[3], expires_at=row[4],
+                       parent_hash=row[5])
+
+
+_AGENT_UPSERT = (
+    f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES ({_marks(16)}) ON CONFLICT (agent_id) DO "
+    "UPDATE SET tenant = excluded.tenant, username = excluded.username, password_hash = excluded.password_hash, "
+    "first_name = excluded.first_name, last_name = excluded.last_name, display_name = excluded.display_name, "
+    "max_chats = excluded.max_chats, state = excluded.state, state_since = excluded.state_since, "
+    "photo_path = excluded.photo_path, auto_accept = excluded.auto_accept, skills = excluded.skills, "
+    "team = excluded.team, role = excluded.role, last_routed_at = excluded.last_routed_at")
+
+
+class _Agents(_Store):
+    async def upsert(self, agent: AgentRecord) -> None:
+        await self._c.execute(_AGENT_UPSERT, agent.agent_id, agent.tenant, agent.username, agent.password_hash,
+                              agent.first_name, agent.last_name, agent.display_name, agent.max_chats, agent.state,
+                              agent.state_since, agent.photo_path, agent.auto_accept, _dumps(agent.skills),
+                              agent.team, agent.role, agent.last_routed_at)
+
+    async def mark_routed(self, agent_id: str, at: float) -> None:
+        await self._c.execute("UPDATE agents SET last_routed_at = $1 WHERE agent_id = $2", at, agent_id)
+
+    # An agent's row is locked only under its tenant's routing lock, taken first: routing takes the
+    # routing lock, then the agents' rows (``mark_routed``), so no two transactions ever wait for
+    # these two locks in opposite orders.
+
+    async def get(self, agent_id: str) -> AgentRecord | None:
+        if self._writes:
+            tenant = await self._c.fetchval("SELECT tenant FROM agents WHERE agent_id = $1", agent_id)
+            if tenant is None:
+                return None
+            await _lock_routing(self._c, tenant)
+        row = await self._c.fetchrow(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE agent_id = $1{self._lock}",
+                                     agent_id)
+        return _agent(row) if row else None
+
+    async def get_by_username(self, tenant: str, username: str) -> AgentRecord | None:
+        if self._writes:
+            await _lock_routing(self._c, tenant)
+        row = await self._c.fetchrow(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE tenant = $1 AND username = $2"
+                                     f"{self._lock}", tenant, username)
+        return _agent(row) if row else None
+
+    async def list_for_tenant(self, tenant: str) -> list[AgentRecord]:
+        rows = await self._c.fetch(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE tenant = $1 "
+                                   "ORDER BY state_since, arrival", tenant)
+        return [_agent(r) for r in rows]
+
+    async def count_chats(self, agent_id: str) -> int:
+        held = await self._c.fetchval(
+            "SELECT COUNT(DISTINCT p.chat_id) FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
+            "WHERE p.agent_id = $1 AND p.left_at IS NULL AND NOT s.terminal", agent_id)
+        offered = await self._c.fetchval(
+            "SELECT COUNT(*) FROM sessions WHERE tenant = (SELECT tenant FROM agents WHERE agent_id = $1) "
+            "AND state = 'connecting' AND NOT terminal AND offered_agent_id = $1", agent_id)
+        return int(held) + int(offered)
+
+    async def chat_loads(self, tenant: str) -> dict[str, int]:
+        loads: dict[str, int] = {}
+        for agent_id, count in await self._c.fetch(
+                "SELECT p.agent_id, COUNT(DISTINCT p.chat_id) FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
+                "WHERE p.left_at IS NULL AND p.agent_id > '' AND s.tenant = $1 AND NOT s.terminal "
+                "GROUP BY p.agent_id", tenant):
+            loads[agent_id] = int(count)
+        for agent_id, count in await self._c.fetch(
+                "SELECT offered_agent_id, COUNT(*) FROM sessions WHERE tenant = $1 AND state = 'connecting' "
+                "AND NOT terminal AND offered_agent_id != '' GROUP BY offered_agent_id", tenant):
+            loads[agent_id] = loads.get(agent_id, 0) + int(count)
+        return loads
+
+    async def connected_chats(self, tenant: str) -> list[tuple[str, float]]:
+        rows = await self._c.fetch(
+            "SELECT p.agent_id, COALESCE(s.connected_at, p.joined_at) FROM parties p "
+            "JOIN sessions s ON s.chat_id = p.chat_id WHERE p.left_at IS NULL AND p.agent_id > '' "
+            "AND s.tenant = $1 AND NOT s.terminal ORDER BY p.arrival", tenant)
+        return [(str(r[0]), float(r[1])) for r in rows]
+
+    async def add_token(self, token: TokenRecord) -> None:
+        await self._c.execute(f"INSERT INTO agent_tokens ({_TOKEN_COLUMNS}) VALUES ({_marks(6)})",
+                              token.token_hash, token.agent_id, token.kind, token.created_at, token.expires_at,
+                              token.parent_hash)
+
+    async def token(self, token_hash: str) -> TokenRecord | None:
+        row = await self._c.fetchrow(f"SELECT {_TOKEN_COLUMNS} FROM agent_tokens WHERE token_hash = $1", token_hash)
+        return _token(row) if row else None
+
+    async def extend_token(self, token_hash: str, expires_at: float) -> None:
+        await self._c.execute("UPDATE agent_tokens SET expires_at = $1 WHERE token_hash = $2 AND expires_at < $1",
+                              expires_at, token_hash)
+
+    async def delete_token(self, token_hash: str) -> None:
+        await self._c.execute("DELETE FROM agent_tokens WHERE token_hash = $1", token_hash)
+
+    async def drop_tokens(self, agent_id: str) -> None:
+        await self._c.execute("DELETE FROM agent_tokens WHERE agent_id = $1", agent_id)
+
+    async def expired_tokens(self, now: float, limit: int) -> list[TokenRecord]:
+        rows = await self._c.fetch(f"SELECT {_TOKEN_COLUMNS} FROM agent_tokens WHERE expires_at <= $1 "
+                                   "ORDER BY expires_at, arrival LIMIT $2", now, limit)
+        return [_token(r) for r in rows]
+
+
+_FILE_COLUMNS = "file_id, tenant, chat_id, file_name, content_type, size, created_at, uploader"
+
+
+class _Files(_Store):
+    async def insert(self, record: FileRecord) -> None:
+        await self._c.execute(f"INSERT INTO files ({_FILE_COLUMNS}) VALUES ({_marks(8)})",
+                              record.file_id, record.tenant, record.chat_id, record.file_name, record.content_type,
+                              record.size, record.created_at, record.uploader)
+
+    async def get(self, file_id: str) -> FileRecord | None:
+        row = await self._c.fetchrow(f"SELECT {_FILE_COLUMNS} FROM files WHERE file_id = $1", file_id)
+        return FileRecord(*row) if row else None
+
+    async def attach(self, file_id: str, chat_id: str, file_name: str = "") -> None:
+        await self._c.execute("UPDATE files SET chat_id = $1, file_name = CASE WHEN $2 = '' THEN file_name "
+                              "ELSE $2 END WHERE file_id = $3", chat_id, file_name, file_id)
+
+    async def count_for_tenant(self, tenant: str) -> int:
+        return int(await self._c.fetchval("SELECT COUNT(*) FROM files WHERE tenant = $1", tenant))
+
+    async def oldest_for_tenant(self, tenant: str, limit: int) -> list[FileRecord]:
+        rows = await self._c.fetch(f"SELECT {_FILE_COLUMNS} FROM files WHERE tenant = $1 "
+                                   "ORDER BY created_at, arrival LIMIT $2", tenant, limit)
+        return [FileRecord(*r) for r in rows]
+
+    async def delete(self, file_id: str) -> None:
+        await self._c.execute("DELETE FROM files WHERE file_id = $1", file_id)
+
+
+_TIMER_COLUMNS = "chat_id, kind, due_at, payload, failures"
+
+
+def _timer(row: Row) -> TimerRecord:
+    return TimerRecord(chat_id=row[0], kind=row[1], due_at=row[2], payload=orjson.loads(row[3]), failures=row[4])
+
+
+class _Timers(_Store):
+    async def set(self, timer: TimerRecord) -> None:
+        await self._c.execute(f"INSERT INTO timers ({_TIMER_COLUMNS}) VALUES ($1,$2,$3,$4,$5) "
+                              "ON CONFLICT (chat_id, kind) DO UPDATE SET due_at = excluded.due_at, "
+                              "payload = excluded.payload, failures = excluded.failures",
+                              timer.chat_id, timer.kind, timer.due_at, _dumps(timer.payload), timer.failures)
+
+    async def get(self, chat_id: str, kind: str) -> TimerRecord | None:
+        row = await self._c.fetchrow(f"SELECT {_TIMER_COLUMNS} FROM timers WHERE chat_id = $1 AND kind = $2",
+                                     chat_id, kind)
+        return _timer(row) if row else None
+
+    async def ensure(self, timer: TimerRecord) -> None:
+        await self._c.execute(f"INSERT INTO timers ({_TIMER_COLUMNS}) VALUES ($1,$2,$3,$4,$5) "
+                              "ON CONFLICT (chat_id, kind) DO NOTHING",
+                              timer.chat_id, timer.kind, timer.due_at, _dumps(timer.payload), timer.failures)
+
+    async def claim(self, chat_id: str, kind: str, due_at: float) -> TimerRecord | None:
+        row = await self._c.fetchrow(f"DELETE FROM timers WHERE chat_id = $1 AND kind = $2 AND due_at = $3 "
+                                     f"RETURNING {_TIMER_COLUMNS}", chat_id, kind, due_at)
+        return _timer(row) if row else None
+
+    async def cancel(self, chat_id: str, kind: str) -> None:
+        await self._c.execute("DELETE FROM timers WHERE chat_id = $1 AND kind = $2", chat_id, kind)
+
+    async def cancel_all(self, chat_id: str) -> None:
+        await self._c.execute("DELETE FROM timers WHERE chat_id = $1", chat_id)
+
+    async def due(self, now: float, limit: int) -> list[TimerRecord]:
+        rows = await self._c.fetch(f"SELECT {_TIMER_COLUMNS} FROM timers WHERE due_at <= $1 "
+                                   "ORDER BY due_at, arrival LIMIT $2", now, limit)
+        return [_timer(r) for r in rows]
+
+    async def next_due_at(self) -> float | None:
+        value = await self._c.fetchval("SELECT MIN(due_at) FROM timers")
+        return float(value) if value is not None else None
+
+
+class _Forms(_Store):
+    async def insert(self, form: FormRequestRecord) -> None:
+        await self._c.execute("INSERT INTO form_requests (chat_id, form_request_id, form_name, party_id, state, "
+                              "due_at, data) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+                              form.chat_id, form.form_request_id, form.form_name, form.party_id, form.state,
+                              form.due_at, None if form.data is None else _dumps(form.data))
+
+    async def get(self, chat_id: str, form_request_id: int) -> FormRequestRecord | None:
+        row = await self._c.fetchrow("SELECT chat_id, form_request_id, form_name, party_id, state, due_at, data "
+                                     "FROM form_requests WHERE chat_id = $1 AND form_request_id = $2",
+                                     chat_id, form_request_id)
+        if row is None:
+            return None
+        return FormRequestRecord(chat_id=row[0], form_request_id=row[1], form_name=row[2], party_id=row[3],
+                                 state=row[4], due_at=row[5], data=None if row[6] is None else orjson.loads(row[6]))
+
+    async def update(self, form: FormRequestRecord) -> None:
+        await self._c.execute("UPDATE form_requests SET state = $1, data = $2 WHERE chat_id = $3 "
+                              "AND form_request_id = $4", form.state,
+                              None if form.data is None else _dumps(form.data), form.chat_id, form.form_request_id)
+
+
+class _Push(_Store):
+    async def set(self, chat_id: str, subscription: JsonObject, updated_at: float) -> None:
+        await self._c.execute("INSERT INTO push_subscriptions (chat_id, subscription, updated_at) VALUES ($1,$2,$3) "
+                              "ON CONFLICT (chat_id) DO UPDATE SET subscription = excluded.subscription, "
+                              "updated_at = excluded.updated_at", chat_id, _dumps(subscription), updated_at)
+
+    async def delete(self, chat_id: str) -> None:
+        await self._c.execute("DELETE FROM push_subscriptions WHERE chat_id = $1", chat_id)
+
+    async def get(self, chat_id: str) -> JsonObject | None:
+        value = await self._c.fetchval("SELECT subscription FROM push_subscriptions WHERE chat_id = $1", chat_id)
+        return orjson.loads(value) if value is not None else None
+
+
+class _Cases(_Store):
+    async def ensure(self, tenant: str, case_id: str, created_at: float) -> None:
+        await self._c.execute("INSERT INTO cases (tenant, case_id, created_at) VALUES ($1,$2,$3) "
+                              "ON CONFLICT (tenant, case_id) DO NOTHING", tenant, case_id, created_at)
+
+    async def close(self, tenant: str, case_id: str, closed_at: float) -> bool:
+        row = await self._c.fetchrow("UPDATE cases SET closed_at = $1 WHERE tenant = $2 AND case_id = $3 "
+                                     "AND closed_at IS NULL RETURNING 1", closed_at, tenant, case_id)
+        return row is not None
+
+    async def is_closed(self, tenant: str, case_id: str) -> bool:
+        row = await self._c.fetchrow("SELECT closed_at FROM cases WHERE tenant = $1 AND case_id = $2",
+                                     tenant, case_id)
+        return bool(row and row[0] is not None)
+
+
+_OFFER_COLUMNS = "chat_id, agent_id, tenant, queue_id, offered_at, outcome, decided_at"
+
+
+class _Offers(_Store):
+    async def insert(self, offer: OfferRecord) -> None:
+        await self._c.execute(f"INSERT INTO offers ({_OFFER_COLUMNS}) VALUES ({_marks(7)})",
+                              offer.chat_id, offer.agent_id, offer.tenant, offer.queue_id, offer.offered_at,
+                              offer.outcome, offer.decided_at)
+
+    async def decide(self, chat_id: str, agent_id: str, outcome: str, decided_at: float) -> None:
+        await self._c.execute("UPDATE offers SET outcome = $1, decided_at = $2 WHERE chat_id = $3 AND agent_id = $4 "
+                              "AND outcome = 'pending'", outcome, decided_at, chat_id, agent_id)
+
+    async def list_between(self, tenant: str, since: float, until: float) -> list[OfferRecord]:
+        rows = await self._c.fetch(f"SELECT {_OFFER_COLUMNS} FROM offers WHERE tenant = $1 AND offered_at >= $2 "
+                                   "AND offered_at < $3 ORDER BY offered_at, arrival", tenant, since, until)
+        return [OfferRecord(*r) for r in rows]
+
+
+_WRAP_UP_COLUMNS = "chat_id, agent_id, tenant, queue_id, disposition, notes, created_at"
+
+
+class _WrapUps(_Store):
+    async def insert(self, wrap_up: WrapUpRecord) -> None:
+        await self._c.execute(f"INSERT INTO wrap_ups ({_WRAP_UP_COLUMNS}) VALUES ({_marks(7)})",
+                              wrap_up.chat_id, wrap_up.agent_id, wrap_up.tenant, wrap_up.queue_id,
+                              wrap_up.disposition, wrap_up.notes, wrap_up.created_at)
+
+    async def get(self, chat_id: str, agent_id: str) -> WrapUpRecord | None:
+        row = await self._c.fetchrow(f"SELECT {_WRAP_UP_COLUMNS} FROM wrap_ups WHERE chat_id = $1 AND agent_id = $2",
+                                     chat_id, agent_id)
+        return WrapUpRecord(*row) if row else None
+
+    async def list_between(self, tenant: str, since: float, until: float) -> list[WrapUpRecord]:
+        rows = await self._c.fetch(f"SELECT {_WRAP_UP_COLUMNS} FROM wrap_ups WHERE tenant = $1 AND created_at >= $2 "
+                                   "AND created_at < $3 ORDER BY created_at, arrival", tenant, since, until)
+        return [WrapUpRecord(*r) for r in rows]
+
+
+_LEFT_MESSAGE_COLUMNS = "message_id, tenant, chat_id, queue_id, created_at, data, handled_by, handled_at"
+
+
+def _left_message(row: Row) -> LeftMessageRecord:
+    return LeftMessageRecord(message_id=row[0], tenant=row[1], chat_id=row[2], queue_id=row[3], created_at=row[4],
+                             data=orjson.loads(row[5]), handled_by=row[6], handled_at=row[7])
+
+
+class _LeftMessages(_Store):
+    async def insert(self, message: LeftMessageRecord) -> None:
+        await self._c.execute(f"INSERT INTO left_messages ({_LEFT_MESSAGE_COLUMNS}) VALUES ({_marks(8)})",
+                              message.message_id, message.tenant, message.chat_id, message.queue_id,
+                              message.created_at, _dumps(message.data), message.handled_by, message.handled_at)
+
+    async def get(self, message_id: str) -> LeftMessageRecord | None:
+        row = await self._c.fetchrow(f"SELECT {_LEFT_MESSAGE_COLUMNS} FROM left_messages WHERE message_id = $1"
+                                     f"{self._lock}", message_id)
+        return _left_message(row) if row else None
+
+    async def update(self, message: LeftMessageRecord) -> None:
+        await self._c.execute("UPDATE left_messages SET handled_by = $1, handled_at = $2 WHERE message_id = $3",
+                              message.handled_by, message.handled_at, message.message_id)
+
+    async def list_for_tenant(self, tenant: str, include_handled: bool) -> list[LeftMessageRecord]:
+        query = f"SELECT {_LEFT_MESSAGE_COLUMNS} FROM left_messages WHERE tenant = $1"
+        if not include_handled:
+            query += " AND handled_at IS NULL"
+        rows = await self._c.fetch(query + " ORDER BY created_at, arrival", tenant)
+        return [_left_message(r) for r in rows]
+
+
+class _Monitors(_Store):
+    async def add(self, chat_id: str, agent_id: str, since: float) -> None:
+        await self._c.execute("INSERT INTO monitors (chat_id, agent_id, since) VALUES ($1,$2,$3) "
+                              "ON CONFLICT (chat_id, agent_id) DO NOTHING", chat_id, agent_id, since)
+
+    async def remove(self, chat_id: str, agent_id: str) -> None:
+        await self._c.execute("DELETE FROM monitors WHERE chat_id = $1 AND agent_id = $2", chat_id, agent_id)
+
+    async def chats_of(self, agent_id: str) -> list[str]:
+        rows = await self._c.fetch("SELECT chat_id FROM monitors WHERE agent_id = $1 ORDER BY since, arrival",
+                                   agent_id)
+        return [str(r[0]) for r in rows]
+
+    async def is_monitoring(self, chat_id: str, agent_id: str) -> bool:
+        row = await self._c.fetchrow("SELECT 1 FROM monitors WHERE chat_id = $1 AND agent_id = $2", chat_id, agent_id)
+        return row is not None
+
+    async def list_for_tenant(self, tenant: str) -> list[tuple[str, str]]:
+        rows = await self._c.fetch("SELECT m.chat_id, m.agent_id FROM agents a JOIN monitors m "
+                                   "ON m.agent_id = a.agent_id WHERE a.tenant = $1 ORDER BY m.since, m.chat_id",
+                                   tenant)
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+
+class _QueueModels(_Store):
+    async def get(self, tenant: str, queue_id: str) -> QueueModelRecord | None:
+        row = await self._c.fetchrow("SELECT tenant, queue_id, computed_at, staffing, waits, tail_step_secs "
+                                     "FROM queue_models WHERE tenant = $1 AND queue_id = $2", tenant, queue_id)
+        if row is None:
+            return None
+        return QueueModelRecord(tenant=row[0], queue_id=row[1], computed_at=row[2], staffing=row[3],
+                                waits=tuple(orjson.loads(row[4])), tail_step_secs=row[5])
+
+    async def list_for_tenant(self, tenant: str) -> dict[str, QueueModelRecord]:
+        rows = await self._c.fetch("SELECT tenant, queue_id, computed_at, staffing, waits, tail_step_secs "
+                                   "FROM queue_models WHERE tenant = $1", tenant)
+        return {str(r[1]): QueueModelRecord(tenant=r[0], queue_id=r[1], computed_at=r[2], staffing=r[3],
+                                            waits=tuple(orjson.loads(r[4])), tail_step_secs=r[5]) for r in rows}
+
+    async def put(self, model: QueueModelRecord) -> None:
+        await self._c.execute(
+            "INSERT INTO queue_models (tenant, queue_id, computed_at, staffing, waits, tail_step_secs) "
+            "VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (tenant, queue_id) DO UPDATE SET "
+            "computed_at = excluded.computed_at, staffing = excluded.staffing, waits = excluded.waits, "
+            "tail_step_secs = excluded.tail_step_secs",
+            model.tenant, model.queue_id, model.computed_at, model.staffing, _dumps(list(model.waits)),
+            model.tail_step_secs)
+
+
+class _LoginFailures(_Store):
+    async def get(self, key: str) -> LoginFailuresRecord | None:
+        row = await self._c.fetchrow(f"SELECT key, failures, window_start FROM login_failures WHERE key = $1"
+                                     f"{self._lock}", key)
+        return LoginFailuresRecord(row[0], row[1], row[2]) if row else None
+
+    async def set(self, record: LoginFailuresRecord) -> None:
+        await self._c.execute("INSERT INTO login_failures (key, failures, window_start) VALUES ($1,$2,$3) "
+                              "ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, "
+                              "window_start = excluded.window_start", record.key, record.failures,
+                              record.window_start)
+
+    async def delete(self, key: str) -> None:
+        await self._c.execute("DELETE FROM login_failures WHERE key = $1", key)
+
+    async def delete_before(self, window_start: float) -> None:
+        await self._c.execute("DELETE FROM login_failures WHERE window_start < $1", window_start)
+
+
+class PostgresTransaction:
+    def __init__(self, conn: Conn, writes: bool) -> None:
+        self._c = conn
+        self.sessions = _Sessions(conn, writes)
+        self.events = _Events(conn, writes)
+        self.parties = _Parties(conn, writes)
+        self.agents = _Agents(conn, writes)
+        self.files = _Files(conn, writes)
+        self.timers = _Timers(conn, writes)
+        self.forms = _Forms(conn, writes)
+        self.push = _Push(conn, writes)
+        self.cases = _Cases(conn, writes)
+        self.offers = _Offers(conn, writes)
+        self.wrap_ups = _WrapUps(conn, writes)
+        self.left_messages = _LeftMessages(conn, writes)
+        self.monitors = _Monitors(conn, writes)
+        self.login_failures = _LoginFailures(conn, writes)
+        self.queue_models = _QueueModels(conn, writes)
+
+    async def lock_routing(self, tenant: str) -> None:
+        await _lock_routing(self._c, tenant)
+
+
+_TRANSIENT = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
+
+
+class PostgresStorage:
+    """The PostgreSQL backend: a pool of connections to the database a ``postgresql://`` URL names.
+
+    ``open()`` creates the pool and migrates the schema; the first transaction opens it if nobody
+    did. ``pool_size`` bounds the connections of this process (a held long poll holds none: reads
+    are short transactions)."""
+
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        self._url = url
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool[Row] | None = None
+        self._opening = asyncio.Lock()
+        self.schema_version = 0
+
+    async def open(self) -> None:
+        async with self._opening:
+            if self._pool is not None:
+                return
+            pool = await asyncpg.create_pool(self._url, min_size=1, max_size=self._pool_size,
+                                             statement_cache_size=1024)
+            try:
+                async with pool.acquire() as conn:
+                    self.schema_version = await migrate(conn)
+            except BaseException:
+                await pool.close()
+                raise
+            self._pool = pool
+
+    async def _ready(self) -> asyncpg.Pool[Row]:
+        if self._pool is None:
+            await self.open()
+        assert self._pool is not None
+        return self._pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresTransaction]:
+        pool = await self._ready()
+        async with pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    yield PostgresTransaction(conn, writes=True)
+            except _TRANSIENT as exc:
+                raise TransientConflict(str(exc)) from exc
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[PostgresTransaction]:
+        pool = await self._ready()
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            yield PostgresTransaction(conn, writes=False)
+
+    async def ready(self) -> str | None:
+        pool = self._pool
+        if pool is None:
+            return "storage: not connected"
+        try:
+            async with pool.acquire() as conn:
+                version = await conn.fetchval("SELECT version FROM frontdesk_schema")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            return f"storage: {type(exc).__name__}: {exc}"
+        if version != len(MIGRATIONS):
+            return f"storage: schema version {version}, expected {len(MIGRATIONS)}"
+        return None
+
+    async def close(self) -> None:
+        async with self._opening:
+            if self._pool is not None:
+                await self._pool.close()
+                self._pool = None
