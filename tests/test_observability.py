@@ -111,6 +111,10 @@ async def test_a_tour_logs_its_actions_with_their_chat_and_never_a_secret(
     assert all(line["agent"] == offered["agent"] for line in chat_requests if line["path"].startswith("/agent"))
     ws_lines = [line for line in _with(logged, "request") if line["path"].startswith("/agent/api/v1/ws?")]
     assert ws_lines and all(line["path"] == f"/agent/api/v1/ws?ticket={MASK}" for line in ws_lines)
+    (joined,) = _with(logged, "party joined")
+    assert (joined["chat"], joined["agent"]) == (chat_id, offered["agent"]) and joined["party"]
+    customer_lines = [line for line in chat_requests if line["path"].startswith("/clientweb")]
+    assert customer_lines and all(line["party"] == chat_id for line in customer_lines)
     refusals = _with(logged, "login refused")
     assert [r["reason"] for r in refusals] == ["wrong username or password"]
     assert refusals[0]["level"] == "warning" and refusals[0]["username"] == DEMO_AGENT_USERNAME
@@ -174,6 +178,10 @@ def test_a_logged_exception_is_plain_text_without_locals_and_redacted() -> None:
     ("cookie=fd_session=s3cr3t", f"cookie={MASK}"),
     ("[(b'set-cookie', b'fd_session=abc; HttpOnly'), (b'x', b'y')]", f"[(b'set-cookie', b'{MASK}'), (b'x', b'y')]"),
     ("{'Cookie': 'fd_csrf=1'}", f"{{'Cookie': '{MASK}'}}"),
+    ("connecting to postgresql://fd:hunter2@db.internal:5432/frontdesk",
+     f"connecting to postgresql://fd:{MASK}@db.internal:5432/frontdesk"),
+    ("redis://:s3cret@127.0.0.1:6379/0 unreachable", f"redis://:{MASK}@127.0.0.1:6379/0 unreachable"),
+    ("http://127.0.0.1:8080/api", "http://127.0.0.1:8080/api"),
     ("nothing to hide here", "nothing to hide here"),
 ])
 def test_redaction_masks_credentials_inside_text(text: str, expected: str) -> None:

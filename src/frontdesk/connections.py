@@ -218,6 +218,7 @@ def fit_descriptor_limit(limits: ConnectionLimits) -> ConnectionLimits:
     fitting = limits.max_connections
     while fitting > 1 and descriptors_needed(fitting) > soft:
         fitting = max(1, fitting - max(1, (descriptors_needed(fitting) - soft) // 2))
-    log.warning("open-file limit too low for max_connections: lowered (raise `ulimit -n` / LimitNOFILE)",
+    log.warning(f"max_connections {limits.max_connections} needs {needed} open files but the limit is {soft}: "
+                f"using max_connections {fitting} (raise `ulimit -n` / LimitNOFILE)",
                 max_connections=limits.max_connections, needed=needed, limit=soft, using=fitting)
     return replace(limits, max_connections=fitting)

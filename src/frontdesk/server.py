@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
+import logging
 import signal
 import socket
 import threading
@@ -17,6 +18,7 @@ import uvicorn
 from frontdesk.app import Frontdesk
 from frontdesk.connections import ConnectionLimits, fit_descriptor_limit, guarded_protocol
 from frontdesk.observability.logs import get_logger
+from frontdesk.observability.redact import RedactingFilter
 
 log = get_logger(__name__)
 
@@ -28,6 +30,8 @@ LISTEN_BACKLOG = 2048
 # msg/s; bench/README.md). Collecting every 50,000 allocations keeps passes rare and short.
 GC_THRESHOLDS = (50_000, 50, 100)
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# uvicorn's loggers that print request lines (``WebSocket /agent/api/v1/ws?ticket=…``)
+UVICORN_LOGGERS = ("uvicorn.error", "uvicorn.access")
 
 
 class ListenError(Exception):
@@ -108,7 +112,17 @@ def make_server(frontdesk: Frontdesk, host: str, port: int, log_level: str = "wa
                             lifespan="on", loop="uvloop", http=guarded_protocol(limits), ws="websockets-sansio",
                             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS, access_log=False,
                             timeout_keep_alive=limits.keep_alive_secs)
+    _redact_uvicorn_logs()
     return DrainingServer(config, frontdesk)
+
+
+def _redact_uvicorn_logs() -> None:
+    """The redaction rule on uvicorn's loggers themselves, so that it holds for whichever handler
+    prints their records (frontdesk's, an embedding program's, a test's)."""
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
 
 
 def tune_gc() -> None:

@@ -83,7 +83,8 @@ def endpoint(not_found: ErrorCode = ErrorCode.CHAT_NOT_FOUND,
         @functools.wraps(handler)
         async def wrapped(request: Request) -> Response:
             version = request.path_params.get("version")
-            bind(chat=request.path_params.get("chat_id", ""))
+            chat_id = request.path_params.get("chat_id", "")
+            bind(chat=chat_id, party=chat_id)  # the customer's party id is the chat id (the protocol's)
             try:
                 if version is not None and version not in versions:
                     raise ApiError(ErrorCode.UNSPECIFIED, "No such API method in this version", status=404)

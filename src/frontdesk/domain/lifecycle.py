@@ -56,6 +56,7 @@ async def join_internal(ctx: ActionContext, session: SessionRecord, agent: Agent
     await ctx.emit(session, to_everyone(ev.party_joined(party.party_id, "internal", party.first_name,
                                                         party.last_name, party.display_name, ctx.now)))
     ctx.wake_agent(agent.agent_id)
+    ctx.note("party joined", chat=session.chat_id, party=party.party_id, agent=agent.agent_id)
     return party
 
 
@@ -66,6 +67,7 @@ async def party_leaves(ctx: ActionContext, session: SessionRecord, party: PartyR
     payload = ev.party_left(party.party_id, party.party_type, ctx.now)
     await ctx.emit(session, to_everyone(payload) if customer_sees else to_staff(payload, "system"))
     ctx.wake_agent(party.agent_id)
+    ctx.note("party left", chat=session.chat_id, party=party.party_id, agent=party.agent_id or None)
 
 
 def ended_follows_timeout(session: SessionRecord) -> bool:

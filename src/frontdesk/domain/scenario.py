@@ -249,8 +249,8 @@ async def _advance(ctx: ActionContext, run: _Run, session: SessionRecord) -> Non
             await _ran_out(ctx, run, session)
             return
         if executed >= MAX_STEPS_PER_ADVANCE:
-            log.error("scenario stopped as a loop: too many steps without waiting", scenario=run.scenario.name,
-                      chat=session.chat_id, steps=executed)
+            log.error(f"scenario stopped as a loop: executed {executed} steps without waiting",
+                      scenario=run.scenario.name, chat=session.chat_id)
             state["done"] = True
             await fail_session(ctx, session, "scenario_loop", BROKEN_MESSAGE, run.entry.bot_name)
             return

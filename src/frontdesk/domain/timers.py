@@ -93,7 +93,7 @@ class TimerService(EngineService):
                     try:
                         await self._fire(timer)
                     except Exception:
-                        log.exception("timer failed", timer=timer.kind, failures=timer.failures + 1,
+                        log.exception("timer failed", timer=timer.kind, key=timer.chat_id, failures=timer.failures + 1,
                                       max_failures=MAX_TIMER_FAILURES)
                         await self._back_off(timer)
                     else:
@@ -109,7 +109,8 @@ class TimerService(EngineService):
                 return  # fired, moved or cancelled meanwhile
             if failures >= MAX_TIMER_FAILURES:
                 await ctx.tx.timers.cancel(timer.chat_id, timer.kind)
-                log.error("timer dropped: failed too often in a row", timer=timer.kind, failures=failures)
+                log.error("timer dropped: failed too often in a row", timer=timer.kind, key=timer.chat_id,
+                          failures=failures)
                 return
             await ctx.tx.timers.set(replace(current, due_at=ctx.now + retry_delay_secs(failures), failures=failures))
 
@@ -142,12 +143,14 @@ class TimerService(EngineService):
             elif timer.kind == OFFER_TIMEOUT:
                 await routing.offer_lapsed(ctx, self.config, session, str(timer.payload.get("agent_id", "")))
             elif timer.kind == QUEUE_MAX_WAIT:
+                ctx.note("chat waited past its queue's max wait: overflow", chat=session.chat_id,
+                         queue=session.queue_id)
                 await routing.overflow(ctx, self.config, session)
                 await routing.dispatch(ctx, self.config, session.tenant)
             elif timer.kind.startswith(FORM_TIMEOUT_PREFIX):
                 await self._expire_form(ctx, session, int(timer.payload["form_request_id"]))
             else:
-                log.warning("unknown timer kind", timer=timer.kind)
+                log.warning("unknown timer kind", timer=timer.kind, key=timer.chat_id)
 
     async def _drop(self, timer: TimerRecord) -> None:
         async with self.journal.action() as ctx:

@@ -88,5 +88,7 @@ def remove_handler(handler: logging.Handler) -> None:
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    """A structlog logger named ``name`` (``log.info("event", key=value)``)."""
+    """A structlog logger named ``name`` (``log.info("event", key=value)``), through the standard
+    library (``ensure_configured``) even in a program that never configured logging."""
+    ensure_configured()
     return structlog.stdlib.get_logger(name)

@@ -1,8 +1,8 @@
 """The one rule that keeps secrets out of log lines: tokens, WebSocket tickets, passwords,
 ``Authorization`` and cookies are never printed, whatever logs them (our code, uvicorn, a library).
 
-``redact_text`` masks them inside text (URLs with ``?token=``/``?ticket=``, ``Bearer …``,
-``Cookie:`` headers); ``redact_fields`` masks a structlog event's fields by name and its text
+``redact_text`` masks them inside text (URLs with ``?token=``/``?ticket=`` or a password,
+``Bearer …``, ``Cookie:`` headers); ``redact_fields`` masks a structlog event's fields by name and its text
 values; ``RedactingFilter`` does the same to a standard-library record.
 """
 
@@ -18,6 +18,8 @@ MASK = "***"
 SECRET_FIELDS = frozenset({"token", "ticket", "password", "password_hash", "authorization", "cookie", "cookies",
                            "set_cookie", "secret", "credential", "session_cookie", "access_token"})
 _QUERY_SECRET = re.compile(r"([?&;](?:token|ticket|access_token|password|session)=)[^&\s\"';]*", re.IGNORECASE)
+# the password of a URL: postgresql://user:password@host, redis://:password@host
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^:/@\s]*:)[^@\s/]+@", re.IGNORECASE)
 _AUTH_SCHEME = re.compile(r"(\b(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/=\-]+", re.IGNORECASE)
 # a header as a library's debug line prints it: (b'cookie', b'…'), ('Authorization', '…')
 _HEADER_PAIR = re.compile(r"(\(b?['\"](?:authorization|cookie|set-cookie|proxy-authorization)['\"],\s*b?['\"])"
@@ -31,6 +33,7 @@ def redact_text(text: str) -> str:
     if "=" not in text and " " not in text and ":" not in text:
         return text  # no query string, header or scheme: nothing to mask (the common case, cheaply)
     text = _QUERY_SECRET.sub(r"\1" + MASK, text)
+    text = _URL_PASSWORD.sub(r"\1" + MASK + "@", text)
     text = _AUTH_SCHEME.sub(r"\1" + MASK, text)
     text = _HEADER_PAIR.sub(r"\1" + MASK, text)
     return _HEADER.sub(r"\1" + MASK, text)
