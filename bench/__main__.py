@@ -85,6 +85,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--w3-rates", help="comma-separated W3 rates (msg/s)")
     parser.add_argument("--w3-secs", type=float, help="seconds per W3 rate")
     parser.add_argument("--w4-rates", help="comma-separated W4 rates (msg/s), rising")
+    parser.add_argument("--w4-secs", type=float, help="seconds per W4 rate")
+    parser.add_argument("--settle-secs", type=float,
+                        help="after an overloaded step, wait at most this long for late messages (default 120)")
     parser.add_argument("--pg-url", default=DEFAULT_PG_ADMIN_URL,
                         help="PostgreSQL to create the runs' databases in (a database to connect to first)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis of the PostgreSQL + Redis systems")
@@ -123,6 +126,10 @@ def _scale(args: argparse.Namespace) -> Scale:
         changes["w3_secs"] = args.w3_secs
     if args.w4_rates:
         changes["w4_rates"] = tuple(int(x) for x in args.w4_rates.split(","))
+    if args.w4_secs:
+        changes["w4_secs"] = args.w4_secs
+    if args.settle_secs:
+        changes["settle_secs"] = args.settle_secs
     return dataclasses.replace(scale, **changes)
 
 

@@ -7,8 +7,10 @@ which costs the server a little: the figures of a profiled run are not for compa
 output (one line per distinct stack: ``frame;frame;… count``) stays in the results directory and
 is summarised here:
 
-- samples whose innermost frame is a blocking wait (``epoll_wait`` of the event loop, a worker
-  thread's futex) are idle and left out; the rest is where the CPU went;
+- samples of a thread in a blocking wait (``epoll_wait`` of the event loop, a worker thread
+  waiting for work, a wait for the GIL) are idle and left out; the rest ran or was ready to run
+  (on a loaded machine a thread also waits for a CPU: the shares still follow where the CPU goes,
+  but the busy fraction is above the CPU use that /proc reports);
 - each busy sample is charged to its innermost Python function (what it called in C included),
   or to the event loop's C code when no Python frame runs (socket I/O, HTTP parsing, scheduling);
 - inclusive shares count a function once per sample it is anywhere on the stack of.
@@ -41,6 +43,7 @@ _IDLE_FUNCTIONS = frozenset({
     "__pthread_cond_timedwait", "___pthread_cond_timedwait", "___pthread_cond_wait", "nanosleep",
     "clock_nanosleep", "__clock_nanosleep", "accept", "accept4", "syscall",
 })
+_WAITS_IN_INTERPRETER = frozenset({"PyThread_acquire_lock_timed", "take_gil", "PyCOND_TIMEDWAIT", "PyCOND_WAIT"})
 _PATH_ROOTS = ("site-packages/", "/src/", "/lib/python3")
 # Where the event loop is entered: frames up to it are start-up scaffolding (cli.main, uvicorn's
 # Server.run, asyncio.run); a sample whose innermost frame is the loop entry was in uvloop's C code
@@ -79,10 +82,22 @@ def _is_python(frame: str) -> bool:
     return path.endswith(".py") or path.startswith("<frozen")
 
 
-def _is_idle(raw_frame: str) -> bool:
+def _func(raw_frame: str) -> str:
     match = _FRAME.match(raw_frame.strip())
-    func = match["func"] if match else raw_frame.strip()
-    return func in _IDLE_FUNCTIONS
+    return match["func"] if match else raw_frame.strip()
+
+
+def _is_idle(raw_frames: list[str]) -> bool:
+    """A wait: the innermost frame is a blocking call, or below the innermost Python frame the
+    interpreter waits for a lock (a worker thread's queue, a condition) or for the GIL."""
+    if _func(raw_frames[-1]) in _IDLE_FUNCTIONS:
+        return True
+    tail: list[str] = []
+    for frame in reversed(raw_frames):
+        if _is_python(_short(frame)):
+            break
+        tail.append(_func(frame))
+    return any(name in _WAITS_IN_INTERPRETER for name in tail)
 
 
 def summarize(raw: str, seconds: float, rate_hz: int = RATE_HZ) -> dict[str, Any]:
@@ -100,7 +115,7 @@ def summarize(raw: str, seconds: float, rate_hz: int = RATE_HZ) -> dict[str, Any
         raw_frames = [f for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
         if not raw_frames:
             continue
-        if _is_idle(raw_frames[-1]):
+        if _is_idle(raw_frames):
             idle += count
             continue
         frames = [_short(f) for f in raw_frames]

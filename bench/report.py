@@ -234,8 +234,9 @@ def _profiles(results: Results) -> list[str]:
                 continue
             lines += [f"### {system} — {label}", "",
                       f"{summary['samples']:,} busy samples ({summary.get('idle_samples', 0):,} idle left out) at "
-                      f"{summary['rate_hz']} Hz over {summary['seconds']} s: the server was busy "
-                      f"{_fmt(summary['busy_pct_of_one_core'])} % of one core. Raw stacks: "
+                      f"{summary['rate_hz']} Hz over {summary['seconds']} s: a thread of the server was running "
+                      f"or waiting for a CPU in {_fmt(summary['busy_pct_of_one_core'])} % of the sample times (its CPU "
+                      "use, from /proc, is in the step's table). Raw stacks: "
                       f"`{summary.get('raw_file', '?')}` in the results directory.", ""]
             lines += _table(["function (own time: innermost frame)", "own %", "incl. %"],
                             [[f"`{name}`", own, incl] for name, own, incl in summary["own"][:12]])

@@ -21,7 +21,7 @@ from frontdesk.api.customer import ANY_METHOD, CustomerApi, LongPollRoute, build
 from frontdesk.api.middleware import BodySizeLimit, CollapseSlashes, CustomerCors
 from frontdesk.api.static import build_static_routes
 from frontdesk.api.wire import json_error, json_ok
-from frontdesk.bus.interfaces import Bus, ChatLocks, Presence
+from frontdesk.bus.interfaces import CONFIG_TOPIC, EVERY_TOPIC, Bus, ChatLocks, Presence
 from frontdesk.bus.local import LocalBus, LocalChatLocks, LocalPresence
 from frontdesk.bus.redis import RedisBus, RedisLink
 from frontdesk.bus.redis_locks import RedisChatLocks
@@ -48,7 +48,7 @@ from frontdesk.observability.health import Probes
 from frontdesk.observability.logs import ensure_configured, get_logger
 from frontdesk.observability.metrics import Metrics
 from frontdesk.protocol.errors import ApiError, ErrorCode
-from frontdesk.reload import ConfigAdmin
+from frontdesk.reload import ConfigAdmin, adopt_applied_config, follow_applied_config
 from frontdesk.settings import Settings
 from frontdesk.storage.blobs import LocalBlobStore
 from frontdesk.storage.interfaces import Storage
@@ -85,9 +85,12 @@ class Frontdesk:
     draining: bool = False
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    applied_version: int = 0  # of the stored applied configuration (frontdesk.reload)
+    _config_notice: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> list[asyncio.Task[None]]:
         await self.storage.open()
+        await adopt_applied_config(self)
         await self.bus.start()
         await self.presence.start()
         await self.agents.provision()
@@ -96,7 +99,27 @@ class Frontdesk:
             self._tasks.append(asyncio.ensure_future(self.timers.run(self._stop)))
         if self.bus.cross_process:
             self._tasks.append(asyncio.ensure_future(self._release_lapsed_agents()))
+            self._tasks.append(asyncio.ensure_future(self._follow_config()))
         return list(self._tasks)
+
+    def on_config_notice(self, topic: str, seq: int) -> None:
+        """A bus listener: another process may have applied a configuration."""
+        if topic == EVERY_TOPIC or (topic == CONFIG_TOPIC and seq > self.applied_version):
+            self._config_notice.set()
+
+    async def _follow_config(self) -> None:
+        """Run the configurations other processes apply: on their notice, and every
+        ``bus_recheck_secs`` without one (a lost notice costs at most that long)."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._config_notice.wait(), timeout=self.settings.bus_recheck_secs)
+            self._config_notice.clear()
+            if self._stop.is_set():
+                return
+            try:
+                await follow_applied_config(self)
+            except Exception:
+                log.exception("following the applied configuration failed")
 
     async def _release_lapsed_agents(self) -> None:
         """Every ``RENEW_SECS``: agents whose process died (their presence leases ran out) get
@@ -241,5 +264,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
         ],
         lifespan=lifespan,
     )
+    bus.add_listener(server.on_config_notice)
     server.asgi = AccessLog(CollapseSlashes(CustomerCors(LongPollRoute(starlette, customer_routes), live)))
     return server

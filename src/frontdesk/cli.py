@@ -22,7 +22,17 @@ from frontdesk.app import build_app
 from frontdesk.domain.ids import hash_password
 from frontdesk.observability.logs import LOG_FORMATS, LOG_LEVELS, configure_logging, get_logger
 from frontdesk.reload import reload_on_signal
-from frontdesk.server import DrainingServer, ListenError, bound_address, format_address, listen, make_server, serve
+from frontdesk.server import (
+    DrainingServer,
+    ListenError,
+    bound_address,
+    format_address,
+    inherited_socket,
+    listen,
+    make_server,
+    serve,
+    serve_workers,
+)
 from frontdesk.settings import (
     DEMO_AGENT_PASSWORD,
     DEMO_AGENT_USERNAME,
@@ -34,6 +44,8 @@ from frontdesk.settings import (
     load_settings,
     read_environment,
 )
+
+MAX_WORKERS = 64
 
 
 class ReloadingServer(DrainingServer):
@@ -69,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="log lines as text (default) or json, one object per line (or FRONTDESK_LOG_FORMAT)")
     run.add_argument("--log-level", choices=LOG_LEVELS, default=None,
                      help="least severe level logged (default info; or FRONTDESK_LOG_LEVEL)")
+    run.add_argument("--workers", type=int, default=1,
+                     help="processes sharing the port (default 1; more need database_url and redis_url)")
     check = commands.add_parser("check-config", help="validate a configuration file without starting the server")
     check.add_argument("file", type=Path, help="TOML configuration file")
     commands.add_parser("hash-password", help="print a password_hash for the configuration file")
@@ -101,12 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         return check_config(args.file)
     try:
-        return _serve(args)
+        return _serve(args, argv if argv is not None else sys.argv[1:])
     except KeyboardInterrupt:  # Ctrl-C before the server runs (it handles SIGINT itself once it does)
         return 130
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, argv: list[str]) -> int:
     """``frontdesk serve``: settings, logging, the socket bound, then the banner with the real
     address, then the server until SIGINT or SIGTERM."""
     try:
@@ -117,11 +131,15 @@ def _serve(args: argparse.Namespace) -> int:
         return _invalid(exc)
     configure_logging(settings.log_format, settings.log_level)
     log = get_logger("frontdesk.cli")
-    try:
-        sock = listen(settings.host, settings.port)
-    except ListenError as exc:
-        print(f"frontdesk: {exc}", file=sys.stderr)
-        return 1
+    if args.workers != 1:
+        return _serve_workers(argv, settings, args.workers)
+    sock = inherited_socket()  # a worker of serve --workers: its parent bound the port
+    if sock is None:
+        try:
+            sock = listen(settings.host, settings.port)
+        except ListenError as exc:
+            print(f"frontdesk: {exc}", file=sys.stderr)
+            return 1
     try:
         host, port = bound_address(sock)
         settings = replace(settings, port=port)
@@ -154,6 +172,34 @@ def _banner(settings: Settings, host: str, port: int) -> None:
     print(f"  health {base}/healthz  readiness {base}/readyz  metrics {base}/metrics", flush=True)
     if settings.config_file is not None:
         print(f"  configuration {settings.config_file} (kill -HUP {os.getpid()} re-reads it)", flush=True)
+
+
+def _serve_workers(argv: list[str], settings: Settings, workers: int) -> int:
+    """``serve --workers N``: refused unless the processes can share a database and a bus."""
+    if not 1 <= workers <= MAX_WORKERS:
+        print(f"frontdesk: --workers must be between 1 and {MAX_WORKERS}", file=sys.stderr)
+        return 2
+    missing = [name for name, value in (("database_url", settings.database_url), ("redis_url", settings.redis_url))
+               if not value]
+    if missing:
+        print(f"frontdesk: --workers {workers} needs {' and '.join(missing)} (FRONTDESK_DATABASE_URL, "
+              "FRONTDESK_REDIS_URL or [server]): several processes share one PostgreSQL and one Redis",
+              file=sys.stderr)
+        return 2
+    return serve_workers(_without_workers(argv), settings.host, settings.port, workers)
+
+
+def _without_workers(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--workers":
+            skip = True
+        elif not arg.startswith("--workers="):
+            out.append(arg)
+    return out
 
 
 if __name__ == "__main__":

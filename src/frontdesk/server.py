@@ -8,9 +8,13 @@ import contextlib
 import errno
 import gc
 import logging
+import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import uvicorn
@@ -138,3 +142,82 @@ def serve(frontdesk: Frontdesk, sock: socket.socket, server: DrainingServer | No
     tune_gc()
     host, port = bound_address(sock)
     (server or make_server(frontdesk, host, port)).run(sockets=[sock])
+
+
+# ---- several workers on one machine (frontdesk serve --workers N) -----------------------------------
+
+workers_log = get_logger("frontdesk.server.workers")
+WORKER_SOCKET_ENV = "FRONTDESK_WORKER_FD"  # internal: the listening socket a worker inherits from its parent
+WORKER_RESTART_FIRST_SECS = 1.0  # a worker that died is started again after this, doubling ...
+WORKER_RESTART_MAX_SECS = 30.0  # ... up to this
+WORKER_STOP_SECS = SHUTDOWN_GRACE_SECS + 10  # after SIGTERM, a worker still running this long is killed
+
+
+def inherited_socket() -> socket.socket | None:
+    """The listening socket of a worker started by ``serve_workers`` (None otherwise)."""
+    fd = os.environ.pop(WORKER_SOCKET_ENV, "")
+    return socket.socket(fileno=int(fd)) if fd else None
+
+
+def serve_workers(argv: list[str], host: str, port: int, workers: int) -> int:
+    """Run ``workers`` processes of ``frontdesk serve`` (``argv``: its arguments without
+    ``--workers``) on one listening socket bound here, so that they share the port: the kernel hands
+    each new connection to one of them. SIGTERM and SIGINT stop them all (each drains its held polls),
+    SIGHUP reaches every one (each re-reads the configuration file); a worker that dies is started
+    again after a growing delay. Returns when all have stopped after a SIGTERM or SIGINT."""
+    try:
+        listener = listen(host, port)
+    except ListenError as exc:
+        print(f"frontdesk: {exc}", file=sys.stderr)
+        return 1
+    env = {**os.environ, WORKER_SOCKET_ENV: str(listener.fileno())}
+    command = [sys.executable, "-m", "frontdesk", *argv]
+    stopping: list[int] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, env=env, pass_fds=(listener.fileno(),))  # noqa: S603
+
+    def on_signal(signum: int, frame: object) -> None:
+        if signum == signal.SIGHUP:
+            for child in running:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGHUP)
+            return
+        stopping.append(signum)
+
+    running = [start() for _ in range(workers)]
+    workers_log.info("%d workers on %s:%d: pids %s", workers, host, port, " ".join(str(c.pid) for c in running))
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    restarts: dict[int, tuple[int, float]] = {}  # slot → (failures in a row, when to start it again)
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for slot, child in enumerate(running):
+                if child.poll() is None or stopping:
+                    continue
+                failures, at = restarts.get(slot, (0, 0.0))
+                if at == 0.0:
+                    failures += 1
+                    delay = min(WORKER_RESTART_MAX_SECS, WORKER_RESTART_FIRST_SECS * 2 ** (failures - 1))
+                    workers_log.error("worker %d exited with %s; starting another in %.0f s", child.pid,
+                                      child.returncode, delay)
+                    restarts[slot] = (failures, time.monotonic() + delay)
+                elif time.monotonic() >= at:
+                    running[slot] = start()
+                    restarts[slot] = (failures, 0.0)
+                    workers_log.info("worker %d started", running[slot].pid)
+    finally:
+        for child in running:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + WORKER_STOP_SECS
+        for child in running:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        listener.close()
+    return 0

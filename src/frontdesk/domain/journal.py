@@ -22,7 +22,7 @@ from frontdesk.bus.interfaces import Bus, agent_topic, chat_topic, tenant_topic
 from frontdesk.domain.clock import Clock
 from frontdesk.observability.logs import get_logger
 from frontdesk.observability.metrics import Metrics
-from frontdesk.storage.interfaces import Storage, Transaction, TransientConflict
+from frontdesk.storage.interfaces import Storage, StorageUnavailable, Transaction, TransientConflict
 from frontdesk.storage.records import Audience, EventRecord, JsonObject, NewEvent, SessionRecord
 
 log = get_logger(__name__)
@@ -97,7 +97,8 @@ STORAGE_ERROR_MODULES = frozenset({"sqlite3", "psycopg", "psycopg2", "asyncpg"})
 
 
 def is_storage_error(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) or type(exc).__module__.partition(".")[0] in STORAGE_ERROR_MODULES
+    return isinstance(exc, (OSError, StorageUnavailable)) or \
+        type(exc).__module__.partition(".")[0] in STORAGE_ERROR_MODULES
 
 
 def live_state(session: SessionRecord | None) -> tuple[str, str] | None:

@@ -42,7 +42,9 @@ def ensure_configured() -> None:
     if structlog.is_configured():
         return
     structlog.configure(
-        processors=[structlog.stdlib.filter_by_level, *_shared(), structlog.processors.StackInfoRenderer(),
+        # PositionalArgumentsFormatter: a module may still log the standard library's way, log.info("%d", n)
+        processors=[structlog.stdlib.filter_by_level, structlog.stdlib.PositionalArgumentsFormatter(), *_shared(),
+                    structlog.processors.StackInfoRenderer(),
                     structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,

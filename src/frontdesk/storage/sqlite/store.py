@@ -23,6 +23,7 @@ import orjson
 
 from frontdesk.storage.records import (
     AgentRecord,
+    AppliedConfigRecord,
     Audience,
     EventRecord,
     FileRecord,
@@ -772,6 +773,23 @@ class _LoginFailures:
         self._c.execute("DELETE FROM login_failures WHERE window_start < ?", (window_start,))
 
 
+class _AppliedConfig:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    async def get(self) -> AppliedConfigRecord | None:
+        row = self._c.execute("SELECT version, document, file_digest, applied_at FROM applied_config "
+                              "WHERE id = 1").fetchone()
+        return AppliedConfigRecord(int(row[0]), str(row[1]), str(row[2]), float(row[3])) if row else None
+
+    async def put(self, record: AppliedConfigRecord) -> None:
+        self._c.execute("INSERT INTO applied_config (id, version, document, file_digest, applied_at) "
+                        "VALUES (1,?,?,?,?) ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+                        "document = excluded.document, file_digest = excluded.file_digest, "
+                        "applied_at = excluded.applied_at",
+                        (record.version, record.document, record.file_digest, record.applied_at))
+
+
 class SqliteTransaction:
     def __init__(self, conn: Connection) -> None:
         self.sessions = _Sessions(conn)
@@ -789,6 +807,7 @@ class SqliteTransaction:
         self.monitors = _Monitors(conn)
         self.login_failures = _LoginFailures(conn)
         self.queue_models = _QueueModels(conn)
+        self.applied_config = _AppliedConfig(conn)
 
     async def lock_routing(self, tenant: str) -> None:
         """Held already: the open write transaction is the database's only writer."""
