@@ -7,7 +7,9 @@ import asyncio
 
 import httpx
 
-from tests.conftest import LiveServer
+from frontdesk.domain.config import ContactCenterConfig
+from frontdesk.settings import Settings
+from tests.conftest import LiveServer, StartServer
 
 
 async def test_healthz_answers_alive_and_readyz_ready_in_normal_work(live: LiveServer, http: httpx.AsyncClient) -> None:
@@ -24,7 +26,9 @@ async def test_healthz_answers_alive_and_readyz_ready_in_normal_work(live: LiveS
 
 
 async def test_readyz_answers_503_while_draining_and_held_polls_are_answered_empty(
-        live: LiveServer, http: httpx.AsyncClient) -> None:
+        start_server: StartServer, demo_config: ContactCenterConfig, http: httpx.AsyncClient) -> None:
+    # idle polls held 10 s (real time): the held poll is answered by the drain, not by its hold's end
+    live = await start_server(settings=Settings(contact_center=demo_config, poll_hold_secs=10.0))
     async with live.customer("held") as customer:
         chat_id = (await customer.request_chat())["chat_id"]
         await customer.poll(chat_id)  # the welcome and the status: the next poll is held
