@@ -181,6 +181,12 @@ def _server_cpus(pinned: bool, workers: int) -> tuple[tuple[int, ...] | None, st
     return cpus, f"taskset -c {','.join(map(str, cpus))}{shared}"
 
 
+def _loadavg() -> str:
+    """The machine's load average (1, 5, 15 minutes): how much else wanted the CPUs."""
+    with open("/proc/loadavg", encoding="ascii") as f:
+        return " / ".join(f.read().split()[:3])
+
+
 def _meta(args: argparse.Namespace, scale: Scale, pinning: str, argv: list[str]) -> dict[str, Any]:
     from frontdesk import __version__
 
@@ -202,8 +208,7 @@ def _meta(args: argparse.Namespace, scale: Scale, pinning: str, argv: list[str])
         for line in f:
             if line.startswith("MemTotal:"):
                 mem_kib = int(line.split()[1])
-    with open("/proc/loadavg", encoding="ascii") as f:
-        loadavg = " / ".join(f.read().split()[:3])
+    loadavg = _loadavg()
     commit = git("rev-parse", "--short", "HEAD")
     dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     return {
@@ -221,6 +226,7 @@ async def _run_system(system: System, scale: Scale, workloads: set[str], pinned:
     progress.system = system.name
     progress.step("starting server")
     cpus, pinning = _server_cpus(pinned, system.workers)
+    load_before = _loadavg()
     try:
         system.launch(cpus)
         await system.wait_ready()
@@ -232,7 +238,8 @@ async def _run_system(system: System, scale: Scale, workloads: set[str], pinned:
     finally:
         progress.step("stopping server")
         system.stop()
-    return {"describe": system.describe(), "workers": system.workers, "pinning": pinning, **result,
+    return {"describe": system.describe(), "workers": system.workers, "pinning": pinning,
+            "loadavg": {"before": load_before, "after": _loadavg()}, **result,
             **({"cleanup": system.extra} if system.extra else {})}
 
 

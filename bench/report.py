@@ -176,7 +176,9 @@ def render(results: Results, image_prefix: str = "", before: Results | None = No
     ]
     for name in _present(results):
         data = _system(results, name)
+        load = data.get("loadavg") or {}
         lines.append(f"  - {data.get('describe', name)}; pinning: {data.get('pinning', '?')}"
+                     + (f"; machine load average {load['before']} before, {load['after']} after" if load else "")
                      + (f"; **failed: {data['error']}**" if "error" in data else ""))
     if meta.get("load_note"):
         lines.append(f"- Machine load: {meta['load_note']}")
