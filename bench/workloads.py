@@ -812,7 +812,16 @@ class Runner:
                 return result
             if "W2" in workloads:
                 result["W2"] = w2
-            await self.refresh_holdings()
+            try:
+                await self.refresh_holdings()
+            except (HttpError, OSError, RuntimeError) as exc:
+                # without knowing which agent holds which chat no agent can send: W3–W6 cannot run
+                why = f"the agents' chats could not be read: {type(exc).__name__}: {exc}"
+                for name in ("W3", "W5", "W6", "W4"):
+                    if name in workloads:
+                        result[name] = {"error": why}
+                self.progress.log(f"  {why}")
+                return result
             for name, step in (("W3", self.w3), ("W5", self.w5), ("W6", self.w6), ("W4", self.w4)):
                 if name in workloads:
                     try:
