@@ -692,6 +692,9 @@ class _AppliedConfig(_Store):
                                      f"WHERE id = 1{self._lock}")
         return AppliedConfigRecord(int(row[0]), str(row[1]), str(row[2]), float(row[3])) if row else None
 
+    async def version(self) -> int:
+        return int(await self._c.fetchval("SELECT version FROM applied_config WHERE id = 1") or 0)
+
     async def put(self, record: AppliedConfigRecord) -> None:
         await self._c.execute("INSERT INTO applied_config (id, version, document, file_digest, applied_at) "
                               "VALUES (1,$1,$2,$3,$4) ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
