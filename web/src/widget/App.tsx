@@ -74,7 +74,15 @@ export function App({ session, t, lang, title }: Props) {
   else if (state.phase === "offline") subtitle = t("offlineShort");
 
   return (
-    <div class="root">
+    <div
+      class="root"
+      onKeyDown={(e) => {
+        if (e.key === "Escape" && state.open) {
+          e.stopPropagation();
+          close();
+        }
+      }}
+    >
       <div
         id="fd-window"
         class="window"
@@ -83,12 +91,6 @@ export function App({ session, t, lang, title }: Props) {
         aria-labelledby="fd-title"
         aria-describedby="fd-subtitle"
         hidden={!state.open}
-        onKeyDown={(e) => {
-          if (e.key === "Escape") {
-            e.stopPropagation();
-            close();
-          }
-        }}
       >
         <div class="header">
           <div class="avatar" aria-hidden="true">{state.agentName ? state.agentName.slice(0, 1).toUpperCase() : <ChatIcon />}</div>

@@ -147,6 +147,7 @@ export class ChatSession {
   private pollAbort: AbortController | null = null;
   private typingSentAt = 0;
   private typingIdle = 0;
+  private typingTrailing = 0;
   private textFormId = "";
   private keys = 0;
 
@@ -366,25 +367,30 @@ export class ChatSession {
     }
   }
 
-  /** The customer is typing: a typing event with the draft (the agent's typing preview), resent at
-   * most every two seconds, and not_typing once the draft is empty or idle for five seconds. */
+  /** The customer is typing: a typing event with the draft (the agent's typing preview), at most
+   * every two seconds (the latest draft goes out at the end of the two seconds), and not_typing once
+   * the draft is empty or idle for five seconds. */
   typing(draft: string): void {
     if (this.state.phase !== "chat") return;
     window.clearTimeout(this.typingIdle);
+    window.clearTimeout(this.typingTrailing);
     if (!draft.trim()) {
       this.stopTyping(true);
       return;
     }
-    const now = Date.now();
-    if (now - this.typingSentAt >= TYPING_RESEND_MS) {
-      this.typingSentAt = now;
+    const sendDraft = () => {
+      this.typingSentAt = Date.now();
       void this.send({ event: "chat_session_typing", msg: draft.slice(0, 2000) }).catch(() => undefined);
-    }
+    };
+    const wait = this.typingSentAt + TYPING_RESEND_MS - Date.now();
+    if (wait <= 0) sendDraft();
+    else this.typingTrailing = window.setTimeout(sendDraft, wait);
     this.typingIdle = window.setTimeout(() => this.stopTyping(true), TYPING_IDLE_MS);
   }
 
   private stopTyping(notify: boolean): void {
     window.clearTimeout(this.typingIdle);
+    window.clearTimeout(this.typingTrailing);
     if (this.typingSentAt && notify) void this.send({ event: "chat_session_not_typing" }).catch(() => undefined);
     this.typingSentAt = 0;
   }
@@ -673,6 +679,7 @@ export class ChatSession {
     this.generation += 1;
     this.pollAbort?.abort();
     window.clearTimeout(this.typingIdle);
+    window.clearTimeout(this.typingTrailing);
     this.typingSentAt = 0;
     this.undelivered.length = 0;
     for (const timer of this.typingTimers.values()) window.clearTimeout(timer);
