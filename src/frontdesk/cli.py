@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  demo tenant {DEMO_TENANT}, appId {DEMO_APP_ID}", flush=True)
         print(f"  demo agent: username {DEMO_AGENT_USERNAME}  password {DEMO_AGENT_PASSWORD}", flush=True)
     print(f"  customer API {base}/clientweb/api/v1/   agent API docs {base}/agent/api/v1/docs", flush=True)
+    print(f"  demo site {base}/   agent desktop {base}/agent   "
+          f"supervisor view {base}/supervisor   widget script {base}/widget.js", flush=True)
     if settings.config_file is not None:
         print(f"  configuration {settings.config_file} (kill -HUP {os.getpid()} re-reads it)", flush=True)
     serve_with_reload(frontdesk, settings.host, settings.port, inherited_socket())
