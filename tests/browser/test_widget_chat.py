@@ -58,5 +58,18 @@ async def test_the_widget_chats_with_an_agent_both_ways_with_typing_and_receipts
         await send_keys(page, "Thanks!")
         await side.customer_message("Thanks!")
         await screenshot(page, "widget-chat")
+
+        # closed, the button counts what arrives; the message is read only once the window opens
+        await page.get_by_role("button", name="Close", exact=True).click()
+        late = await agent.send_message(chat_id, "It's on hold for you until Saturday.")
+        await expect(page.locator("#frontdesk-widget .badge")).to_have_text("1", timeout=TIMEOUT_MS)
+        await side.wait_for(lambda e: e["event"] == "chat_session_message_delivered"
+                            and e.get("ref_msg_id") == late["msg_id"], "the delivered receipt")
+        assert not [e for e in side.events_named("chat_session_message_read") if e.get("ref_msg_id") == late["msg_id"]]
+        await screenshot(page, "widget-closed-unread")
+        await page.get_by_role("button", name="Open chat").click()
+        await expect(page.locator("#frontdesk-widget .badge")).to_be_hidden()
+        await side.wait_for(lambda e: e["event"] == "chat_session_message_read"
+                            and e.get("ref_msg_id") == late["msg_id"], "the read receipt after opening")
     finally:
         await agent.aclose()

@@ -87,6 +87,7 @@ export interface ChatState {
   error: string;
   textFormPending: boolean;
   ending: boolean; // the customer asked to end; a survey may still run
+  unseen: number; // agent messages and files that arrived while the window was closed
 }
 
 interface Party {
@@ -132,7 +133,7 @@ const RANK: Record<Delivery, number> = { failed: 0, sending: 1, sent: 2, deliver
 export class ChatSession {
   state: ChatState = {
     phase: "loading", open: false, items: [], typing: [], queue: null, agentName: "", reconnecting: false,
-    offlineText: "", prechat: [], error: "", textFormPending: false, ending: false,
+    offlineText: "", prechat: [], error: "", textFormPending: false, ending: false, unseen: 0,
   };
 
   private readonly listeners = new Set<Listener>();
@@ -250,7 +251,7 @@ export class ChatSession {
   // ---- opening and closing -------------------------------------------------------------------
 
   setOpen(open: boolean): void {
-    this.update({ open });
+    this.update(open ? { open, unseen: 0 } : { open });
     if (this.saved) {
       this.saved.open = open;
       this.persist();
@@ -569,6 +570,7 @@ export class ChatSession {
         this.append({ kind: "message", key: this.key(), mine: false, author: this.partyName(event.party_id), text,
           msgId, time: secondsToMs(event.timestamp), status: "sent", error: "" });
         if (!replayed && msgId) this.acknowledge(msgId);
+        if (!replayed) this.countUnseen();
         break;
       }
       case "chat_session_file": {
@@ -580,6 +582,7 @@ export class ChatSession {
           name, url: fileId ? this.api.fileUrl(chatId, fileId) : "", image, msgId: event.msg_id ?? "",
           time: secondsToMs(event.timestamp), status: "sent", error: "" });
         if (!mine && !replayed && event.msg_id) this.acknowledge(event.msg_id);
+        if (!mine && !replayed) this.countUnseen();
         break;
       }
       case "chat_session_typing":
@@ -655,6 +658,10 @@ export class ChatSession {
       this.unread.push(id);
     }
     this.markRead();
+  }
+
+  private countUnseen(): void {
+    if (!this.state.open) this.update({ unseen: this.state.unseen + 1 });
   }
 
   private setTyping(partyId: string, typing: boolean): void {
