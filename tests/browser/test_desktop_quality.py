@@ -285,3 +285,58 @@ async def test_usable_at_1280_and_on_a_phone(browser: Browser, live: LiveServer)
         await customer.aclose()
         await page.context.close()
     assert problems.errors == [], problems.errors
+
+
+RECORD_ALERTS = """
+(() => {
+  window.__notes = [];
+  window.__tones = 0;
+  const Real = window.Notification;
+  class Recorded extends Real {
+    constructor(title, options) { super(title, options); window.__notes.push([title, options?.body ?? ""]); }
+  }
+  Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
+  Recorded.requestPermission = (...args) => Real.requestPermission(...args);
+  window.Notification = Recorded;
+  const oscillator = AudioContext.prototype.createOscillator;
+  AudioContext.prototype.createOscillator = function () { window.__tones += 1; return oscillator.call(this); };
+})();
+"""
+
+
+async def test_an_offer_chimes_and_notifies(browser: Browser, live: LiveServer) -> None:
+    problems = ExpectedProblems()
+    # notifications granted; the init script records what the page asks of Notification and WebAudio
+    page = await desktop_page(browser, live, problems, permissions=["notifications"])
+    await page.add_init_script(RECORD_ALERTS)
+    customer = live.customer(client_id="alerts")
+    try:
+        await sign_in(page)
+        await go_ready(page)  # the gesture that unlocks audio
+        assert await page.evaluate("Notification.permission") == "granted"
+        await customer.request_chat({"first_name": "Uma"})
+        await expect(page.get_by_role("article", name="Uma wants to chat")).to_be_visible(timeout=WAIT_MS)
+        await page.wait_for_function("window.__notes.length === 1")
+        assert await page.evaluate("window.__notes") == [["Incoming chat", "Uma wants to chat"]]
+        await page.wait_for_function("window.__tones === 2")  # two tones of the chime
+    finally:
+        await customer.aclose()
+        await page.context.close()
+    assert problems.errors == [], problems.errors
+
+
+async def test_the_desktop_speaks_german(browser: Browser, live: LiveServer) -> None:
+    problems = ExpectedProblems()
+    page = await desktop_page(browser, live, problems, locale="de-DE")
+    try:
+        await page.goto("/agent")
+        await page.get_by_label("Benutzername").fill("anna")
+        await page.get_by_label("Passwort").fill("frontdesk-demo")
+        await page.get_by_role("button", name="Anmelden").click()
+        await expect(page.get_by_test_id("agent-state")).to_have_text("Nicht bereit", timeout=WAIT_MS)
+        await expect(page.get_by_role("button", name="Bereit schalten")).to_be_visible()
+        assert await page.evaluate("document.documentElement.lang") == "de"
+        await screenshot(page, "desktop-german")
+    finally:
+        await page.context.close()
+    assert problems.errors == [], problems.errors

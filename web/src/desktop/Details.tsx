@@ -5,7 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../shared/api";
 import { errorText } from "./Conversation";
-import { Linkified, SafeLink, clock, dateTime, valueText } from "./format";
+import { Linkified, SafeLink, clock, dateTime, flatPairs } from "./format";
 import { t } from "./i18n";
 import { type ChatState, type Store, customerName } from "./store";
 import type { Directory, EarlierChat } from "./wire";
@@ -39,13 +39,13 @@ function useAction(store: Store) {
 }
 
 function PreChat({ chat }: { chat: ChatState }) {
-  const entries = Object.entries(chat.summary.parameters).filter(([, v]) => valueText(v) !== "");
+  const entries = flatPairs(chat.summary.parameters);
   return (
     <section class="fd-panel" aria-labelledby={`pre-${chat.id}`}>
       <h3 id={`pre-${chat.id}`}>{t("preChat")}</h3>
       {entries.length === 0 ? <p class="fd-empty">{t("noPreChat")}</p> : (
         <dl class="fd-pairs" data-testid="pre-chat">
-          {entries.map(([key, value]) => <div key={key}><dt>{key}</dt><dd><Linkified text={valueText(value)} /></dd></div>)}
+          {entries.map(([key, value]) => <div key={key}><dt>{key}</dt><dd><Linkified text={value} /></dd></div>)}
         </dl>
       )}
       <p class="fd-muted">{t("started", { time: dateTime(chat.summary.created_at) })}</p>

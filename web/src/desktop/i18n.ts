@@ -1,4 +1,5 @@
 // The desktop's strings, English and German. The language is the browser's (or ?lang=de|en).
+import { ENGLISH_LOGIN, type LoginStrings } from "../shared/Login";
 
 const en = {
   title: "Agent desktop",
@@ -241,3 +242,19 @@ export function t(key: MessageKey, values: Record<string, string | number> = {})
   return table[key].replace(/\{(\w+)\}/g, (whole, name: string) =>
     name in values ? String(values[name]) : whole);
 }
+
+const GERMAN_LOGIN: LoginStrings = {
+  username: "Benutzername",
+  password: "Passwort",
+  tenant: "Mandant",
+  optional: "(optional)",
+  tenantPlaceholder: "der Standard-Mandant",
+  signIn: "Anmelden",
+  signingIn: "Anmelden…",
+  tooManyAttempts: "Zu viele Versuche. Warten Sie einige Minuten und versuchen Sie es erneut.",
+  wrongPassword: "Benutzername oder Passwort falsch.",
+  unreachable: "Der Server ist nicht erreichbar. Versuchen Sie es erneut.",
+};
+
+/** The shared sign-in form's words in the page's language. */
+export const loginStrings: LoginStrings = language === "de" ? GERMAN_LOGIN : ENGLISH_LOGIN;
