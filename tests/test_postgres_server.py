@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ async def test_two_nodes_appending_to_one_chat_at_once_keep_every_message_in_one
     agent = await second.agent("bob")
     customer, chat_id = await first.chat("chatty")
     await agent.accept(chat_id)
-    sends = [customer.send_message(chat_id, f"customer {n}") for n in range(10)]
+    sends: list[Awaitable[object]] = [customer.send_message(chat_id, f"customer {n}") for n in range(10)]
     sends += [agent.send_message(chat_id, f"agent {n}") for n in range(10)]
     await asyncio.gather(*sends)
     on_second = CustomerClient(second.live.base_url, app_id="support", client_id="chatty", tenant_url=TENANT)
