@@ -28,7 +28,7 @@ import uvloop
 from tqdm import tqdm
 
 from bench import processes, report
-from bench.loadgen import raise_nofile_limit
+from bench.loadgen import HttpError, raise_nofile_limit
 from bench.profile import Profiler
 from bench.profile import available as profiler_available
 from bench.services import DEFAULT_PG_ADMIN_URL, DEFAULT_REDIS_URL, ServiceUrls
@@ -85,11 +85,17 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--w3-rates", help="comma-separated W3 rates (msg/s)")
     parser.add_argument("--w3-secs", type=float, help="seconds per W3 rate")
     parser.add_argument("--w4-rates", help="comma-separated W4 rates (msg/s), rising")
+    parser.add_argument("--w4-secs", type=float, help="seconds per W4 rate")
+    parser.add_argument("--settle-secs", type=float,
+                        help="after an overloaded step, wait at most this long for late messages (default 120)")
     parser.add_argument("--pg-url", default=DEFAULT_PG_ADMIN_URL,
                         help="PostgreSQL to create the runs' databases in (a database to connect to first)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis of the PostgreSQL + Redis systems")
     parser.add_argument("--profile", metavar="WORKLOADS",
                         help="py-spy profiles of the frontdesk systems during these workloads' steps (e.g. W1,W2)")
+    parser.add_argument("--profile-mode", choices=("native", "python"), default="native",
+                        help="native: Python and C stacks, pausing the server per sample; python: Python stacks "
+                             "only, without pausing it (default native)")
     parser.add_argument("--systems", help=f"which of {', '.join(SYSTEMS)} (or 'all'); default: all, with --quick "
                                           f"{QUICK_DEFAULT_SYSTEMS}")
     parser.add_argument("--workloads", default=",".join(ALL_WORKLOADS),
@@ -123,6 +129,10 @@ def _scale(args: argparse.Namespace) -> Scale:
         changes["w3_secs"] = args.w3_secs
     if args.w4_rates:
         changes["w4_rates"] = tuple(int(x) for x in args.w4_rates.split(","))
+    if args.w4_secs:
+        changes["w4_secs"] = args.w4_secs
+    if args.settle_secs:
+        changes["settle_secs"] = args.settle_secs
     return dataclasses.replace(scale, **changes)
 
 
@@ -207,7 +217,7 @@ def _meta(args: argparse.Namespace, scale: Scale, pinning: str, argv: list[str])
 
 
 async def _run_system(system: System, scale: Scale, workloads: set[str], pinned: bool,
-                      profile: set[str], progress: Progress) -> dict[str, Any]:
+                      profile: set[str], native_profile: bool, progress: Progress) -> dict[str, Any]:
     progress.system = system.name
     progress.step("starting server")
     cpus, pinning = _server_cpus(pinned, system.workers)
@@ -216,7 +226,8 @@ async def _run_system(system: System, scale: Scale, workloads: set[str], pinned:
         await system.wait_ready()
         profiler = None
         if profile and isinstance(system, Frontdesk):
-            profiler = Profiler(system.pid, system.run_dir, system.name, profile, processes=system.workers)
+            profiler = Profiler(system.pid, system.run_dir, system.name, profile, processes=system.workers,
+                                native=native_profile)
         result = await Runner(system, scale, progress, profiler=profiler).run(workloads)
     finally:
         progress.step("stopping server")
@@ -237,8 +248,9 @@ async def _main(args: argparse.Namespace, scale: Scale, run_dir: Path, pinned: b
         for name in names:
             system = _make_system(name, scale, run_dir, services)
             try:
-                results["systems"][name] = await _run_system(system, scale, workloads, pinned, profile, progress)
-            except (RuntimeError, OSError) as exc:
+                results["systems"][name] = await _run_system(system, scale, workloads, pinned, profile,
+                                                             args.profile_mode == "native", progress)
+            except (RuntimeError, OSError, HttpError) as exc:
                 # a system that cannot start (or a service that is not there) fails alone
                 results["systems"][name] = {"describe": system.describe(), "error": f"{type(exc).__name__}: {exc}"}
                 progress.log(f"{name} failed: {exc}")

@@ -69,8 +69,8 @@ def group_members(pgid: int) -> list[int]:
 
 
 def service_pids(database: str | None) -> list[int]:
-    """The PostgreSQL backends connected to ``database`` (their process title is ``postgres: user
-    database host(port) state``) and every redis-server process."""
+    """The PostgreSQL backends connected to ``database`` (found by their process title) and every
+    redis-server process."""
     found = []
     for pid in _pids():
         try:
@@ -81,7 +81,8 @@ def service_pids(database: str | None) -> list[int]:
         words = cmdline.replace(b"\0", b" ").split()
         if not words:
             continue
-        backend = bool(database) and words[0] == b"postgres:" and words[2:3] == [str(database).encode()]
+        # a backend's title: "postgres: [cluster name:] user database host(port) state"
+        backend = bool(database) and words[0] == b"postgres:" and str(database).encode() in words[1:5]
         if backend or os.path.basename(words[0]) == b"redis-server":
             found.append(pid)
     return found

@@ -7,11 +7,17 @@ which costs the server a little: the figures of a profiled run are not for compa
 output (one line per distinct stack: ``frame;frame;… count``) stays in the results directory and
 is summarised here:
 
-- samples whose innermost frame is a blocking wait (``epoll_wait`` of the event loop, a worker
-  thread's futex) are idle and left out; the rest is where the CPU went;
+- samples of a thread in a blocking wait (``epoll_wait`` of the event loop, a worker thread
+  waiting for work, a wait for the GIL) are idle and left out; the rest ran or was ready to run
+  (on a loaded machine a thread also waits for a CPU: the shares still follow where the CPU goes,
+  but the busy fraction is above the CPU use that /proc reports);
 - each busy sample is charged to its innermost Python function (what it called in C included),
   or to the event loop's C code when no Python frame runs (socket I/O, HTTP parsing, scheduling);
 - inclusive shares count a function once per sample it is anywhere on the stack of.
+
+``--profile-mode python`` samples Python stacks only, without pausing the server
+(``--nonblocking``): cheap enough to leave on during a measured run, but C code (the event loop,
+SQLite) shows as its Python caller, and idle threads are the ones py-spy sees sleeping.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ _IDLE_FUNCTIONS = frozenset({
     "__pthread_cond_timedwait", "___pthread_cond_timedwait", "___pthread_cond_wait", "nanosleep",
     "clock_nanosleep", "__clock_nanosleep", "accept", "accept4", "syscall",
 })
+_WAITS_IN_INTERPRETER = frozenset({"PyThread_acquire_lock_timed", "take_gil", "PyCOND_TIMEDWAIT", "PyCOND_WAIT"})
 _PATH_ROOTS = ("site-packages/", "/src/", "/lib/python3")
 # Where the event loop is entered: frames up to it are start-up scaffolding (cli.main, uvicorn's
 # Server.run, asyncio.run); a sample whose innermost frame is the loop entry was in uvloop's C code
@@ -79,10 +86,22 @@ def _is_python(frame: str) -> bool:
     return path.endswith(".py") or path.startswith("<frozen")
 
 
-def _is_idle(raw_frame: str) -> bool:
+def _func(raw_frame: str) -> str:
     match = _FRAME.match(raw_frame.strip())
-    func = match["func"] if match else raw_frame.strip()
-    return func in _IDLE_FUNCTIONS
+    return match["func"] if match else raw_frame.strip()
+
+
+def _is_idle(raw_frames: list[str]) -> bool:
+    """A wait: the innermost frame is a blocking call, or below the innermost Python frame the
+    interpreter waits for a lock (a worker thread's queue, a condition) or for the GIL."""
+    if _func(raw_frames[-1]) in _IDLE_FUNCTIONS:
+        return True
+    tail: list[str] = []
+    for frame in reversed(raw_frames):
+        if _is_python(_short(frame)):
+            break
+        tail.append(_func(frame))
+    return any(name in _WAITS_IN_INTERPRETER for name in tail)
 
 
 def summarize(raw: str, seconds: float, rate_hz: int = RATE_HZ) -> dict[str, Any]:
@@ -100,7 +119,7 @@ def summarize(raw: str, seconds: float, rate_hz: int = RATE_HZ) -> dict[str, Any
         raw_frames = [f for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
         if not raw_frames:
             continue
-        if _is_idle(raw_frames[-1]):
+        if _is_idle(raw_frames):
             idle += count
             continue
         frames = [_short(f) for f in raw_frames]
@@ -109,7 +128,7 @@ def summarize(raw: str, seconds: float, rate_hz: int = RATE_HZ) -> dict[str, Any
             frames = frames[entry + 1:]
         python = [f for f in frames if _is_python(f)]
         samples += count
-        innermost[frames[-1]] += count
+        innermost[frames[-1] if frames else LOOP_IN_C] += count
         own[python[-1] if python else LOOP_IN_C] += count
         for name in {*python, *([] if python else [LOOP_IN_C])}:
             total[name] += count
@@ -128,8 +147,10 @@ def summarize(raw: str, seconds: float, rate_hz: int = RATE_HZ) -> dict[str, Any
 class Profiler:
     """Records one server (with its worker processes) step by step into ``out_dir``."""
 
-    def __init__(self, pid: int, out_dir: Path, system: str, workloads: set[str], processes: int = 1) -> None:
+    def __init__(self, pid: int, out_dir: Path, system: str, workloads: set[str], processes: int = 1,
+                 native: bool = True) -> None:
         self.pid = pid
+        self.native = native
         self.out_dir = out_dir
         self.system = system
         self.workloads = workloads
@@ -149,7 +170,7 @@ class Profiler:
         safe = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
         raw_path = self.out_dir / f"profile-{self.system}-{safe}.txt"
         command = [program, "record", "--pid", str(self.pid), "--rate", str(RATE_HZ), "--format", "raw",
-                   "--output", str(raw_path), "--native"]
+                   "--output", str(raw_path), "--native" if self.native else "--nonblocking"]
         if self.processes > 1:
             command.append("--subprocesses")
         spy = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL,
@@ -168,8 +189,12 @@ class Profiler:
                 await spy.wait()
                 err = b"py-spy did not stop in time"
             if raw_path.exists():
-                summary = summarize(raw_path.read_text(encoding="utf-8", errors="replace"), seconds)
+                try:
+                    summary = summarize(raw_path.read_text(encoding="utf-8", errors="replace"), seconds)
+                except (ValueError, IndexError, KeyError) as exc:  # a profile never fails the run
+                    summary = {"error": f"cannot read py-spy's output: {type(exc).__name__}: {exc}"}
                 summary["raw_file"] = raw_path.name
+                summary["mode"] = "native" if self.native else "python"
                 self.results[label] = summary
             else:
                 self.results[label] = {"error": err.decode(errors="replace").strip()[-300:]}

@@ -32,6 +32,7 @@ from bench.systems import Holding, System
 
 SEND_TIMEOUT_SECS = 60.0
 CONNECT_CONCURRENCY = 200
+CONNECT_ATTEMPTS = 5
 WIDGET_ABORT_FACTOR = 1.3  # the web widget aborts a poll at 13 s against a 10 s hold
 
 
@@ -291,6 +292,8 @@ class Runner:
         self.post_counter = 0
         self.aborted_polls = 0  # polls the clients gave up on (widget: no answer within 1.3 × hold)
         self.create_latencies = array("q")
+        self.w1_batches: list[dict[str, Any]] = []
+        self.w2_rows: list[dict[str, Any]] = []
         self._rss0 = 0
 
     # ---- plumbing ---------------------------------------------------------------------------------
@@ -385,9 +388,24 @@ class Runner:
         made: list[Customer] = []
         errors = 0
 
+        async def connect() -> HttpConnection:
+            """A connection for the next creations; a refused or timed-out connect (an overloaded
+            server's full accept queue) is an error of the run, retried a few times."""
+            nonlocal errors
+            for attempt in range(CONNECT_ATTEMPTS):
+                try:
+                    return await HttpConnection.open(system.host, system.port)
+                except OSError as exc:
+                    errors += 1
+                    self.errors[f"create: connect: {type(exc).__name__}: {exc}"[:120]] += 1
+                    if attempt == CONNECT_ATTEMPTS - 1:
+                        raise
+                    await asyncio.sleep(1.0)
+            raise AssertionError("unreachable")
+
         async def worker() -> None:
             nonlocal errors
-            conn = await HttpConnection.open(system.host, system.port)
+            conn = await connect()
             try:
                 for idx in indices:
                     client_id = f"bench-{idx:06d}"
@@ -398,7 +416,7 @@ class Runner:
                         errors += 1
                         self.errors[f"create: {exc}"] += 1
                         conn.close()
-                        conn = await HttpConnection.open(system.host, system.port)
+                        conn = await connect()
                         continue
                     if reply.status != 200:
                         errors += 1
@@ -449,10 +467,18 @@ class Runner:
 
     # ---- W1 + W2: create sessions in steps, measure them idle -----------------------------------
 
+    def _w1_summary(self) -> dict[str, Any]:
+        batches = self.w1_batches
+        total = sum(b["created"] for b in batches)
+        secs = sum(b["secs"] for b in batches)
+        return {"batches": batches, "created": total, "secs": round(secs, 3),
+                "rate_per_sec": round(total / secs, 1) if secs else None,
+                "latency": latency_summary(self.create_latencies), "concurrency": self.scale.create_concurrency}
+
     async def w1_w2(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         scale = self.scale
-        batches: list[dict[str, Any]] = []
-        idle: list[dict[str, Any]] = []
+        batches = self.w1_batches
+        idle = self.w2_rows
         for level in scale.levels:
             self.progress.step(f"W1 create → {level} sessions")
             made, batch = await self.create_sessions(level - len(self.customers), profile=True)
@@ -460,19 +486,15 @@ class Runner:
             self.progress.log(f"  W1 {batch['from_sessions']}→{len(self.customers)}: {batch['rate_per_sec']} chats/s, "
                               f"p50 {batch['latency']['p50_ms']} ms, p99 {batch['latency']['p99_ms']} ms")
             self.progress.step(f"W2 {level} sessions: first polls")
-            await self.start_polling(made, 60 + len(made) / 100)
+            # generous: a loaded machine answers 10,000 first polls (each with the chat's history) slowly
+            await self.start_polling(made, 120 + len(made) / 20)
             self.progress.step(f"W2 {level} sessions idle")
             await asyncio.sleep(scale.hold_secs + min(1.0, scale.hold_secs))
             idle.append(await self._idle_window(level))
             row = idle[-1]
             self.progress.log(f"  W2 {level}: {row['rss_per_session_kib']} KiB/session, CPU {row['server_cpu_pct']}%, "
                               f"late p99 {row['lateness']['p99_ms']} ms")
-        total = sum(b["created"] for b in batches)
-        secs = sum(b["secs"] for b in batches)
-        w1 = {"batches": batches, "created": total, "secs": round(secs, 3),
-              "rate_per_sec": round(total / secs, 1) if secs else None,
-              "latency": latency_summary(self.create_latencies), "concurrency": scale.create_concurrency}
-        return w1, idle
+        return self._w1_summary(), idle
 
     async def _idle_window(self, sessions: int) -> dict[str, Any]:
         gc.collect()  # the load generator collects between windows only (gc is disabled in __main__)
@@ -779,7 +801,15 @@ class Runner:
         self._rss0 = start.rss_bytes
         result["rss_at_start_bytes"] = start.rss_bytes
         try:
-            result["W1"], w2 = await self.w1_w2()
+            try:
+                result["W1"], w2 = await self.w1_w2()
+            except (HttpError, OSError, RuntimeError) as exc:
+                # nothing after W1/W2 can run without the sessions: keep what was measured and say why
+                result["W1"] = {**self._w1_summary(), "error": f"{type(exc).__name__}: {exc}"}
+                if "W2" in workloads and self.w2_rows:
+                    result["W2"] = self.w2_rows
+                self.progress.log(f"  W1/W2 failed: {exc}")
+                return result
             if "W2" in workloads:
                 result["W2"] = w2
             await self.refresh_holdings()

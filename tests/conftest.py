@@ -101,8 +101,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 async def start_server(request: pytest.FixtureRequest, tmp_path: Path,
                        demo_config: ContactCenterConfig) -> AsyncIterator[StartServer]:
-    """Start (and on teardown stop) servers; call again with the same data_dir to 'restart' (on
-    PostgreSQL: the same schema)."""
+    """Start (and on teardown stop) servers; call again with the same data_dir (and ``port``, for
+    clients that reconnect to the same address) to 'restart' (on PostgreSQL: the same schema)."""
     running: list[tuple[object, object]] = []
     database = ""
     if TEST_DATABASE == "postgres" and request.node.get_closest_marker("sqlite_only") is None:
@@ -110,12 +110,12 @@ async def start_server(request: pytest.FixtureRequest, tmp_path: Path,
     schemas: dict[Path, str] = {}  # data directory → the URL of its schema
 
     async def start(data_dir: Path | None = None, settings: Settings | None = None,
-                    clock: FakeClock | None = None) -> LiveServer:
+                    clock: FakeClock | None = None, port: int | None = None) -> LiveServer:
         import asyncio
 
         base = settings or Settings(contact_center=demo_config)
         chosen = replace(base, data_dir=data_dir or tmp_path / "data", poll_hold_secs=base.poll_hold_secs
-                         if settings else TEST_HOLD_SECS, timers_enabled=False, port=free_port(),
+                         if settings else TEST_HOLD_SECS, timers_enabled=False, port=port or free_port(),
                          password_hash_cost=TEST_PASSWORD_COST)
         if database and not chosen.database_url:
             if chosen.data_dir not in schemas:

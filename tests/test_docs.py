@@ -18,6 +18,12 @@ def tracked_files() -> list[Path]:
     return [ROOT / name for name in listing.stdout.decode().split("\0") if name]
 
 
+def _inside_web_src(path: Path, line: str) -> bool:
+    """An import line of the front end naming its sibling folder web/src/shared stays inside."""
+    return path.is_relative_to(ROOT / "web" / "src") and line.lstrip().startswith(("import ", "} from ")) \
+        and '"' + OUTSIDE[1] + "/" in line
+
+
 def test_no_tracked_file_refers_outside_the_repository() -> None:
     found = []
     for path in tracked_files():
@@ -28,7 +34,8 @@ def test_no_tracked_file_refers_outside_the_repository() -> None:
         except UnicodeDecodeError:
             continue  # binary
         for number, line in enumerate(text.splitlines(), 1):
-            found += [f"{path.relative_to(ROOT)}:{number}: {word}" for word in OUTSIDE if word in line]
+            found += [f"{path.relative_to(ROOT)}:{number}: {word}" for word in OUTSIDE
+                      if word in line and not _inside_web_src(path, line)]
     assert not found, "\n".join(found)
 
 

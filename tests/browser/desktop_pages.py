@@ -7,13 +7,37 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
 from frontdesk.client import CustomerClient
 from frontdesk.settings import DEMO_AGENT_PASSWORD, DEMO_AGENT_USERNAME
+from tests.browser.conftest import PageProblems, open_page
+from tests.conftest import LiveServer
 
 JsonObject = dict[str, Any]
 WAIT_MS = 20_000  # generous: the machine is shared
+
+
+class ExpectedProblems(PageProblems):
+    """Page problems, except console errors the test causes on purpose (a refused upload's 413, a
+    server that is down while the desktop reconnects); each must contain one of ``expected``."""
+
+    def __init__(self, *expected: str) -> None:
+        super().__init__()
+        self.expected = expected
+        self.tolerated: list[str] = []
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and any(text in message.text for text in self.expected):
+            self.tolerated.append(message.text)
+            return
+        super().on_console(message)
+
+
+async def desktop_page(browser: Browser, live: LiveServer, problems: PageProblems,
+                       width: int = 1280, height: int = 800, **context: object) -> Page:
+    """A desktop page in its own browser context (its own session cookie)."""
+    return await open_page(browser, live, problems, viewport={"width": width, "height": height}, **context)
 
 
 async def sign_in(page: Page, username: str = DEMO_AGENT_USERNAME, password: str = DEMO_AGENT_PASSWORD,

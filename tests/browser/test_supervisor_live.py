@@ -40,6 +40,7 @@ async def test_a_new_chat_appears_live_and_follows_the_agent_accepting_it(page: 
         await screenshot(page, "supervisor-live-queued")
 
         # the longest wait moves with the server's clock (here a fake one) at the next push
+        team.live.frontdesk.supervisor_feed.recheck_secs = 1.0  # no wake-up for a clock move: re-check soon
         await team.live.advance(75)
         await expect(queue.locator("[data-field=longest]")).to_contain_text("1:1", timeout=TIMEOUT_MS)
 

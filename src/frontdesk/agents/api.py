@@ -52,8 +52,10 @@ from frontdesk.domain.errors import (
 from frontdesk.domain.files import FileService, UploadTooLarge
 from frontdesk.domain.reports import ReportService
 from frontdesk.domain.supervision import SupervisorService
+from frontdesk.observability.context import bind
 from frontdesk.protocol import agent as wire
 from frontdesk.protocol.tenant import normalise_tenant
+from frontdesk.storage.interfaces import StorageUnavailable
 from frontdesk.storage.records import AgentRecord, PartyRecord
 
 MAX_EVENTS_WAIT_SECS = 25.0
@@ -118,9 +120,17 @@ def build_agent_app(api: AgentApi) -> FastAPI:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
+    @app.exception_handler(StorageUnavailable)
+    async def storage_unavailable(request: Request, exc: StorageUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": "the database is not reachable now; try again"}, status_code=503,
+                            headers={"Retry-After": "1"})
+
     current_credential = authentication(api.access)
 
-    async def current_agent(credential: Annotated[Credential, Depends(current_credential)]) -> AgentRecord:
+    async def current_agent(request: Request,
+                            credential: Annotated[Credential, Depends(current_credential)]) -> AgentRecord:
+        bind(tenant=credential.agent.tenant, agent=credential.agent.agent_id,
+             chat=str(request.path_params.get("chat_id", "")))
         return credential.agent
 
     Agent = Annotated[AgentRecord, Depends(current_agent)]

@@ -85,6 +85,7 @@ class ChatOverview(BaseModel):
     offered_agent_id: str
     agents: list[ChatAgentOverview]
     monitors: list[str] = Field(description="supervisors monitoring the chat")
+    customer_name: str = Field(description="the pre-chat first_name and last_name, joined; empty when none")
 
 
 class OverviewAnswer(BaseModel):

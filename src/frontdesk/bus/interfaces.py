@@ -1,17 +1,79 @@
-"""The bus interface. A lost wake-up costs latency, never an event: readers re-check the log."""
+"""The bus interface. A lost wake-up costs latency, never an event: readers re-check the log.
+
+Besides the wake-ups of session logs (``chat:``, ``agent:``, ``tenant:``) the bus carries two
+notices between the processes of one deployment: ``poll:<chat id>`` (a newer long poll of the chat
+started somewhere; ``seq`` is that poll's id) and ``config`` (an applied configuration was stored;
+``seq`` is its version). ``EVERY_TOPIC`` is a wake-up of every topic at once, published to a
+process's own listeners when its bus (re)connects: anything may have been missed meanwhile.
+
+Two more cross-process services live beside the bus: ``ChatLocks`` (the per-chat delivery lock of
+the long poll and history reads) and ``Presence`` (which agents have a desktop open on some node).
+Each has an in-process implementation (``frontdesk.bus.local``) and a Redis one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 WakeListener = Callable[[str, int], None]
 """Called with a topic (``chat:<id>``, ``agent:<id>``, ``tenant:<name>``) and a sequence number."""
 
+EVERY_TOPIC = "*"
+CONFIG_TOPIC = "config"
+
 
 class Bus(Protocol):
-    def publish(self, topic: str, seq: int) -> None: ...
+    @property
+    def cross_process(self) -> bool:
+        """Whether wake-ups travel between processes (and so may be lost on the way)."""
+        ...
+
+    def publish(self, topic: str, seq: int) -> None:
+        """Tell this process's listeners at once, and the other processes' as soon as possible."""
+        ...
+
     def add_listener(self, listener: WakeListener) -> None: ...
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class ChatLocks(Protocol):
+    """A per-chat mutual exclusion that holds across the deployment's processes."""
+
+    @property
+    def cross_process(self) -> bool: ...
+
+    def hold(self, chat_id: str) -> AbstractAsyncContextManager[None]: ...
+
+
+class ChatLockTimeout(Exception):
+    """A chat's lock stayed taken by others far beyond the time one answer takes."""
+
+
+class Presence(Protocol):
+    """Which agents have a desktop (WebSocket) open on some process of the deployment."""
+
+    async def join(self, agent_id: str) -> None:
+        """This process opened its first desktop of the agent."""
+        ...
+
+    async def leave(self, agent_id: str) -> bool:
+        """This process closed its last desktop of the agent; True when no process has one now."""
+        ...
+
+    async def present(self, agent_id: str) -> bool:
+        """Whether any process holds a desktop of the agent (an unknown answer counts as this
+        process's own view)."""
+        ...
+
+    async def lapsed(self) -> list[str]:
+        """Agents whose every desktop lease ran out without a ``leave`` (their process died or lost
+        the bus); each is returned to one caller only."""
+        ...
+
+    async def start(self) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -25,3 +87,7 @@ def agent_topic(agent_id: str) -> str:
 
 def tenant_topic(tenant: str) -> str:
     return f"tenant:{tenant}"
+
+
+def poll_topic(chat_id: str) -> str:
+    return f"poll:{chat_id}"

@@ -12,6 +12,12 @@ The stream is bound to the credential (token or browser session) that opened it:
 it is still alive, inside the same read as the snapshot it would send, and raises ``SessionEnded``
 once it is not (logout, a supervisor forcing ``logged_out``, expiry, a reload removing the agent) —
 so nothing of a later login ever reaches a socket of an earlier one.
+
+Presence (``frontdesk.bus.interfaces.Presence``): the agent is present while any process of the
+deployment has a connection of it. This process's first connection of an agent joins, its last
+one leaves; only when no process has one left is the "agent lost" timer set. ``release_lapsed``
+sets it for the agents whose process died (their leases ran out). With a cross-process bus a
+stream also reads its chats and snapshot again every ``notifier.recheck_secs`` without a wake-up.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from frontdesk.bus.interfaces import agent_topic, chat_topic
+from frontdesk.bus.interfaces import Presence, agent_topic, chat_topic
+from frontdesk.bus.local import LocalPresence
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.access import credential_alive
 from frontdesk.domain.agents import AgentService
@@ -66,9 +73,10 @@ def _stable(snapshot: JsonObject | None) -> JsonObject | None:
 
 
 class AgentStream:
-    def __init__(self, agents: AgentService, notifier: Notifier) -> None:
+    def __init__(self, agents: AgentService, notifier: Notifier, presence: Presence | None = None) -> None:
         self.agents = agents
         self.notifier = notifier
+        self.presence: Presence = presence or LocalPresence()
         self._desktops: dict[str, int] = {}  # open connections per agent, in this process
 
     async def run(self, agent_id: str, credential_hash: str, send: Send, cursors: dict[str, int],
@@ -77,6 +85,7 @@ class AgentStream:
         connections runs."""
         self._desktops[agent_id] = self._desktops.get(agent_id, 0) + 1
         if self._desktops[agent_id] == 1:
+            await self.presence.join(agent_id)
             await self.agents.desktop_connected(agent_id)
         try:
             await self._stream(agent_id, credential_hash, send, cursors, stop)
@@ -84,7 +93,16 @@ class AgentStream:
             self._desktops[agent_id] -= 1
             if self._desktops[agent_id] == 0:
                 del self._desktops[agent_id]
+                if await self.presence.leave(agent_id):
+                    await self.agents.desktop_lost(agent_id)
+
+    async def release_lapsed(self) -> int:
+        """Set the "agent lost" timer of every agent whose desktops' process died; how many."""
+        lapsed = await self.presence.lapsed()
+        for agent_id in lapsed:
+            if agent_id not in self._desktops:
                 await self.agents.desktop_lost(agent_id)
+        return len(lapsed)
 
     async def _stream(self, agent_id: str, credential_hash: str, send: Send, cursors: dict[str, int],
                       stop: asyncio.Event) -> None:
@@ -145,10 +163,14 @@ class AgentStream:
                 stop_task = asyncio.ensure_future(stop.wait())
                 wake_task = asyncio.ensure_future(wake.wait())
                 try:
-                    await asyncio.wait((stop_task, wake_task), return_when=asyncio.FIRST_COMPLETED)
+                    done, _ = await asyncio.wait((stop_task, wake_task), timeout=self.notifier.recheck_secs,
+                                                 return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     stop_task.cancel()
                     wake_task.cancel()
+                if not done:  # a wake-up may have been lost on the way: read everything again
+                    woken.add(AGENT_KEY)
+                    woken.update(followed)
         finally:
             self.notifier.unsubscribe(own_topic, own)
             for chat_id, mark in marks.items():
@@ -193,12 +215,17 @@ class AgentStream:
                            audience: Audience = Audience.AGENTS) -> tuple[int, set[str]]:
         """Send the chat's events after ``cursor``; returns the new cursor and the names sent."""
         names: set[str] = set()
+        journal = self.agents.journal
+        delivered = journal.metrics.events_delivered.labels("agent")
+        latency = journal.metrics.delivery_latency.labels("agent")
         while True:
-            async with self.agents.journal.read() as tx:
+            async with journal.read() as tx:
                 records = await tx.events.read_after(chat_id, cursor, audience, MAX_EVENTS_PER_READ)
             for record in records:
                 await send({"type": "event", "chat_id": chat_id, "seq": record.seq, "event": record.payload})
                 cursor = record.seq
                 names.add(record.name)
+                delivered.inc()
+                latency.observe(max(0.0, journal.clock.now() - record.ts))
             if len(records) < MAX_EVENTS_PER_READ:
                 return cursor, names

@@ -16,19 +16,29 @@ server-side cursor to the tail it read, so the poll does not repeat it. When the
 was aborted by its client (the old page's unload) and the next poll answers at once with the
 events that waited meanwhile (a backlog), a history request within ``RELOAD_WINDOW_SECS`` leaves
 that backlog out: the new page has just shown it. Another aborted poll forgets it.
+
+Across processes (docs/operations.md, "Running several processes"): a poll announces itself on the
+bus (``poll:<chat id>`` with its id), and a process holding an older poll of the chat completes it.
+The delivery lock is this process's ``asyncio.Lock`` of the chat plus ``ChatLocks`` (a Redis lock
+with several processes), taken around every read that has something to deliver or commit, and
+around every history answer; an idle poll's reads take no cross-process lock. With a
+cross-process bus a held poll also re-reads the log every ``notifier.recheck_secs``: a lost
+wake-up delays its events by at most that long.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from frontdesk.bus.interfaces import chat_topic
+from frontdesk.bus.interfaces import ChatLocks, chat_topic, poll_topic
+from frontdesk.bus.local import LocalChatLocks
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.customers import WEB, CustomerIdentity, CustomerService, visible_names
 from frontdesk.domain.errors import NotFound
@@ -53,6 +63,7 @@ class PollBatch:
     committed: bool = field(default=False)
     from_seq: int = 0  # the cursor the batch was read after
     after_commit: Callable[[], None] | None = None
+    appended_at: list[float] = field(default_factory=list)  # when each event of ``events`` was appended
 
     def withheld(self) -> PollBatch:
         """The same poll answered with nothing and committing nothing: its events stay queued."""
@@ -62,8 +73,20 @@ class PollBatch:
         if self.last_seq and not self.committed:
             self.committed = True
             await self._service.acknowledge(self.chat_id, self.last_seq)
+            self._delivered()
             if self.after_commit is not None:
                 self.after_commit()
+
+    def _delivered(self) -> None:
+        """The customer has the events (the write completed): count them and their latency."""
+        if not self.appended_at:
+            return
+        journal = self._service.journal
+        now = journal.clock.now()
+        journal.metrics.events_delivered.labels("customer").inc(len(self.appended_at))
+        latency = journal.metrics.delivery_latency.labels("customer")
+        for appended in self.appended_at:
+            latency.observe(max(0.0, now - appended))
 
 
 @dataclass(slots=True)
@@ -99,13 +122,19 @@ class PollWaiter:
     """One held poll. Wake-ups, being superseded, the client going away and the end of the hold
     all set ``signal``."""
 
-    __slots__ = ("disconnected", "expired", "signal", "superseded")
+    __slots__ = ("disconnected", "expired", "poll_id", "recheck", "signal", "superseded")
 
     def __init__(self) -> None:
         self.signal = asyncio.Event()
         self.superseded = False
         self.disconnected = False
         self.expired = False
+        self.poll_id = 0  # announced to the other processes (a newer poll elsewhere supersedes this one)
+        self.recheck: asyncio.TimerHandle | None = None
+
+    def supersede(self) -> None:
+        self.superseded = True
+        self.signal.set()
 
     def disconnect(self) -> None:
         self.disconnected = True
@@ -133,12 +162,22 @@ class _ChatSlot:
         self.users = 0  # everything using the slot: polls, history requests, lock holders
 
 
+Announce = Callable[[str, int], None]
+
+
 class CustomerPolls:
-    def __init__(self, service: CustomerService, notifier: Notifier, hold_secs: float) -> None:
+    def __init__(self, service: CustomerService, notifier: Notifier, hold_secs: float,
+                 locks: ChatLocks | None = None, announce: Announce | None = None) -> None:
+        """``locks``: the cross-process part of the delivery lock (none with one process);
+        ``announce``: publishes a poll's start to the other processes (``on_notice`` receives it)."""
         self.service = service
         self.notifier = notifier
         self.hold_secs = hold_secs
+        self.locks: ChatLocks = locks or LocalChatLocks()
+        self._announce = announce
         self._slots: dict[str, _ChatSlot] = {}
+        self._held_count = 0  # polls in progress, kept as they start and end (the metrics read it at scrape)
+        service.journal.metrics.count_held_polls(lambda: self._held_count)
         self._draining = False
         self._backlogs: OrderedDict[str, _Backlog] = OrderedDict()
         self._aborted: OrderedDict[str, None] = OrderedDict()  # chats whose last poll's client went away
@@ -146,15 +185,27 @@ class CustomerPolls:
     @property
     def held(self) -> int:
         """Polls in progress in this process."""
-        return sum(slot.polls for slot in self._slots.values())
+        return self._held_count
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
 
     def drain(self) -> None:
         """Shutdown: complete every held poll with ``{"events": []}`` and hold no new ones."""
         self._draining = True
         for slot in self._slots.values():
             if slot.current is not None:
-                slot.current.superseded = True
-                slot.current.signal.set()
+                slot.current.supersede()
+
+    def on_notice(self, topic: str, seq: int) -> None:
+        """A bus listener: a poll of the chat started (here or on another process); an older one
+        held here is completed."""
+        if not topic.startswith("poll:"):
+            return
+        slot = self._slots.get(topic.removeprefix("poll:"))
+        if slot is not None and slot.current is not None and slot.current.poll_id != seq:
+            slot.current.supersede()
 
     def history_readers(self, chat_id: str) -> tuple[PollWaiter, ...]:
         """The history requests of a chat this process is answering (for tests and introspection)."""
@@ -178,7 +229,7 @@ class CustomerPolls:
     async def delivery_lock(self, chat_id: str) -> AsyncIterator[None]:
         """Hold the chat's delivery lock: no poll or history answer of the chat is read, written or
         committed meanwhile."""
-        async with self._slot(chat_id) as slot, slot.lock:
+        async with self._slot(chat_id) as slot, slot.lock, self.locks.hold(chat_id):
             yield
 
     @asynccontextmanager
@@ -193,38 +244,49 @@ class CustomerPolls:
     async def _held(self, slot: _ChatSlot, identity: CustomerIdentity, chat_id: str, after: int | None,
                     waiter: PollWaiter) -> AsyncIterator[PollBatch]:
         if slot.current is not None:
-            slot.current.superseded = True
-            slot.current.signal.set()
+            slot.current.supersede()
         slot.current = waiter
+        if self._announce is not None:
+            waiter.poll_id = secrets.randbits(62)
+            self._announce(poll_topic(chat_id), waiter.poll_id)
         topic = chat_topic(chat_id)
         self.notifier.subscribe(topic, waiter.signal)
+        if self.notifier.recheck_secs is not None:
+            self._recheck(waiter, self.notifier.recheck_secs, first=True)
         # the end of the hold is a flag set by a timer, not a timeout that cancels the wait: no
         # exception on every idle poll, and no re-arming for "a hair left" when uvloop (which
         # rounds timers to the millisecond) fires it early
         hold_timer = asyncio.get_running_loop().call_later(self.hold_secs, waiter.expire)
         waited = False
         slot.polls += 1
+        self._held_count += 1
+        outcome = "gone"
         try:
             while True:
                 async with slot.lock:
                     waiter.signal.clear()
                     if waiter.finished or self._draining:
+                        outcome = "disconnected" if waiter.disconnected else "drained" if self._draining \
+                            else "superseded"
                         yield PollBatch(chat_id, [], 0, self.service)
                         return
-                    batch = await self._read(identity, chat_id, after)
-                    # a batch of events this client cannot decode is not worth an answer: keep
-                    # holding, and let the final (empty) answer move the cursor past them
-                    if batch.events or waiter.expired:
-                        if batch.events and not waited and after is None and identity.kind == WEB \
-                                and chat_id in self._aborted:
-                            batch.after_commit = functools.partial(self._remember_backlog, chat_id,
-                                                                   batch.from_seq, batch.last_seq)
-                        yield batch
-                        return
+                    async with self._read_locked(identity, chat_id, after) as batch:
+                        # a batch of events this client cannot decode is not worth an answer: keep
+                        # holding, and let the final (empty) answer move the cursor past them
+                        if batch.events or waiter.expired:
+                            if batch.events and not waited and after is None and identity.kind == WEB \
+                                    and chat_id in self._aborted:
+                                batch.after_commit = functools.partial(self._remember_backlog, chat_id,
+                                                                       batch.from_seq, batch.last_seq)
+                            outcome = "events" if batch.events else "empty"
+                            yield batch
+                            return
                 await waiter.signal.wait()
                 waited = True
         finally:
             slot.polls -= 1
+            self._held_count -= 1
+            self.service.journal.metrics.poll_outcomes.labels(outcome).inc()
             if waiter.disconnected:
                 # a page went away (an unload aborts its held poll): a backlog it got is not on the
                 # next page's screen, and the next poll's backlog will be on it
@@ -233,6 +295,8 @@ class CustomerPolls:
             else:
                 self._aborted.pop(chat_id, None)
             hold_timer.cancel()
+            if waiter.recheck is not None:
+                waiter.recheck.cancel()
             self.notifier.unsubscribe(topic, waiter.signal)
             if slot.current is waiter:
                 slot.current = None
@@ -250,7 +314,7 @@ class CustomerPolls:
         async with self._slot(chat_id) as slot:
             slot.readers.append(waiter)
             try:
-                async with slot.lock:
+                async with slot.lock, self.locks.hold(chat_id):
                     if after is not None:
                         read = await self.service.history(identity, chat_id, after=after)
                         yield HistoryBatch(chat_id, read.events, 0, self.service, lambda: None)
@@ -267,6 +331,25 @@ class CustomerPolls:
                                        functools.partial(self._forget_backlog, chat_id))
             finally:
                 slot.readers.remove(waiter)
+
+    def _recheck(self, waiter: PollWaiter, every: float, first: bool = False) -> None:
+        """Wake the poll every ``every`` seconds: it reads the log again (a lost wake-up costs at
+        most that long)."""
+        if not first:
+            waiter.signal.set()
+        waiter.recheck = asyncio.get_running_loop().call_later(every, self._recheck, waiter, every)
+
+    @asynccontextmanager
+    async def _read_locked(self, identity: CustomerIdentity, chat_id: str,
+                           after: int | None) -> AsyncIterator[PollBatch]:
+        """``_read``, and when there is something to deliver or commit, under the chat's
+        cross-process lock (read again once it is held: another process may have answered)."""
+        batch = await self._read(identity, chat_id, after)
+        if not batch.last_seq or not self.locks.cross_process:
+            yield batch
+            return
+        async with self.locks.hold(chat_id):
+            yield await self._read(identity, chat_id, after)
 
     def _forget_backlog(self, chat_id: str) -> None:
         self._backlogs.pop(chat_id, None)
@@ -285,11 +368,13 @@ class CustomerPolls:
                        if cursor < session.customer_last_seq else [])
         names = visible_names(identity.kind)
         events: list[JsonObject] = []
+        appended_at: list[float] = []
         for record in records:
             if record.name in names:
                 events.append({**record.payload, "seq": record.seq} if after is not None else record.payload)
+                appended_at.append(record.ts)
         last_seq = records[-1].seq if records else 0
-        return PollBatch(chat_id, events, last_seq, self.service, from_seq=cursor)
+        return PollBatch(chat_id, events, last_seq, self.service, from_seq=cursor, appended_at=appended_at)
 
 
 def _remember(table: OrderedDict[str, _T], chat_id: str, value: _T) -> None:

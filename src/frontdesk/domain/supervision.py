@@ -78,6 +78,7 @@ class ActiveChatView:
     offered_agent_id: str
     agents: list[ChatAgent]
     monitors: list[str]  # supervisors silently following the chat
+    customer_name: str = ""  # from the pre-chat parameters (customer_name()); "" when none given
 
 
 @dataclass(slots=True)
@@ -271,6 +272,13 @@ class SupervisorService(EngineService):
             return agent
 
 
+def customer_name(parameters: dict[str, object]) -> str:
+    """The customer's name as the pre-chat form gave it: ``first_name`` and ``last_name`` (strings,
+    trimmed, joined by a space); "" when neither is given."""
+    parts = (parameters.get("first_name"), parameters.get("last_name"))
+    return " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+
+
 def _chat_view(session: SessionRecord, parties: list[PartyRecord], monitors: list[str], now: float) -> ActiveChatView:
     waiting = connected = None
     if session.state in ("queued", "connecting"):
@@ -282,4 +290,4 @@ def _chat_view(session: SessionRecord, parties: list[PartyRecord], monitors: lis
         created_at=session.created_at, queued_at=session.queued_at, connected_at=session.connected_at,
         waiting_secs=waiting, connected_secs=connected, offered_agent_id=session.offered_agent_id,
         agents=[ChatAgent(p.agent_id, p.display_name, p.party_id, p.joined_at) for p in parties],
-        monitors=monitors)
+        monitors=monitors, customer_name=customer_name(session.parameters))

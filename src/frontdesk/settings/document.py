@@ -21,18 +21,19 @@ from frontdesk.settings.hours import format_day
 from frontdesk.settings.vocabulary import WEEKDAYS
 
 
-def contact_center_to_document(config: ContactCenterConfig) -> dict[str, Any]:
+def contact_center_to_document(config: ContactCenterConfig, password_hashes: bool = False) -> dict[str, Any]:
     """The document ``contact_center_from_document`` reads back into an equal configuration.
 
-    Password hashes are never included (see ``contact_center_from_document``); file paths are
-    absolute; an entry's widget configuration is inline (``widget_configuration``) when it is not
-    the default.
+    Password hashes are included only with ``password_hashes`` (the copy stored in the database for
+    the other processes; the admin API never shows them, see ``contact_center_from_document``); file
+    paths are absolute; an entry's widget configuration is inline (``widget_configuration``) when it
+    is not the default.
     """
     return {"default_tenant": config.default_tenant,
-            "tenants": [_tenant_document(t) for t in config.tenants.values()]}
+            "tenants": [_tenant_document(t, password_hashes) for t in config.tenants.values()]}
 
 
-def _tenant_document(t: TenantConfig) -> dict[str, Any]:
+def _tenant_document(t: TenantConfig, password_hashes: bool) -> dict[str, Any]:
     return {
         "name": t.name,
         "aliases": list(t.aliases),
@@ -46,7 +47,7 @@ def _tenant_document(t: TenantConfig) -> dict[str, Any]:
                    "fields": [_field_document(x) for x in f.fields]} for f in t.forms.values()],
         "scenarios": [{"name": s.name, "steps": [_step_document(x) for x in s.steps]} for s in t.scenarios.values()],
         "entries": [_entry_document(e) for e in t.entries.values()],
-        "agents": [_agent_document(a) for a in t.agents],
+        "agents": [_agent_document(a, password_hashes) for a in t.agents],
     }
 
 
@@ -91,12 +92,14 @@ def _entry_document(e: EntryConfig) -> dict[str, Any]:
     return doc
 
 
-def _agent_document(a: AgentConfig) -> dict[str, Any]:
+def _agent_document(a: AgentConfig, password_hash: bool) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "username": a.username, "first_name": a.first_name, "last_name": a.last_name,
         "display_name": a.display_name, "max_chats": a.max_chats, "auto_accept": a.auto_accept,
         "skills": dict(a.skills), "team": a.team, "role": a.role,
     }
+    if password_hash:
+        doc["password_hash"] = a.password_hash
     if a.photo_path:
         doc["photo"] = a.photo_path
     return doc

@@ -22,16 +22,23 @@ from frontdesk.settings.demo import demo_contact_center
 from frontdesk.settings.errors import field_error
 from frontdesk.settings.fields import Between, Model, OneOf
 from frontdesk.settings.vocabulary import (
+    BUS_RECHECK_SECS,
+    DEFAULT_BUS_RECHECK_SECS,
     DEFAULT_HEADER_TIMEOUT_SECS,
     DEFAULT_KEEP_ALIVE_SECS,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_REDIS_PREFIX,
     HEADER_TIMEOUT_SECS,
     KEEP_ALIVE_SECS,
+    LOG_FORMAT_NAMES,
+    LOG_LEVEL_NAMES,
     MAX_CONNECTIONS,
     MAX_HEADER_BYTES,
     MAX_POLL_HOLD_SECS,
+    MAX_REDIS_PREFIX_CHARS,
     PORTS,
+    REDIS_SCHEMES,
     SQLITE_SYNCHRONOUS,
     TOKEN_TTL_SECS,
 )
@@ -51,6 +58,24 @@ def _header_timeout(value: float) -> float:
     return value
 
 
+def _redis_url(value: str) -> str:
+    if value and ("://" not in value or value.split("://", 1)[0] not in REDIS_SCHEMES):
+        raise field_error(f"must be a URL of scheme {', '.join(REDIS_SCHEMES)} (redis://host:6379/0), or empty")
+    return value
+
+
+def _redis_prefix(value: str) -> str:
+    if not 0 < len(value) <= MAX_REDIS_PREFIX_CHARS or any(c.isspace() for c in value):
+        raise field_error(f"must be 1–{MAX_REDIS_PREFIX_CHARS} characters without spaces")
+    return value
+
+
+def _bus_recheck(value: float) -> float:
+    if not BUS_RECHECK_SECS[0] <= value <= BUS_RECHECK_SECS[1]:
+        raise field_error(f"must be between {BUS_RECHECK_SECS[0]:g} and {BUS_RECHECK_SECS[1]:g}")
+    return value
+
+
 DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
 
 
@@ -61,6 +86,15 @@ def _database_url(value: str) -> str:
 
 
 Port = Annotated[int, Between(*PORTS)]
+RedisUrl = Annotated[str, AfterValidator(_redis_url), Field(
+    description="Redis of a deployment of several processes (redis://host:6379/0); empty: one process")]
+RedisPrefix = Annotated[str, AfterValidator(_redis_prefix), Field(
+    description="prefix of every Redis key and channel of this deployment")]
+BusRecheck = Annotated[float, AfterValidator(_bus_recheck), Field(
+    json_schema_extra={"minimum": BUS_RECHECK_SECS[0], "maximum": BUS_RECHECK_SECS[1]},
+    description="with Redis: readers re-check the log this often (the most a lost wake-up delays)")]
+
+
 DatabaseUrl = Annotated[str, AfterValidator(_database_url), Field(
     json_schema_extra={"pattern": "^(postgres(ql)?://.*)?$"},
     description="PostgreSQL database shared by every node (postgresql://user:password@host:port/name); "
@@ -78,6 +112,10 @@ PollHold = Annotated[float, AfterValidator(_poll_hold), Field(
     json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_POLL_HOLD_SECS},
     description="long-poll hold (the web widget aborts polls at 13 s)")]
 Synchronous = Annotated[str, OneOf(SQLITE_SYNCHRONOUS, transform=str.upper)]
+LogFormat = Annotated[str, OneOf(LOG_FORMAT_NAMES, transform=str.lower), Field(
+    description="log lines as text (key=value, for a terminal) or json (one object per line)")]
+LogLevel = Annotated[str, OneOf(LOG_LEVEL_NAMES, transform=str.lower), Field(
+    description="the least severe level logged; info includes the access log")]
 TokenTtl = Annotated[int, Between(*TOKEN_TTL_SECS), Field(
     description="agent tokens and browser sessions expire after this long unused (sliding on use)")]
 
@@ -97,7 +135,15 @@ class ServerTable(Model):
     header_timeout_secs: HeaderTimeout = DEFAULT_HEADER_TIMEOUT_SECS
     keep_alive_secs: KeepAlive = DEFAULT_KEEP_ALIVE_SECS
     max_header_bytes: MaxHeaderBytes = DEFAULT_MAX_HEADER_BYTES
+    log_format: LogFormat = "text"
+    log_level: LogLevel = "info"
     default_tenant: Annotated[str, Field(description="for requests that name no tenant; default: the first")] = ""
+    files_dir: Annotated[str, Field(
+        description="uploaded files (a directory every process shares); relative to the file; "
+                    "default: <data_dir>/files")] = ""
+    redis_url: RedisUrl = ""
+    redis_prefix: RedisPrefix = DEFAULT_REDIS_PREFIX
+    bus_recheck_secs: BusRecheck = DEFAULT_BUS_RECHECK_SECS
 
 
 class ServerOverrides(BaseModel):
@@ -118,6 +164,12 @@ class ServerOverrides(BaseModel):
     header_timeout_secs: HeaderTimeout | None = None
     keep_alive_secs: KeepAlive | None = None
     max_header_bytes: MaxHeaderBytes | None = None
+    log_format: LogFormat | None = None
+    log_level: LogLevel | None = None
+    files_dir: Path | None = None
+    redis_url: RedisUrl | None = None
+    redis_prefix: RedisPrefix | None = None
+    bus_recheck_secs: BusRecheck | None = None
 
     def given(self) -> dict[str, Any]:
         return {key: value for key, value in self.model_dump().items() if value is not None}
@@ -157,6 +209,13 @@ class Settings:
     header_timeout_secs: float = DEFAULT_HEADER_TIMEOUT_SECS
     keep_alive_secs: int = DEFAULT_KEEP_ALIVE_SECS
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    log_format: str = "text"  # frontdesk.observability.logs
+    log_level: str = "info"
+    # several processes (docs/operations.md, "Running several processes")
+    files_dir: Path | None = None  # None: data_dir / "files"
+    redis_url: str = ""  # "": one process, the in-process bus
+    redis_prefix: str = DEFAULT_REDIS_PREFIX
+    bus_recheck_secs: float = DEFAULT_BUS_RECHECK_SECS
     contact_center: ContactCenterConfig = field(default_factory=demo_contact_center)
     is_demo: bool = True
     config_file: Path | None = None  # the TOML file the settings came from (re-read by a reload)

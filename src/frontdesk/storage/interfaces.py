@@ -13,6 +13,7 @@ from typing import BinaryIO, Protocol
 
 from frontdesk.storage.records import (
     AgentRecord,
+    AppliedConfigRecord,
     Audience,
     EventRecord,
     FileRecord,
@@ -228,6 +229,15 @@ class LoginFailureStore(Protocol):
         ...
 
 
+class AppliedConfigStore(Protocol):
+    """The one applied configuration of the deployment (``AppliedConfigRecord``)."""
+
+    async def get(self) -> AppliedConfigRecord | None:
+        """The stored one; in a write transaction it stays locked until commit."""
+        ...
+    async def put(self, record: AppliedConfigRecord) -> None: ...
+
+
 class Transaction(Protocol):
     """The stores of one open transaction."""
 
@@ -266,6 +276,14 @@ class Transaction(Protocol):
     def login_failures(self) -> LoginFailureStore: ...
     @property
     def queue_models(self) -> QueueModelStore: ...
+    @property
+    def applied_config(self) -> AppliedConfigStore: ...
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be reached now (down, restarting, its connection lost): the action did
+    not happen, or, when the connection broke during the commit, it is unknown whether it did. The
+    APIs answer it at once (customer API ``5001``, agent API 503); the next request connects anew."""
 
 
 class TransientConflict(Exception):
@@ -289,6 +307,10 @@ class Storage(Protocol):
         ...
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
     def read(self) -> AbstractAsyncContextManager[Transaction]: ...
+    async def ready(self) -> str | None:
+        """Readiness (``/readyz``): None when the database answers and has every migration, else
+        why not (``"storage: …"``)."""
+        ...
     async def close(self) -> None: ...
 
 

@@ -215,3 +215,14 @@ class LoginFailuresRecord:
     key: str
     failures: int
     window_start: float
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedConfigRecord:
+    """The contact-center configuration last applied by any process (admin API, reload, a start
+    with a changed file), which every process of a deployment runs and a restart resumes."""
+
+    version: int  # 1, 2, …: each apply stores the next
+    document: str  # JSON: the configuration as a document, with the agents' password hashes
+    file_digest: str  # digest of the configuration file's document it was applied over (a start compares)
+    applied_at: float

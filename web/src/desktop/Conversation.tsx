@@ -61,7 +61,9 @@ function FormAnswer({ event }: { event: ChatEventBody }) {
   const entries = data && typeof data === "object" && !Array.isArray(data) ? Object.entries(data as Record<string, unknown>) : [];
   return (
     <div class="fd-card">
-      <div class="fd-card__title">{t("formAnswer", { name: event.form_name || "?" })}</div>
+      <div class="fd-card__title">
+        {event.form_name ? t("formAnswer", { name: event.form_name }) : t("questionAnswer")}
+      </div>
       {entries.length === 0 ? <p>{t("noAnswer")}</p> : (
         <dl class="fd-pairs">
           {entries.map(([key, value]) => (
@@ -277,7 +279,9 @@ export function Conversation({ chat, store, myAgentId, onBack, onToggleDetails, 
   return (
     <section class="fd-conversation" aria-label={name}>
       <header class="fd-conversation__head">
-        <button type="button" class="fd-button fd-button--ghost fd-only-narrow" onClick={onBack}>← {t("back")}</button>
+        <button type="button" class="fd-button fd-button--ghost fd-only-narrow" onClick={onBack}>
+          <span aria-hidden="true">← </span>{t("back")}
+        </button>
         <div class="fd-conversation__title">
           <h2>{name}</h2>
           <span class={`fd-pill fd-pill--${chat.status}`}>

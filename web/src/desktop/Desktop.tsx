@@ -10,7 +10,7 @@ import { t } from "./i18n";
 import { LeftMessages } from "./LeftMessages";
 import { LiveConnection } from "./live";
 import { acceptOffer, setAgentState, Sidebar } from "./Sidebar";
-import { type DesktopState, Store, customerName } from "./store";
+import { CUSTOMER_EVENTS, type DesktopState, Store, customerName } from "./store";
 import type { ChatDetail, Directory } from "./wire";
 
 interface Props {
@@ -41,7 +41,7 @@ function useReceipts(state: DesktopState, visible: boolean) {
       const onScreen = visible && state.activeId === chat.id;
       for (const { event } of chat.events) {
         if (event.party_id !== chat.id || !event.msg_id
-            || !(event.event === "chat_session_message" || event.event === "chat_session_file")) continue;
+            || !CUSTOMER_EVENTS.has(event.event)) continue;
         const have = agentMarks.get(event.msg_id);
         const kind = onScreen ? "read" : "delivered";
         if (have === "read" || (have === "delivered" && kind === "delivered")) continue;
@@ -143,6 +143,10 @@ export function Desktop({ me, onSignedOut }: Props) {
     <div class={`fd-desktop${listShown ? " fd-desktop--list" : " fd-desktop--chat"}${detailsShown ? " fd-desktop--details" : ""}`}>
       <header class="fd-topbar">
         <h1 class="fd-topbar__title">{t("title")}</h1>
+        <span class="fd-topbar__state fd-only-narrow" aria-hidden={!listShown ? undefined : "true"}>
+          <span class={`fd-dot fd-dot--${state.agentState}`} aria-hidden="true" />
+          {t(state.agentState === "ready" ? "ready" : state.agentState === "not_ready" ? "notReady" : "loggedOut")}
+        </span>
         <span class="fd-topbar__me">{name}</span>
         <button type="button" class="fd-button fd-button--ghost" onClick={() => void signOut()}>{t("signOut")}</button>
       </header>
@@ -169,7 +173,10 @@ export function Desktop({ me, onSignedOut }: Props) {
                             onToggleDetails={() => setDetailsShown((shown) => !shown)} />
             ) : <p class="fd-empty fd-main__empty">{t("pickChat")}</p>}
         </main>
-        {view === "chat" && active && <Details chat={active} store={store} directory={directory} myAgentId={me.agent_id} />}
+        {view === "chat" && active && (
+          <Details chat={active} store={store} directory={directory} myAgentId={me.agent_id}
+                   onClose={() => setDetailsShown(false)} />
+        )}
       </div>
       <footer class="fd-footer">{t("shortcuts")}</footer>
     </div>

@@ -5,7 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../shared/api";
 import { errorText } from "./Conversation";
-import { Linkified, SafeLink, clock, dateTime, valueText } from "./format";
+import { Linkified, SafeLink, clock, dateTime, flatPairs } from "./format";
 import { t } from "./i18n";
 import { type ChatState, type Store, customerName } from "./store";
 import type { Directory, EarlierChat } from "./wire";
@@ -17,6 +17,8 @@ interface Props {
   store: Store;
   directory: Directory | null;
   myAgentId: string;
+  /** closes the details when they are shown over the conversation (a narrower window) */
+  onClose?: () => void;
 }
 
 function useAction(store: Store) {
@@ -37,13 +39,13 @@ function useAction(store: Store) {
 }
 
 function PreChat({ chat }: { chat: ChatState }) {
-  const entries = Object.entries(chat.summary.parameters).filter(([, v]) => valueText(v) !== "");
+  const entries = flatPairs(chat.summary.parameters);
   return (
     <section class="fd-panel" aria-labelledby={`pre-${chat.id}`}>
       <h3 id={`pre-${chat.id}`}>{t("preChat")}</h3>
       {entries.length === 0 ? <p class="fd-empty">{t("noPreChat")}</p> : (
         <dl class="fd-pairs" data-testid="pre-chat">
-          {entries.map(([key, value]) => <div key={key}><dt>{key}</dt><dd><Linkified text={valueText(value)} /></dd></div>)}
+          {entries.map(([key, value]) => <div key={key}><dt>{key}</dt><dd><Linkified text={value} /></dd></div>)}
         </dl>
       )}
       <p class="fd-muted">{t("started", { time: dateTime(chat.summary.created_at) })}</p>
@@ -125,10 +127,10 @@ function Handoffs({ chat, store, directory, myAgentId }: Props) {
           <span class="fd-label">{t("transferTo")}</span>
           <select value={target} onChange={(e) => setTarget(e.currentTarget.value)} data-testid="transfer-target">
             <option value="">—</option>
-            <optgroup label={t("chats")}>
+            <optgroup label={t("queues")}>
               {queues.map((q) => <option key={q.queue_id} value={`queue:${q.queue_id}`}>{t("toQueue", { name: q.name })}</option>)}
             </optgroup>
-            <optgroup label={t("you")}>
+            <optgroup label={t("agents")}>
               {agents.map((a) => (
                 <option key={a.agent_id} value={`agent:${a.agent_id}`} disabled={a.state === "logged_out"}>
                   {t("toAgent", { name: a.display_name, state: stateName(a.state), load: a.load, max: a.max_chats })}
@@ -250,7 +252,12 @@ function History({ chat }: { chat: ChatState }) {
 export function Details(props: Props) {
   const { chat } = props;
   return (
-    <aside class="fd-details" aria-label={t("details") + ": " + customerName(chat.summary)}>
+    <aside class="fd-details" aria-label={t("details") + ": " + customerName(chat.summary)}
+           onKeyDown={(e) => { if (e.key === "Escape" && props.onClose) props.onClose(); }}>
+      {props.onClose && (
+        <button type="button" class="fd-button fd-button--ghost fd-only-medium fd-details__close"
+                onClick={props.onClose}>{t("closeDetails")}</button>
+      )}
       {chat.status !== "active" && <WrapUp {...props} />}
       <PreChat chat={chat} />
       {chat.status === "active" && <Asks {...props} />}

@@ -48,3 +48,27 @@ export function valueText(value: unknown): string {
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   return JSON.stringify(value);
 }
+
+/** "first_name" → "First name": a pre-chat or form key as a label. */
+export function humanKey(key: string): string {
+  const words = key.replace(/[_-]+/g, " ").trim();
+  return words ? words.charAt(0).toUpperCase() + words.slice(1) : key;
+}
+
+/** Pre-chat data as label/value rows; an object value (such as the widget's user_platform) becomes
+ * one row per field, labelled "User platform › browser". */
+export function flatPairs(data: Record<string, unknown>): [string, string][] {
+  const rows: [string, string][] = [];
+  for (const [key, value] of Object.entries(data)) {
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [inner, innerValue] of Object.entries(value as Record<string, unknown>)) {
+        const text = valueText(innerValue);
+        if (text) rows.push([`${humanKey(key)} › ${inner}`, text]);
+      }
+    } else {
+      const text = valueText(value);
+      if (text) rows.push([humanKey(key), text]);
+    }
+  }
+  return rows;
+}

@@ -1,4 +1,5 @@
 // The desktop's strings, English and German. The language is the browser's (or ?lang=de|en).
+import { ENGLISH_LOGIN, type LoginStrings } from "../shared/Login";
 
 const en = {
   title: "Agent desktop",
@@ -31,7 +32,7 @@ const en = {
   system: "frontdesk",
   typing: "{name} is typing…",
   typingPreview: "{name} is typing: {text}",
-  messagePlaceholder: "Type a message… (Enter sends, Shift+Enter a new line)",
+  messagePlaceholder: "Type a message…",
   messageLabel: "Message",
   conversation: "Conversation",
   send: "Send",
@@ -58,6 +59,8 @@ const en = {
   askLocation: "Ask for location",
   transfer: "Transfer",
   transferTo: "Transfer to",
+  queues: "Queues",
+  agents: "Agents",
   toQueue: "Queue: {name}",
   toAgent: "Agent: {name} ({state}, {load}/{max})",
   invite: "Invite to a conference",
@@ -80,6 +83,7 @@ const en = {
   formSent: "Form “{name}” sent",
   questionSent: "Question sent — the next message is the answer",
   formAnswer: "Answer to “{name}”",
+  questionAnswer: "Answer to your question",
   formCancelled: "The customer cancelled “{name}”",
   formExpired: "Form expired without an answer",
   locationAsked: "Location requested",
@@ -97,10 +101,11 @@ const en = {
   whisper: "Supervisor (whisper): {text}",
   error: "Something went wrong: {detail}",
   dismiss: "Dismiss",
-  back: "Back to chats",
+  back: "Chats",
   showDetails: "Customer details",
   hideDetails: "Hide details",
-  shortcuts: "Shortcuts: Alt+R ready/not ready · Alt+↑/↓ switch chats · Alt+A accept",
+  closeDetails: "Close details",
+  shortcuts: "Enter sends, Shift+Enter adds a line · Alt+R ready/not ready · Alt+A accept · Alt+↑/↓ switch chats",
   notificationTitle: "Incoming chat",
   notificationBody: "{name} wants to chat",
   noAnswer: "(empty)",
@@ -140,7 +145,7 @@ const de: Record<MessageKey, string> = {
   system: "frontdesk",
   typing: "{name} schreibt…",
   typingPreview: "{name} schreibt: {text}",
-  messagePlaceholder: "Nachricht… (Enter sendet, Umschalt+Enter neue Zeile)",
+  messagePlaceholder: "Nachricht schreiben…",
   messageLabel: "Nachricht",
   conversation: "Verlauf",
   send: "Senden",
@@ -167,6 +172,8 @@ const de: Record<MessageKey, string> = {
   askLocation: "Standort anfragen",
   transfer: "Weiterleiten",
   transferTo: "Weiterleiten an",
+  queues: "Warteschlangen",
+  agents: "Agenten",
   toQueue: "Warteschlange: {name}",
   toAgent: "Agent: {name} ({state}, {load}/{max})",
   invite: "Zur Konferenz einladen",
@@ -189,6 +196,7 @@ const de: Record<MessageKey, string> = {
   formSent: "Formular „{name}“ gesendet",
   questionSent: "Frage gesendet — die nächste Nachricht ist die Antwort",
   formAnswer: "Antwort auf „{name}“",
+  questionAnswer: "Antwort auf Ihre Frage",
   formCancelled: "Der Kunde hat „{name}“ abgebrochen",
   formExpired: "Formular ohne Antwort abgelaufen",
   locationAsked: "Standort angefragt",
@@ -206,10 +214,11 @@ const de: Record<MessageKey, string> = {
   whisper: "Supervisor (geflüstert): {text}",
   error: "Etwas ist schiefgegangen: {detail}",
   dismiss: "Schließen",
-  back: "Zurück zu den Chats",
+  back: "Chats",
   showDetails: "Kundendetails",
   hideDetails: "Details ausblenden",
-  shortcuts: "Tastenkürzel: Alt+R Bereit/Nicht bereit · Alt+↑/↓ Chat wechseln · Alt+A annehmen",
+  closeDetails: "Details schließen",
+  shortcuts: "Enter sendet, Umschalt+Enter neue Zeile · Alt+R Bereit/Nicht bereit · Alt+A annehmen · Alt+↑/↓ Chat wechseln",
   notificationTitle: "Eingehender Chat",
   notificationBody: "{name} möchte chatten",
   noAnswer: "(leer)",
@@ -233,3 +242,19 @@ export function t(key: MessageKey, values: Record<string, string | number> = {})
   return table[key].replace(/\{(\w+)\}/g, (whole, name: string) =>
     name in values ? String(values[name]) : whole);
 }
+
+const GERMAN_LOGIN: LoginStrings = {
+  username: "Benutzername",
+  password: "Passwort",
+  tenant: "Mandant",
+  optional: "(optional)",
+  tenantPlaceholder: "der Standard-Mandant",
+  signIn: "Anmelden",
+  signingIn: "Anmelden…",
+  tooManyAttempts: "Zu viele Versuche. Warten Sie einige Minuten und versuchen Sie es erneut.",
+  wrongPassword: "Benutzername oder Passwort falsch.",
+  unreachable: "Der Server ist nicht erreichbar. Versuchen Sie es erneut.",
+};
+
+/** The shared sign-in form's words in the page's language. */
+export const loginStrings: LoginStrings = language === "de" ? GERMAN_LOGIN : ENGLISH_LOGIN;

@@ -4,7 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { type AgentInfo, currentAgent } from "../shared/api";
 import { Login } from "../shared/Login";
 import { Desktop } from "./Desktop";
-import { language, t } from "./i18n";
+import { language, loginStrings, t } from "./i18n";
 import "./desktop.css";
 
 function App() {
@@ -13,7 +13,7 @@ function App() {
     currentAgent().then(setAgent, () => setAgent(null));
   }, []);
   if (agent === undefined) return <p class="fd-loading" role="status">{t("connecting")}</p>;
-  if (agent === null) return <Login title={t("title")} onSignedIn={setAgent} />;
+  if (agent === null) return <Login title={t("title")} onSignedIn={setAgent} strings={loginStrings} />;
   return <Desktop key={agent.agent_id} me={agent} onSignedOut={() => setAgent(null)} />;
 }
 

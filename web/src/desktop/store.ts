@@ -48,7 +48,8 @@ export interface DesktopState {
   notice: string | null;
 }
 
-const CUSTOMER_EVENTS = new Set(["chat_session_message", "chat_session_file", "chat_session_location",
+/** What the customer says or sends: these count as unread until an agent marks them read. */
+export const CUSTOMER_EVENTS = new Set(["chat_session_message", "chat_session_file", "chat_session_location",
                                  "chat_session_form_data"]);
 
 type Listener = () => void;
@@ -168,6 +169,7 @@ export class Store {
       case "chat_session_ended":
         next.status = "ended";
         next.customerTyping = null;
+        next.agentsTyping = new Set();
         next.events = [...chat.events, { seq: message.seq, event }];
         break;
       case "frontdesk_wrap_up":
@@ -177,10 +179,20 @@ export class Store {
       case "chat_session_party_joined":
       case "chat_session_party_left":
         this.onDetailNeeded(chat.id);
+        if (event.party_id && chat.agentsTyping.has(event.party_id)) {
+          next.agentsTyping = new Set(chat.agentsTyping);
+          next.agentsTyping.delete(event.party_id);
+        }
         next.events = [...chat.events, { seq: message.seq, event }];
         break;
       default:
+        // a message ends its author's typing
         if (fromCustomer && CUSTOMER_EVENTS.has(event.event)) next.customerTyping = null;
+        else if (event.party_id && chat.agentsTyping.has(event.party_id)
+                 && (event.event === "chat_session_message" || event.event === "chat_session_file")) {
+          next.agentsTyping = new Set(chat.agentsTyping);
+          next.agentsTyping.delete(event.party_id);
+        }
         next.events = [...chat.events, { seq: message.seq, event }];
     }
     const chats = new Map(this.state.chats);

@@ -2,12 +2,40 @@
 import { useState } from "preact/hooks";
 import { ApiError, logIn, type AgentInfo } from "./api";
 
+/** The form's words; a page passes its own language's (English when left out). */
+export interface LoginStrings {
+  username: string;
+  password: string;
+  tenant: string;
+  optional: string;
+  tenantPlaceholder: string;
+  signIn: string;
+  signingIn: string;
+  tooManyAttempts: string;
+  wrongPassword: string;
+  unreachable: string;
+}
+
+export const ENGLISH_LOGIN: LoginStrings = {
+  username: "Username",
+  password: "Password",
+  tenant: "Tenant",
+  optional: "(optional)",
+  tenantPlaceholder: "the default tenant",
+  signIn: "Sign in",
+  signingIn: "Signing in…",
+  tooManyAttempts: "Too many attempts. Wait a few minutes and try again.",
+  wrongPassword: "Wrong username or password.",
+  unreachable: "The server cannot be reached. Try again.",
+};
+
 interface Props {
   title: string;
   onSignedIn: (agent: AgentInfo) => void;
+  strings?: LoginStrings;
 }
 
-export function Login({ title, onSignedIn }: Props) {
+export function Login({ title, onSignedIn, strings = ENGLISH_LOGIN }: Props) {
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [tenant, setTenant] = useState("");
@@ -21,9 +49,9 @@ export function Login({ title, onSignedIn }: Props) {
     try {
       onSignedIn(await logIn(username.trim(), password, tenant.trim()));
     } catch (failure) {
-      if (failure instanceof ApiError && failure.status === 429) setError("Too many attempts. Wait a few minutes and try again.");
-      else if (failure instanceof ApiError && failure.status === 401) setError("Wrong username or password.");
-      else setError("The server cannot be reached. Try again.");
+      if (failure instanceof ApiError && failure.status === 429) setError(strings.tooManyAttempts);
+      else if (failure instanceof ApiError && failure.status === 401) setError(strings.wrongPassword);
+      else setError(strings.unreachable);
     } finally {
       setBusy(false);
     }
@@ -34,22 +62,22 @@ export function Login({ title, onSignedIn }: Props) {
       <form class="fd-login__form" onSubmit={submit} aria-labelledby="fd-login-title">
         <h1 id="fd-login-title">{title}</h1>
         <label>
-          Username
+          {strings.username}
           <input name="username" autocomplete="username" required value={username}
                  onInput={(e) => setUsername(e.currentTarget.value)} />
         </label>
         <label>
-          Password
+          {strings.password}
           <input name="password" type="password" autocomplete="current-password" required value={password}
                  onInput={(e) => setPassword(e.currentTarget.value)} />
         </label>
         <label>
-          Tenant <span class="fd-login__hint">(optional)</span>
-          <input name="tenant" autocomplete="organization" value={tenant} placeholder="the default tenant"
+          {strings.tenant} <span class="fd-login__hint">{strings.optional}</span>
+          <input name="tenant" autocomplete="organization" value={tenant} placeholder={strings.tenantPlaceholder}
                  onInput={(e) => setTenant(e.currentTarget.value)} />
         </label>
         {error && <p class="fd-login__error" role="alert">{error}</p>}
-        <button type="submit" disabled={busy}>{busy ? "Signing in…" : "Sign in"}</button>
+        <button type="submit" disabled={busy}>{busy ? strings.signingIn : strings.signIn}</button>
       </form>
     </main>
   );

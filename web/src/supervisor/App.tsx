@@ -1,10 +1,11 @@
 // The supervisor view: sign-in (supervisors and admins only), then the live overview pushed by
 // `/supervisor/ws`, the monitor of one chat, and the reports.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, ApiError, currentAgent, logOut, type AgentInfo } from "../shared/api";
+import { api, ApiError, currentAgent, logOut, onUnauthorized, type AgentInfo } from "../shared/api";
 import { Login } from "../shared/Login";
 import { keepRecent, type Sample } from "./Chart";
 import { OverviewFeed, type FeedStatus } from "./feed";
+import { forgetEndedSession } from "./http";
 import { t } from "./i18n";
 import { agentStateText, LiveView } from "./LiveView";
 import { Monitor } from "./Monitor";
@@ -56,7 +57,7 @@ export function App() {
         </main>
       );
     case "ready":
-      return <Supervisor me={phase.agent} onSignedOut={() => setPhase({ kind: "login" })}
+      return <Supervisor me={phase.agent} onSignedOut={() => { forgetEndedSession(); setPhase({ kind: "login" }); }}
                          onForbidden={() => setPhase({ kind: "forbidden", agent: phase.agent })}
                          onSignOut={() => void signOut()} />;
   }
@@ -98,8 +99,10 @@ function Supervisor({ me, onSignedOut, onForbidden, onSignOut }: SupervisorProps
       forbidden: () => handlers.current.onForbidden(),
     });
     feed.start();
+    const unsubscribe = onUnauthorized(() => handlers.current.onSignedOut()); // any 401: the session is gone
     const tick = window.setInterval(() => setNowMs(performance.now()), 1000);
     return () => {
+      unsubscribe();
       feed.stop();
       window.clearInterval(tick);
     };
@@ -137,7 +140,7 @@ function Supervisor({ me, onSignedOut, onForbidden, onSignOut }: SupervisorProps
         </div>
       </header>
       <div class="sv-notice-area" role="status">{notice && <p class="sv-notice">{notice}</p>}</div>
-      <main class={`sv-main ${tab === "live" && selected ? "sv-main--split" : ""}`}>
+      <main class={`sv-main ${tab === "live" && selected ? "sv-main--split" : ""} ${status === "reconnecting" ? "sv-main--stale" : ""}`}>
         {tab === "reports" ? <Reports onUnauthorized={onSignedOut} /> : (
           <>
             {overview ? (

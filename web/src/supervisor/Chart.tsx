@@ -25,11 +25,18 @@ export function keepRecent(samples: Sample[], now: number): Sample[] {
   return samples.slice(Math.max(0, first - 1));
 }
 
-function niceMax(value: number, floor: number): number {
-  const top = Math.max(value, floor);
-  const step = 10 ** Math.floor(Math.log10(top));
-  for (const k of [1, 2, 2.5, 5, 10]) if (k * step >= top) return k * step;
-  return 10 * step;
+/** The top of the count axis: the smallest of 4, 10, 20, 40, 100, … that holds `value` (its half is whole). */
+function countTop(value: number): number {
+  for (let scale = 1; ; scale *= 10) {
+    for (const k of [4, 10, 20]) if (value <= k * scale) return k * scale;
+  }
+}
+
+const SECS_TOPS = [60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 86400];
+
+/** The top of the wait axis: a round number of minutes or hours that holds `secs`. */
+function secsTop(secs: number): number {
+  return SECS_TOPS.find((top) => secs <= top) ?? Math.ceil(secs / 86400) * 86400;
 }
 
 /** Step line points (values hold until the next overview) for one series. */
@@ -58,8 +65,8 @@ export function Chart({ samples, now }: { samples: Sample[]; now: number }) {
     return () => observer.disconnect();
   }, []);
   const last = samples[samples.length - 1];
-  const maxWaiting = niceMax(Math.max(0, ...samples.map((s) => s.waiting)), 4);
-  const maxLongest = niceMax(Math.max(0, ...samples.map((s) => s.longest)), 60);
+  const maxWaiting = countTop(Math.max(0, ...samples.map((s) => s.waiting)));
+  const maxLongest = secsTop(Math.max(0, ...samples.map((s) => s.longest)));
   const summary = last
     ? `${t("chartWaiting")}: ${last.waiting}; ${t("chartLongest")}: ${shortSecs(last.longest)}`
     : t("chartNoData");

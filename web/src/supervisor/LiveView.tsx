@@ -46,8 +46,10 @@ export function LiveView({ overview, elapsed, samples, nowMs, me, selectedChat, 
       <section class="sv-section" aria-labelledby="sv-queues-title">
         <h2 id="sv-queues-title" class="sv-section__title">{t("queues")}</h2>
         <div class="sv-queues">
-          {overview.queues.length === 0 && <p class="sv-empty">{t("noQueues")}</p>}
-          {overview.queues.map((q) => <QueueCard key={q.queue_id} queue={q} elapsed={elapsed} />)}
+          <div class="sv-queue-cards">
+            {overview.queues.length === 0 && <p class="sv-empty">{t("noQueues")}</p>}
+            {overview.queues.map((q) => <QueueCard key={q.queue_id} queue={q} elapsed={elapsed} />)}
+          </div>
           <Chart samples={samples} now={nowMs} />
         </div>
       </section>
@@ -105,6 +107,7 @@ function AgentsTable({ agents, now, onForce }: { agents: AgentView[]; now: numbe
             <th scope="col">{t("state")}</th>
             <th scope="col">{t("since")}</th>
             <th scope="col">{t("load")}</th>
+            <th scope="col">{t("chats")}</th>
             <th scope="col" class="sv-actions">{t("actions")}</th>
           </tr>
         </thead>
@@ -141,6 +144,10 @@ function AgentRow({ agent, now, onForce }: { agent: AgentView; now: number;
       <td>
         <span class="sv-load" data-field="load">{agent.load} / {agent.max_chats}</span>
         <span class="sv-bar" aria-hidden="true"><span style={{ width: `${Math.round(ratio * 100)}%` }} /></span>
+      </td>
+      <td class="sv-num" data-field="chats">
+        {agent.chats.length}
+        {agent.offers.length > 0 && <span class="sv-sub">{t("offersPending", { count: agent.offers.length })}</span>}
       </td>
       <td class="sv-actions">
         {confirming ? (
@@ -189,7 +196,7 @@ function ChatsTable({ chats, agents, queues, elapsed, me, selectedChat, onMonito
       <table class="sv-table">
         <thead>
           <tr>
-            <th scope="col">{t("chat")}</th>
+            <th scope="col">{t("customer")}</th>
             <th scope="col">{t("queue")}</th>
             <th scope="col">{t("agent")}</th>
             <th scope="col">{t("state")}</th>
@@ -205,7 +212,10 @@ function ChatsTable({ chats, agents, queues, elapsed, me, selectedChat, onMonito
             const watching = c.monitors.includes(me) || inChat;
             return (
               <tr key={c.chat_id} data-chat={c.chat_id} class={selectedChat === c.chat_id ? "sv-row--selected" : ""}>
-                <td><code class="sv-id" title={c.chat_id}>{c.chat_id.slice(0, 8)}</code></td>
+                <td class="sv-wrap">
+                  <span class="sv-name" data-field="customer">{c.customer_name || t("customer")}</span>
+                  <code class="sv-id sv-sub" title={c.chat_id}>{c.chat_id.slice(0, 8)}</code>
+                </td>
                 <td>{queues.get(c.queue_id)?.name ?? c.queue_id}</td>
                 <td class="sv-wrap">
                   {c.agents.length > 0 ? c.agents.map((a) => a.display_name).join(", ")

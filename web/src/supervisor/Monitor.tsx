@@ -1,7 +1,7 @@
 // Monitoring one chat: its messages live (read silently: nobody in the chat is told), whispers to
 // its agents (never shown to the customer), and barging in (then the supervisor writes to the customer).
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { api, ApiError, type AgentInfo } from "../shared/api";
+import { AGENT_API, api, ApiError, type AgentInfo } from "../shared/api";
 import { chatEvents } from "./http";
 import { t } from "./i18n";
 import type { ChatEvent, ChatEventPayload, ChatSummary, ChatView, Party } from "./wire";
@@ -23,12 +23,6 @@ function partyName(party: Pick<Party, "display_name"> & { first_name?: unknown; 
   return party.display_name || full;
 }
 
-function customerName(summary: ChatSummary | null): string {
-  const p = summary?.parameters ?? {};
-  const full = [p["first_name"], p["last_name"]].filter((v) => typeof v === "string" && v).join(" ");
-  return full || t("customer");
-}
-
 function problemText(error: unknown): string {
   if (error instanceof ApiError && error.status === 409) return t("errorConflict", { detail: error.detail });
   if (error instanceof ApiError) return t("errorGeneric", { detail: error.detail || `HTTP ${error.status}` });
@@ -45,6 +39,7 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
   const [confirmBarge, setConfirmBarge] = useState(false);
   const [joined, setJoined] = useState(false);
   const [busy, setBusy] = useState(false);
+  const [knownName, setKnownName] = useState(""); // the overview's customer_name, kept after the chat ended
   const log = useRef<HTMLDivElement>(null);
   const joinedRef = useRef(false);
   const inChat = joined || Boolean(chat?.agents.some((a) => a.agent_id === me.agent_id));
@@ -54,12 +49,6 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
     const abort = new AbortController();
     let monitoring = false;
     let cursor = 0;
-    setSummary(null);
-    setEvents([]);
-    setEnded(false);
-    setProblem("");
-    setJoined(false);
-    setConfirmBarge(false);
 
     function failed(error: unknown): boolean {
       if (abort.signal.aborted) return true;
@@ -113,14 +102,34 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
     };
   }, [chatId]);
 
+  const panel = useRef<HTMLElement>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    // one column (a phone): the panel opens below the tables, so bring it into view
+    if (window.matchMedia("(max-width: 760px)").matches) panel.current?.scrollIntoView({ block: "start" });
+    heading.current?.focus({ preventScroll: true }); // keyboard users continue in the panel
+    return () => {
+      // back to the chat's Monitor button when the panel closes (if the chat is still listed)
+      window.setTimeout(() => {
+        const button = document.querySelector<HTMLElement>(`tr[data-chat="${CSS.escape(chatId)}"] button`);
+        if (button && (document.activeElement === document.body || document.activeElement === null)) button.focus();
+      }, 0);
+    };
+  }, []);
+
+  useEffect(() => {
+    if (chat?.customer_name) setKnownName(chat.customer_name);
+  }, [chat?.customer_name]);
+
   useLayoutEffect(() => {
     const box = log.current;
     if (box) box.scrollTop = box.scrollHeight;
   }, [events.length]);
 
+  const customerLabel = knownName || t("customer");
   const parties = new Map<string, Author>();
   for (const p of summary?.parties ?? []) {
-    parties.set(p.party_id, { name: p.type === "customer" ? customerName(summary) : partyName(p), kind: p.type ?? "" });
+    parties.set(p.party_id, { name: p.type === "customer" ? customerLabel : partyName(p), kind: p.type ?? "" });
   }
   for (const { event } of events) {
     if (event.event === "chat_session_party_joined" && event.party_id) {
@@ -129,7 +138,7 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
     }
   }
   const author = (e: ChatEventPayload): Author =>
-    (e.party_id ? parties.get(e.party_id) : undefined) ?? { name: customerName(summary), kind: "customer" };
+    (e.party_id ? parties.get(e.party_id) : undefined) ?? { name: customerLabel, kind: "customer" };
 
   async function act(work: () => Promise<void>) {
     setBusy(true);
@@ -176,12 +185,12 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
 
   const agentsInChat = chat?.agents.map((a) => a.display_name).join(", ") || t("none");
   return (
-    <section class="sv-monitor" aria-labelledby="sv-monitor-title" data-monitor={chatId}>
+    <section ref={panel} class="sv-monitor" aria-labelledby="sv-monitor-title" data-monitor={chatId}>
       <header class="sv-monitor__head">
         <div>
-          <h2 id="sv-monitor-title" class="sv-section__title">{t("monitorTitle")} <code class="sv-id">{chatId.slice(0, 8)}</code></h2>
+          <h2 id="sv-monitor-title" class="sv-section__title" ref={heading} tabIndex={-1}>{t("monitorTitle")} <code class="sv-id">{chatId.slice(0, 8)}</code></h2>
           <p class="sv-monitor__who">
-            <span class="sv-name" data-field="customer">{customerName(summary)}</span>
+            <span class="sv-name" data-field="customer">{customerLabel}</span>
             <span class="sv-sub">{t("agentsInChat")}: {agentsInChat}</span>
           </p>
         </div>
@@ -190,7 +199,7 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
       <p class={`sv-monitor__mode ${inChat ? "sv-monitor__mode--in" : ""}`}>{inChat ? t("inChat") : t("monitorSilent")}</p>
       <div class="sv-log" ref={log} role="log" aria-live="polite" aria-label={t("monitorTitle")} tabIndex={0}>
         {events.length === 0 && <p class="sv-empty">{t("noMessages")}</p>}
-        {events.map(({ seq, event }) => <Line key={seq} event={event} author={author(event)} />)}
+        {events.map(({ seq, event }) => <Line key={seq} chatId={chatId} event={event} author={author(event)} />)}
         {ended && <p class="sv-line sv-line--system">{t("chatEnded")}</p>}
       </div>
       {problem && <p class="sv-problem" role="alert">{problem}</p>}
@@ -232,8 +241,22 @@ export function Monitor({ chatId, chat, me, onClose, onUnauthorized }: Props) {
   );
 }
 
-function Line({ event, author }: { event: ChatEventPayload; author: Author }) {
+function Line({ chatId, event, author }: { chatId: string; event: ChatEventPayload; author: Author }) {
   switch (event.event) {
+    case "chat_session_file": {
+      const fileId = typeof event["file_id"] === "string" ? event["file_id"] : "";
+      const name = typeof event["file_name"] === "string" ? event["file_name"] : fileId;
+      return (
+        <div class={`sv-line sv-line--${author.kind || "customer"}`} data-event="file">
+          <span class="sv-line__who">{author.name}</span>
+          <p class="sv-line__text">
+            {t("file")}:{" "}
+            <a href={`${AGENT_API}/chats/${encodeURIComponent(chatId)}/files/${encodeURIComponent(fileId)}`}
+               download={name} target="_blank" rel="noopener noreferrer">{name}</a>
+          </p>
+        </div>
+      );
+    }
     case "chat_session_message":
       return (
         <div class={`sv-line sv-line--${author.kind || "customer"}`} data-event="message">

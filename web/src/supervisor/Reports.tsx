@@ -1,6 +1,7 @@
 // The reports as tables over a date range, each with its CSV download (the report endpoint's own CSV).
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../shared/api";
+import { columnLabel } from "./columns";
 import { cellText, epochToText } from "./format";
 import { reportPath, reportUrl } from "./http";
 import { t, type MessageKey } from "./i18n";
@@ -23,10 +24,6 @@ function isoDay(date: Date): string {
 function dayStart(day: string, plusDays = 0): number {
   const [y, m, d] = day.split("-").map(Number);
   return new Date(y ?? 1970, (m ?? 1) - 1, (d ?? 1) + plusDays).getTime() / 1000;
-}
-
-function columnLabel(column: string): string {
-  return column.replace(/_secs$/, " (s)").replace(/_/g, " ");
 }
 
 export function Reports({ onUnauthorized }: { onUnauthorized(): void }) {
@@ -95,7 +92,7 @@ export function Reports({ onUnauthorized }: { onUnauthorized(): void }) {
           <table class="sv-table sv-table--report" data-report={shown.kind}>
             <caption class="sv-visually-hidden">{title}</caption>
             <thead>
-              <tr>{columns.map((c) => <th key={c} scope="col" title={c}>{columnLabel(c)}</th>)}</tr>
+              <tr>{columns.map((c) => <th key={c} scope="col" title={c} data-column={c}>{columnLabel(c)}</th>)}</tr>
             </thead>
             <tbody>
               {rows.map((row, i) => (

@@ -14,9 +14,10 @@ export function duration(secs: number | null | undefined): string {
 
 /** A short, human label of a number of seconds for chart axes ("45 s", "3 min"). */
 export function shortSecs(secs: number): string {
-  if (secs < 90) return `${Math.round(secs)} s`;
-  if (secs < 5400) return `${Math.round(secs / 60)} min`;
-  return `${Math.round(secs / 3600)} h`;
+  if (secs < 60) return `${Math.round(secs)} s`;
+  const round = (value: number) => String(Math.round(value * 10) / 10);
+  if (secs < 5400) return `${round(secs / 60)} min`;
+  return `${round(secs / 3600)} h`;
 }
 
 const dateTime = new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "short" });

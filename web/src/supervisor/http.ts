@@ -31,3 +31,10 @@ export function reportPath(kind: string, since: number, until: number, format: "
 export function reportUrl(kind: string, since: number, until: number, format: "json" | "csv"): string {
   return AGENT_API + reportPath(kind, since, until, format);
 }
+
+/** After the server ended the session (a 401, or the stream closed with 4410), forget the page-readable
+ * CSRF cookie of that session: a reload then shows the sign-in form without asking the server first. */
+export function forgetEndedSession(): void {
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = `fd_csrf=; Max-Age=0; Path=/; SameSite=Strict${secure}`;
+}

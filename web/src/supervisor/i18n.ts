@@ -65,6 +65,7 @@ const en = {
   send: "Send",
   leaveChat: "Leave the chat",
   whisper: "Whisper",
+  file: "File",
   customer: "Customer",
   system: "System",
   chatEnded: "The chat has ended.",
@@ -89,6 +90,7 @@ const en = {
   parameters: "Pre-chat data",
   agentsInChat: "Agents",
   offeredTo: "offered to {name}",
+  offersPending: "+{count} offered",
   none: "—",
 } as const;
 
@@ -160,6 +162,7 @@ const de: Table = {
   send: "Senden",
   leaveChat: "Chat verlassen",
   whisper: "Geflüstert",
+  file: "Datei",
   customer: "Kunde",
   system: "System",
   chatEnded: "Der Chat ist beendet.",
@@ -184,6 +187,7 @@ const de: Table = {
   parameters: "Daten vor dem Chat",
   agentsInChat: "Agenten",
   offeredTo: "angeboten an {name}",
+  offersPending: "+{count} angeboten",
   none: "—",
 };
 

@@ -48,6 +48,7 @@ export interface ChatView {
   offered_agent_id: string;
   agents: ChatAgent[];
   monitors: string[];
+  customer_name: string; // from the pre-chat first_name / last_name; "" when none
 }
 
 export interface Overview {

@@ -276,6 +276,16 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER queue_lengths_follow AFTER INSERT OR UPDATE OR DELETE ON sessions
         FOR EACH ROW EXECUTE FUNCTION queue_lengths_follow();
     """,
+    # 8: the applied configuration every process runs (frontdesk.domain.applied_config)
+    """
+    CREATE TABLE applied_config (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version BIGINT NOT NULL,
+        document TEXT NOT NULL,
+        file_digest TEXT NOT NULL,
+        applied_at DOUBLE PRECISION NOT NULL
+    );
+    """,
 ]
 
 _MIGRATION_LOCK = 0x66726F6E74  # the advisory lock key nodes migrate under ("front")

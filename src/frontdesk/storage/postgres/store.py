@@ -14,6 +14,7 @@ The dialect of this backend lives here and in ``migrations.py``: ``$n`` paramete
 - a read transaction is READ ONLY at REPEATABLE READ on its own pooled connection: one snapshot,
   no row locks, never waiting for writers;
 - PostgreSQL's serialization failures and deadlocks leave as ``TransientConflict``.
+- A lost connection or a database that cannot be reached leaves as ``StorageUnavailable``.
 
 PostgreSQL's text cannot hold NUL (code point 0; SQLite's can): every text parameter is written and looked
 up with NUL replaced by U+FFFD (``_Connection``), so such input is stored and found alike instead of
@@ -31,10 +32,11 @@ import asyncpg
 import orjson
 from asyncpg.pool import PoolConnectionProxy
 
-from frontdesk.storage.interfaces import TransientConflict
-from frontdesk.storage.postgres.migrations import migrate
+from frontdesk.storage.interfaces import StorageUnavailable, TransientConflict
+from frontdesk.storage.postgres.migrations import MIGRATIONS, migrate
 from frontdesk.storage.records import (
     AgentRecord,
+    AppliedConfigRecord,
     Audience,
     EventRecord,
     FileRecord,
@@ -720,6 +722,20 @@ class _LoginFailures(_Store):
         await self._c.execute("DELETE FROM login_failures WHERE window_start < $1", window_start)
 
 
+class _AppliedConfig(_Store):
+    async def get(self) -> AppliedConfigRecord | None:
+        row = await self._c.fetchrow(f"SELECT version, document, file_digest, applied_at FROM applied_config "
+                                     f"WHERE id = 1{self._lock}")
+        return AppliedConfigRecord(int(row[0]), str(row[1]), str(row[2]), float(row[3])) if row else None
+
+    async def put(self, record: AppliedConfigRecord) -> None:
+        await self._c.execute("INSERT INTO applied_config (id, version, document, file_digest, applied_at) "
+                              "VALUES (1,$1,$2,$3,$4) ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+                              "document = excluded.document, file_digest = excluded.file_digest, "
+                              "applied_at = excluded.applied_at",
+                              record.version, record.document, record.file_digest, record.applied_at)
+
+
 class PostgresTransaction:
     def __init__(self, pooled: Conn, writes: bool) -> None:
         self._c = conn = _Connection(pooled)
@@ -738,12 +754,30 @@ class PostgresTransaction:
         self.monitors = _Monitors(conn, writes)
         self.login_failures = _LoginFailures(conn, writes)
         self.queue_models = _QueueModels(conn, writes)
+        self.applied_config = _AppliedConfig(conn, writes)
 
     async def lock_routing(self, tenant: str) -> None:
         await _lock_routing(self._c, tenant)
 
 
 _TRANSIENT = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
+# the server went away or refuses work now (terminated, restarting, shutting down): not this request's fault
+_LOST = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError)
+CONNECT_TIMEOUT_SECS = 5.0  # a database that does not answer a new connection fails requests this fast
+
+
+@asynccontextmanager
+async def _unavailable_as_such(acquired: list[bool]) -> AsyncIterator[None]:
+    """Lost connections (anywhere) and every failure to connect (before a connection was acquired:
+    refused, timed out, the database not accepting connections) are ``StorageUnavailable``."""
+    try:
+        yield
+    except _LOST as exc:
+        raise StorageUnavailable(f"the database connection was lost: {type(exc).__name__}") from exc
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        if acquired:
+            raise
+        raise StorageUnavailable(f"the database cannot be reached: {type(exc).__name__}") from exc
 
 
 class PostgresStorage:
@@ -765,7 +799,7 @@ class PostgresStorage:
             if self._pool is not None:
                 return
             pool = await asyncpg.create_pool(self._url, min_size=1, max_size=self._pool_size,
-                                             statement_cache_size=1024)
+                                             statement_cache_size=1024, timeout=CONNECT_TIMEOUT_SECS)
             try:
                 async with pool.acquire() as conn:
                     self.schema_version = await migrate(conn)
@@ -782,19 +816,38 @@ class PostgresStorage:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
-        pool = await self._ready()
-        async with pool.acquire() as conn:
-            try:
-                async with conn.transaction():
-                    yield PostgresTransaction(conn, writes=True)
-            except _TRANSIENT as exc:
-                raise TransientConflict(str(exc)) from exc
+        acquired: list[bool] = []
+        async with _unavailable_as_such(acquired):
+            pool = await self._ready()
+            async with pool.acquire() as conn:
+                acquired.append(True)
+                try:
+                    async with conn.transaction():
+                        yield PostgresTransaction(conn, writes=True)
+                except _TRANSIENT as exc:
+                    raise TransientConflict(str(exc)) from exc
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[PostgresTransaction]:
-        pool = await self._ready()
-        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            yield PostgresTransaction(conn, writes=False)
+        acquired: list[bool] = []
+        async with _unavailable_as_such(acquired):
+            pool = await self._ready()
+            async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+                acquired.append(True)
+                yield PostgresTransaction(conn, writes=False)
+
+    async def ready(self) -> str | None:
+        pool = self._pool
+        if pool is None:
+            return "storage: not connected"
+        try:
+            async with pool.acquire() as conn:
+                version = await conn.fetchval("SELECT version FROM frontdesk_schema")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            return f"storage: {type(exc).__name__}: {exc}"
+        if version != len(MIGRATIONS):
+            return f"storage: schema version {version}, expected {len(MIGRATIONS)}"
+        return None
 
     async def close(self) -> None:
         async with self._opening:

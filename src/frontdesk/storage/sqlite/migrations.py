@@ -259,6 +259,16 @@ MIGRATIONS: list[str] = [
             WHERE tenant = OLD.tenant AND queue_id = OLD.queue_id AND priority = OLD.priority;
     END
     """,
+    # 8: the applied configuration every process runs (frontdesk.domain.applied_config)
+    """
+    CREATE TABLE applied_config (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL,
+        document TEXT NOT NULL,
+        file_digest TEXT NOT NULL,
+        applied_at REAL NOT NULL
+    );
+    """,
 ]
 
 

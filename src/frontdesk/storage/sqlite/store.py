@@ -23,6 +23,7 @@ import orjson
 
 from frontdesk.storage.records import (
     AgentRecord,
+    AppliedConfigRecord,
     Audience,
     EventRecord,
     FileRecord,
@@ -39,7 +40,7 @@ from frontdesk.storage.records import (
     TokenRecord,
     WrapUpRecord,
 )
-from frontdesk.storage.sqlite.migrations import migrate
+from frontdesk.storage.sqlite.migrations import MIGRATIONS, migrate
 
 
 class Cursor(Protocol):
@@ -772,6 +773,23 @@ class _LoginFailures:
         self._c.execute("DELETE FROM login_failures WHERE window_start < ?", (window_start,))
 
 
+class _AppliedConfig:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    async def get(self) -> AppliedConfigRecord | None:
+        row = self._c.execute("SELECT version, document, file_digest, applied_at FROM applied_config "
+                              "WHERE id = 1").fetchone()
+        return AppliedConfigRecord(int(row[0]), str(row[1]), str(row[2]), float(row[3])) if row else None
+
+    async def put(self, record: AppliedConfigRecord) -> None:
+        self._c.execute("INSERT INTO applied_config (id, version, document, file_digest, applied_at) "
+                        "VALUES (1,?,?,?,?) ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+                        "document = excluded.document, file_digest = excluded.file_digest, "
+                        "applied_at = excluded.applied_at",
+                        (record.version, record.document, record.file_digest, record.applied_at))
+
+
 class SqliteTransaction:
     def __init__(self, conn: Connection) -> None:
         self.sessions = _Sessions(conn)
@@ -789,6 +807,7 @@ class SqliteTransaction:
         self.monitors = _Monitors(conn)
         self.login_failures = _LoginFailures(conn)
         self.queue_models = _QueueModels(conn)
+        self.applied_config = _AppliedConfig(conn)
 
     async def lock_routing(self, tenant: str) -> None:
         """Held already: the open write transaction is the database's only writer."""
@@ -857,6 +876,17 @@ class SqliteStorage:
         finally:
             self._tx = plain
             self._counts = None
+
+    async def ready(self) -> str | None:
+        """Readiness (``/readyz``): None when the database answers and has every migration; else why not."""
+        async with self._lock:
+            try:
+                version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+            except sqlite3.Error as exc:
+                return f"storage: {exc}"
+        if version != len(MIGRATIONS):
+            return f"storage: schema version {version}, expected {len(MIGRATIONS)}"
+        return None
 
     async def close(self) -> None:
         async with self._lock:

@@ -1,5 +1,6 @@
-"""Fifty open supervisor views cost little: fifty plain WebSockets on ``/supervisor/ws`` of one tenant,
-one change of the tenant, one overview computation, and every socket receives the new overview."""
+"""What the supervisor view stands on: fifty open views cost little (fifty plain WebSockets on
+``/supervisor/ws`` of one tenant, one change of the tenant, one overview computation, and every socket
+receives the new overview), and the overview names each chat's customer."""
 
 from __future__ import annotations
 
@@ -33,3 +34,18 @@ async def test_fifty_supervisor_views_cost_one_overview_computation_per_change(t
         # all fifty received the very same overview (one computation fanned out)
         assert all(update == updates[0] for update in updates)
 
+
+
+async def test_the_overview_names_each_chats_customer_from_the_pre_chat_data(team: Team) -> None:
+    await team.bob.set_state("not_ready")
+    async with team.live.customer("device-named") as named, team.live.customer("device-anonymous") as anonymous, \
+            team.live.customer("device-first") as first_only:
+        named_id = (await named.request_chat({"first_name": " Ada ", "last_name": "Lovelace"}))["chat_id"]
+        anonymous_id = (await anonymous.request_chat({"first_name": 42}))["chat_id"]
+        first_id = (await first_only.request_chat({"first_name": "Grace", "last_name": ""}))["chat_id"]
+        overview = await team.sue.overview()
+        names = {c["chat_id"]: c["customer_name"] for c in overview["chats"]}
+        assert names == {named_id: "Ada Lovelace", anonymous_id: "", first_id: "Grace"}
+        async with connect(stream_url(team, team.sue)) as ws:
+            pushed = await next_overview(ws)
+        assert {c["chat_id"]: c["customer_name"] for c in pushed["chats"]} == names
