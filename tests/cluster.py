@@ -30,6 +30,8 @@ MACHINE_REDIS_URL = "redis://127.0.0.1:6379/0"
 START_TIMEOUT_SECS = 60.0
 TENANT = "demo.local"
 APP_ID = "demo"
+QUICK_APP_ID = "quick"  # an entry whose offers lapse after QUICK_OFFER_SECS
+QUICK_OFFER_SECS = 5
 PASSWORD = "cluster-test-pass"  # the test agents' password
 AGENTS = ("anna", "bob", "cleo")
 MAX_CHATS = 2
@@ -48,10 +50,21 @@ agent_lost_grace_secs = {AGENT_LOST_GRACE_SECS}
 id = "general"
 name = "General"
 
+[[tenants.queues]]
+id = "quick"
+name = "Quick offers"
+offer_timeout_secs = {QUICK_OFFER_SECS}
+
 [[tenants.entries]]
 app_id = "{APP_ID}"
 name = "Demo chat"
 queue = "general"
+welcome_message = ""
+
+[[tenants.entries]]
+app_id = "{QUICK_APP_ID}"
+name = "Quick offers"
+queue = "quick"
 welcome_message = ""
 """ + "".join(f"""
 [[tenants.agents]]
@@ -196,8 +209,8 @@ class Node:
         finally:
             self.kill()
 
-    def customer(self, client_id: str) -> CustomerClient:
-        return CustomerClient(self.base_url, app_id=APP_ID, client_id=client_id, tenant_url=TENANT)
+    def customer(self, client_id: str, app_id: str = APP_ID) -> CustomerClient:
+        return CustomerClient(self.base_url, app_id=app_id, client_id=client_id, tenant_url=TENANT)
 
     async def agent(self, username: str, ready: bool = True) -> AgentClient:
         agent = AgentClient(self.base_url)

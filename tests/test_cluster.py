@@ -46,8 +46,9 @@ def texts(events: list[JsonObject]) -> list[str]:
 
 
 async def collect(customer: CustomerClient, chat_id: str, until: str, into: list[JsonObject]) -> None:
-    """Poll (explicit cursor) until a message ``until`` arrived."""
-    async for event in customer.events(chat_id, stop_at_end=False):
+    """Poll (explicit cursor, after what ``into`` holds) until a message ``until`` arrived."""
+    after = int(into[-1]["seq"]) if into else 0
+    async for event in customer.events(chat_id, after=after, stop_at_end=False):
         into.append(event)
         if event["event"] == "chat_session_message" and event["msg_text"] == until:
             return

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import PageProblems, screenshot
 from tests.browser.widget_driver import TIMEOUT_MS, connected_chat, log, send_keys, shown_texts, window
 from tests.conftest import LiveServer
 
@@ -52,4 +52,55 @@ async def test_reload_mid_chat_shows_every_message_once(page: Page, live: LiveSe
         assert await log(page).get_by_text("Anna joined the chat").count() == 1
         await screenshot(page, "widget-after-reload")
     finally:
+        await agent.aclose()
+
+
+async def test_a_lost_connection_shows_reconnecting_and_loses_nothing(page: Page, live: LiveServer,
+                                                                      page_problems: PageProblems) -> None:
+    agent = await live.agent()
+    try:
+        chat_id, _ = await connected_chat(page, agent)
+        polls = {"refused": 0}
+
+        async def refuse(route: Route) -> None:
+            polls["refused"] += 1
+            await route.abort("connectionrefused")
+
+        # the network goes away for the widget's polls only; the agent goes on writing
+        await page.route("**/chats/*/events?*", refuse)
+        await expect(page.get_by_role("status").filter(has_text="Reconnecting")).to_be_visible(timeout=TIMEOUT_MS)
+        await agent.send_message(chat_id, "agent: are you still there?")
+        await screenshot(page, "widget-reconnecting")
+        refused = polls["refused"]
+        await page.unroute("**/chats/*/events?*")
+        await expect(log(page)).to_contain_text("agent: are you still there?", timeout=TIMEOUT_MS * 2)
+        await expect(page.get_by_role("status").filter(has_text="Reconnecting")).to_be_hidden()
+        assert refused >= 1
+        assert (await shown_texts(page)).count("agent: are you still there?") == 1
+    finally:
+        await agent.aclose()
+    page_problems.errors = [e for e in page_problems.errors if "net::ERR_CONNECTION_REFUSED" not in e]
+
+
+async def test_a_second_tab_shows_the_same_chat(page: Page, live: LiveServer) -> None:
+    agent = await live.agent()
+    second = await page.context.new_page()
+    try:
+        chat_id, side = await connected_chat(page, agent)
+        await send_keys(page, "customer: from the first tab")
+        await side.customer_message("customer: from the first tab")
+        await second.goto("/")
+        await second.locator("#frontdesk-widget .launcher").click()
+        await expect(log(second)).to_contain_text("customer: from the first tab", timeout=TIMEOUT_MS)
+        # both tabs follow the chat (each polls with its own cursor)
+        await agent.send_message(chat_id, "agent: to both tabs")
+        await expect(log(page)).to_contain_text("agent: to both tabs", timeout=TIMEOUT_MS)
+        await expect(log(second)).to_contain_text("agent: to both tabs", timeout=TIMEOUT_MS)
+        await send_keys(second, "customer: from the second tab")
+        await side.customer_message("customer: from the second tab")
+        assert (await shown_texts(second)).count("agent: to both tabs") == 1
+        assert [c["chat_id"] for c in await agent.chats()] == [chat_id]
+        await screenshot(second, "widget-second-tab")
+    finally:
+        await second.close()
         await agent.aclose()

@@ -54,6 +54,7 @@ from frontdesk.domain.reports import ReportService
 from frontdesk.domain.supervision import SupervisorService
 from frontdesk.protocol import agent as wire
 from frontdesk.protocol.tenant import normalise_tenant
+from frontdesk.storage.interfaces import StorageUnavailable
 from frontdesk.storage.records import AgentRecord, PartyRecord
 
 MAX_EVENTS_WAIT_SECS = 25.0
@@ -117,6 +118,11 @@ def build_agent_app(api: AgentApi) -> FastAPI:
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
         return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(StorageUnavailable)
+    async def storage_unavailable(request: Request, exc: StorageUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": "the database is not reachable now; try again"}, status_code=503,
+                            headers={"Retry-After": "1"})
 
     current_credential = authentication(api.access)
 

@@ -31,6 +31,7 @@ from frontdesk.domain.errors import DomainError, Forbidden, Invalid, NotFound, U
 from frontdesk.domain.files import MAX_UPLOAD_BYTES, FileService, UploadTooLarge
 from frontdesk.protocol.client_events import parse_client_events
 from frontdesk.protocol.errors import ApiError, ErrorCode
+from frontdesk.storage.interfaces import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,10 @@ class CustomerApi:
     @property
     def config(self) -> ContactCenterConfig:
         return self.live.current
+
+
+# the database is unreachable (restarting, its connections lost): a 5001 now, the next try connects anew
+DATABASE_UNAVAILABLE = ApiError(ErrorCode.SERVER_NOT_AVAILABLE, "the server's database is not reachable now")
 
 
 def _domain_to_api(error: DomainError, not_found: ErrorCode) -> ApiError:
@@ -90,6 +95,8 @@ def endpoint(not_found: ErrorCode = ErrorCode.CHAT_NOT_FOUND,
                 return json_error(error)
             except DomainError as error:
                 return json_error(_domain_to_api(error, not_found))
+            except StorageUnavailable:
+                return json_error(DATABASE_UNAVAILABLE)
 
         return wrapped
 
@@ -415,15 +422,20 @@ class HistoryResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         waiter = PollWaiter()
         watcher = asyncio.ensure_future(_watch_disconnect(receive, waiter))
+        written = False
         try:
             async with self.polls.history(self.identity, self.chat_id, waiter, self.after) as answer:
                 if not await _still_connected(waiter):
                     return
                 watcher.cancel()
+                written = True
                 await _write_json(send, self.raw_headers, {"events": answer.events})
                 await answer.commit()
         except NotFound:
             await json_error(ApiError(ErrorCode.CHAT_NOT_FOUND))(scope, receive, send)
+        except StorageUnavailable:
+            if not written:  # else the answer is out and only its cursor did not move
+                await json_error(DATABASE_UNAVAILABLE)(scope, receive, send)
         finally:
             watcher.cancel()
 
@@ -444,6 +456,7 @@ class LongPollResponse(Response):
         waiter = PollWaiter()
         watcher = asyncio.ensure_future(_watch_disconnect(receive, waiter))
         started = asyncio.get_running_loop().time()
+        written = False
         try:
             async with self.polls.poll(self.identity, self.chat_id, self.after, waiter) as batch:
                 if asyncio.get_running_loop().time() - started > STALE_POLL_SECS:
@@ -456,10 +469,14 @@ class LongPollResponse(Response):
                 if not connected:
                     return
                 watcher.cancel()
+                written = True
                 await _write_json(send, self.raw_headers, {"events": batch.events})
                 await batch.commit()
         except NotFound:
             await json_error(ApiError(ErrorCode.CHAT_NOT_FOUND))(scope, receive, send)
+        except StorageUnavailable:
+            if not written:  # else the answer is out and only its cursor did not move (sent again next poll)
+                await json_error(DATABASE_UNAVAILABLE)(scope, receive, send)
         finally:
             watcher.cancel()
 

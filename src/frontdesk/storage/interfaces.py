@@ -280,6 +280,12 @@ class Transaction(Protocol):
     def applied_config(self) -> AppliedConfigStore: ...
 
 
+class StorageUnavailable(Exception):
+    """The database cannot be reached now (down, restarting, its connection lost): the action did
+    not happen, or, when the connection broke during the commit, it is unknown whether it did. The
+    APIs answer it at once (customer API ``5001``, agent API 503); the next request connects anew."""
+
+
 class TransientConflict(Exception):
     """The backend aborted a write transaction that met another one (a serialization failure or a
     deadlock): nothing of it was stored, and running the whole action again is safe

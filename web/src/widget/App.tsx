@@ -9,6 +9,7 @@ import { Transcript } from "./Transcript";
 interface Props {
   session: ChatSession;
   t: Translate;
+  lang: string;
   title: string;
 }
 
@@ -34,7 +35,7 @@ function unreadCount(items: Item[]): number {
   return items.filter((i) => (i.kind === "message" || i.kind === "file") && !i.mine).length;
 }
 
-export function App({ session, t, title }: Props) {
+export function App({ session, t, lang, title }: Props) {
   const state = useSessionState(session);
   const launcher = useRef<HTMLButtonElement>(null);
   const body = useRef<HTMLDivElement>(null);
@@ -105,7 +106,7 @@ export function App({ session, t, title }: Props) {
           </button>
         </div>
         <div class="body" ref={body}>
-          <Body state={state} session={session} t={t} />
+          <Body state={state} session={session} t={t} lang={lang} />
         </div>
       </div>
       <button
@@ -124,7 +125,7 @@ export function App({ session, t, title }: Props) {
   );
 }
 
-function Body({ state, session, t }: { state: ChatState; session: ChatSession; t: Translate }) {
+function Body({ state, session, t, lang }: { state: ChatState; session: ChatSession; t: Translate; lang: string }) {
   switch (state.phase) {
     case "loading":
       return <p class="placeholder" role="status">{t("loading")}</p>;
@@ -142,7 +143,7 @@ function Body({ state, session, t }: { state: ChatState; session: ChatSession; t
     case "starting":
       return <Prechat state={state} session={session} t={t} />;
     default:
-      return <Transcript state={state} session={session} t={t} />;
+      return <Transcript state={state} session={session} t={t} lang={lang} />;
   }
 }
 

@@ -11,10 +11,11 @@ interface Props {
   state: ChatState;
   session: ChatSession;
   t: Translate;
+  lang: string;
 }
 
-function clock(ms: number): string {
-  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+function clock(ms: number, lang: string): string {
+  return new Date(ms).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
 }
 
 function Text({ text }: { text: string }) {
@@ -39,19 +40,19 @@ function Status({ item, t }: { item: MessageItem | FileItem; t: Translate }) {
   return <span class="status">…</span>;
 }
 
-function Message({ item, t }: { item: MessageItem; t: Translate }) {
+function Message({ item, t, lang }: { item: MessageItem; t: Translate; lang: string }) {
   return (
     <div class={item.mine ? "row mine" : "row theirs"} data-kind="message">
       <div class="bubble">
         {!item.mine && <span class="author">{item.author}</span>}
         <p class="text"><Text text={item.text} /></p>
-        <span class="meta"><time>{clock(item.time)}</time> <Status item={item} t={t} /></span>
+        <span class="meta"><time>{clock(item.time, lang)}</time> <Status item={item} t={t} /></span>
       </div>
     </div>
   );
 }
 
-function FileMessage({ item, t }: { item: FileItem; t: Translate }) {
+function FileMessage({ item, t, lang }: { item: FileItem; t: Translate; lang: string }) {
   let content;
   if (item.status === "failed") {
     content = <p class="text error" role="alert">{t("uploadFailed", { name: item.name, error: item.error })}</p>;
@@ -80,7 +81,7 @@ function FileMessage({ item, t }: { item: FileItem; t: Translate }) {
       <div class="bubble file">
         {!item.mine && <span class="author">{item.author}</span>}
         {content}
-        {item.status !== "failed" && <span class="meta"><time>{clock(item.time)}</time> <Status item={item} t={t} /></span>}
+        {item.status !== "failed" && <span class="meta"><time>{clock(item.time, lang)}</time> <Status item={item} t={t} /></span>}
       </div>
     </div>
   );
@@ -189,12 +190,12 @@ function LocationCard({ item, session, t }: { item: LocationItem; session: ChatS
   );
 }
 
-function Entry({ item, session, t }: { item: Item; session: ChatSession; t: Translate }) {
+function Entry({ item, session, t, lang }: { item: Item; session: ChatSession; t: Translate; lang: string }) {
   switch (item.kind) {
     case "message":
-      return <Message item={item} t={t} />;
+      return <Message item={item} t={t} lang={lang} />;
     case "file":
-      return <FileMessage item={item} t={t} />;
+      return <FileMessage item={item} t={t} lang={lang} />;
     case "form":
       return <FormCard item={item} session={session} t={t} />;
     case "location":
@@ -204,11 +205,13 @@ function Entry({ item, session, t }: { item: Item; session: ChatSession; t: Tran
   }
 }
 
+/** The estimated wait as the customer reads it; "" when the server has no estimate (ewt "0"). */
 function queueText(ewtSecs: number, t: Translate): string {
-  return ewtSecs > 59 ? t("ewtMinutes", { n: Math.round(ewtSecs / 60) }) : t("ewtSoon");
+  if (ewtSecs <= 0) return "";
+  return ewtSecs >= 90 ? t("ewtMinutes", { n: Math.round(ewtSecs / 60) }) : t("ewtSoon");
 }
 
-export function Transcript({ state, session, t }: Props) {
+export function Transcript({ state, session, t, lang }: Props) {
   const log = useRef<HTMLDivElement>(null);
   const input = useRef<HTMLTextAreaElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
@@ -236,12 +239,12 @@ export function Transcript({ state, session, t }: Props) {
       {state.queue && live && (
         <div class="banner" role="status">
           <strong>{t("queued")}</strong>
-          <span>{queueText(state.queue.ewtSecs, t)}</span>
+          {state.queue.ewtSecs > 0 && <span>{queueText(state.queue.ewtSecs, t)}</span>}
         </div>
       )}
       {state.reconnecting && <div class="banner warning" role="status">{t("reconnecting")}</div>}
       <div class="log" ref={log} role="log" aria-live="polite" aria-label={t("logLabel")} tabIndex={0}>
-        {state.items.map((item) => <Entry key={item.key} item={item} session={session} t={t} />)}
+        {state.items.map((item) => <Entry key={item.key} item={item} session={session} t={t} lang={lang} />)}
       </div>
       <div class="typing" aria-live="polite">
         {state.typing.length > 0 && (

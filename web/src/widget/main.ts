@@ -44,7 +44,7 @@ function mount(): void {
   const container = document.createElement("div");
   root.appendChild(container);
   document.body.appendChild(host);
-  render(h(App, { session, t, title: options.title }), container);
+  render(h(App, { session, t, lang: options.lang, title: options.title }), container);
   void session.init();
 }
 

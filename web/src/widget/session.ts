@@ -95,6 +95,9 @@ interface Party {
 }
 
 const POLL_ABORT_MS = 30_000; // the server holds a poll at most ~12 s
+// An empty answer this soon means another poll of the chat superseded ours (the same chat open in
+// two tabs): wait a little, so that two tabs do not supersede each other in a tight loop.
+const QUICK_EMPTY_MS = 1_000;
 const MAX_BACKOFF_MS = 30_000;
 const TYPING_RESEND_MS = 2_000;
 const TYPING_IDLE_MS = 5_000;
@@ -178,6 +181,9 @@ export class ChatSession {
       this.update({ open: saved.open });
       if (await this.resume(saved)) return;
     }
+    // the chat this browser has open in another tab
+    const elsewhere = this.store.openChatId();
+    if (elsewhere && await this.resume({ chatId: elsewhere, lastSeq: 0, open: false, answers: {} })) return;
     await this.checkAvailability();
   }
 
@@ -204,33 +210,39 @@ export class ChatSession {
     return text.toLowerCase() === DEFAULT_OFFLINE ? "" : text;
   }
 
-  /** A chat this tab had before the reload: its history (with seqs) once, then the poll after it. */
+  /** A chat this tab had before the reload (or this browser has in another tab): its history (with
+   * seqs) once, then the poll after it. While the server cannot be reached it retries, backing off. */
   private async resume(saved: SavedChat): Promise<boolean> {
     this.saved = saved;
-    try {
-      const history = await this.api.history(saved.chatId, 0);
-      this.update({ phase: "chat", items: [] });
-      let last = saved.lastSeq;
-      for (const event of history.events) {
-        this.apply(event, true);
-        if (typeof event.seq === "number") last = Math.max(last, event.seq);
+    const generation = this.generation;
+    let backoff = 0;
+    for (;;) {
+      try {
+        const history = await this.api.history(saved.chatId, 0);
+        if (generation !== this.generation) return true;
+        this.update({ phase: "chat", items: [], reconnecting: false });
+        let last = saved.lastSeq;
+        for (const event of history.events) {
+          this.apply(event, true);
+          if (typeof event.seq === "number") last = Math.max(last, event.seq);
+        }
+        if (this.state.phase !== "chat") return true; // the chat ended while the page was away
+        saved.lastSeq = last;
+        this.persist();
+        this.navigation();
+        void this.pollLoop(this.generation);
+        return true;
+      } catch (error) {
+        if (error instanceof ApiError && (error.code === CHAT_GONE || error.status === 404)) {
+          this.store.forgetChat();
+          this.saved = null;
+          return false;
+        }
+        backoff = Math.min(backoff ? backoff * 2 : 1000, MAX_BACKOFF_MS);
+        this.update({ phase: "chat", reconnecting: true });
+        await sleep(backoff);
+        if (generation !== this.generation) return true;
       }
-      if (this.state.phase !== "chat") return true; // the chat ended while the page was away
-      saved.lastSeq = last;
-      this.persist();
-      this.navigation();
-      void this.pollLoop(this.generation);
-      return true;
-    } catch (error) {
-      if (error instanceof ApiError && (error.code === CHAT_GONE || error.status === 404)) {
-        this.store.forgetChat();
-        this.saved = null;
-        return false;
-      }
-      // the server is unreachable: keep the chat and retry through the poll loop
-      this.update({ phase: "chat", reconnecting: true });
-      void this.pollLoop(this.generation);
-      return true;
     }
   }
 
@@ -469,10 +481,12 @@ export class ChatSession {
       const abort = new AbortController();
       this.pollAbort = abort;
       const timer = window.setTimeout(() => abort.abort(), POLL_ABORT_MS);
+      const started = Date.now();
       try {
         const body = await this.api.poll(this.saved.chatId, this.saved.lastSeq, abort.signal);
         if (generation !== this.generation) return;
         backoff = 0;
+        if (!body.events.length && Date.now() - started < QUICK_EMPTY_MS) await sleep(QUICK_EMPTY_MS);
         if (this.state.reconnecting) this.update({ reconnecting: false });
         for (const event of body.events) {
           if (typeof event.seq === "number") {

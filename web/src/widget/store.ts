@@ -1,6 +1,7 @@
 // What the widget keeps in the browser: a stable random clientId (localStorage, per appId), and the
 // open chat of this tab (sessionStorage): its id, the last event seq handled and the forms answered,
-// so a reloaded page resumes the same chat and shows every message exactly once.
+// so a reloaded page resumes the same chat and shows every message exactly once. The open chat's id
+// is also in localStorage, so a new tab of the same site shows that chat instead of a new one.
 
 export interface SavedChat {
   chatId: string;
@@ -60,9 +61,16 @@ export class WidgetStore {
 
   saveChat(chat: SavedChat): void {
     safe(() => sessionStorage.setItem(this.chatKey, JSON.stringify(chat)), undefined);
+    safe(() => localStorage.setItem(this.chatKey, chat.chatId), undefined);
+  }
+
+  /** The chat this browser has open (in any tab), for a tab that has none of its own. */
+  openChatId(): string {
+    return safe(() => localStorage.getItem(this.chatKey), null) ?? "";
   }
 
   forgetChat(): void {
     safe(() => sessionStorage.removeItem(this.chatKey), undefined);
+    safe(() => localStorage.removeItem(this.chatKey), undefined);
   }
 }

@@ -14,6 +14,7 @@ The dialect of this backend lives here and in ``migrations.py``: ``$n`` paramete
 - a read transaction is READ ONLY at REPEATABLE READ on its own pooled connection: one snapshot,
   no row locks, never waiting for writers;
 - PostgreSQL's serialization failures and deadlocks leave as ``TransientConflict``.
+- A lost connection or a database that cannot be reached leaves as ``StorageUnavailable``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import asyncpg
 import orjson
 from asyncpg.pool import PoolConnectionProxy
 
-from frontdesk.storage.interfaces import TransientConflict
+from frontdesk.storage.interfaces import StorageUnavailable, TransientConflict
 from frontdesk.storage.postgres.migrations import migrate
 from frontdesk.storage.records import (
     AgentRecord,
@@ -724,6 +725,23 @@ class PostgresTransaction:
 
 
 _TRANSIENT = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
+# the server went away or refuses work now (terminated, restarting, shutting down): not this request's fault
+_LOST = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError)
+CONNECT_TIMEOUT_SECS = 5.0  # a database that does not answer a new connection fails requests this fast
+
+
+@asynccontextmanager
+async def _unavailable_as_such(acquired: list[bool]) -> AsyncIterator[None]:
+    """Lost connections (anywhere) and every failure to connect (before a connection was acquired:
+    refused, timed out, the database not accepting connections) are ``StorageUnavailable``."""
+    try:
+        yield
+    except _LOST as exc:
+        raise StorageUnavailable(f"the database connection was lost: {type(exc).__name__}") from exc
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        if acquired:
+            raise
+        raise StorageUnavailable(f"the database cannot be reached: {type(exc).__name__}") from exc
 
 
 class PostgresStorage:
@@ -745,7 +763,7 @@ class PostgresStorage:
             if self._pool is not None:
                 return
             pool = await asyncpg.create_pool(self._url, min_size=1, max_size=self._pool_size,
-                                             statement_cache_size=1024)
+                                             statement_cache_size=1024, timeout=CONNECT_TIMEOUT_SECS)
             try:
                 async with pool.acquire() as conn:
                     self.schema_version = await migrate(conn)
@@ -762,19 +780,25 @@ class PostgresStorage:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
-        pool = await self._ready()
-        async with pool.acquire() as conn:
-            try:
-                async with conn.transaction():
-                    yield PostgresTransaction(conn, writes=True)
-            except _TRANSIENT as exc:
-                raise TransientConflict(str(exc)) from exc
+        acquired: list[bool] = []
+        async with _unavailable_as_such(acquired):
+            pool = await self._ready()
+            async with pool.acquire() as conn:
+                acquired.append(True)
+                try:
+                    async with conn.transaction():
+                        yield PostgresTransaction(conn, writes=True)
+                except _TRANSIENT as exc:
+                    raise TransientConflict(str(exc)) from exc
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[PostgresTransaction]:
-        pool = await self._ready()
-        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            yield PostgresTransaction(conn, writes=False)
+        acquired: list[bool] = []
+        async with _unavailable_as_such(acquired):
+            pool = await self._ready()
+            async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+                acquired.append(True)
+                yield PostgresTransaction(conn, writes=False)
 
     async def close(self) -> None:
         async with self._opening:
