@@ -29,7 +29,7 @@ import orjson
 from asyncpg.pool import PoolConnectionProxy
 
 from frontdesk.storage.interfaces import StorageUnavailable, TransientConflict
-from frontdesk.storage.postgres.migrations import migrate
+from frontdesk.storage.postgres.migrations import MIGRATIONS, migrate
 from frontdesk.storage.records import (
     AgentRecord,
     AppliedConfigRecord,
@@ -799,6 +799,19 @@ class PostgresStorage:
             async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
                 acquired.append(True)
                 yield PostgresTransaction(conn, writes=False)
+
+    async def ready(self) -> str | None:
+        pool = self._pool
+        if pool is None:
+            return "storage: not connected"
+        try:
+            async with pool.acquire() as conn:
+                version = await conn.fetchval("SELECT version FROM frontdesk_schema")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            return f"storage: {type(exc).__name__}: {exc}"
+        if version != len(MIGRATIONS):
+            return f"storage: schema version {version}, expected {len(MIGRATIONS)}"
+        return None
 
     async def close(self) -> None:
         async with self._opening:
