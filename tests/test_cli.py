@@ -1,15 +1,20 @@
-"""`frontdesk serve` as a newcomer runs it: a real process, the demo, a chat, a clean stop."""
+"""`frontdesk serve` as a newcomer runs it: a real process, the demo, a chat, a clean stop (SIGTERM and
+Ctrl-C alike, the held poll drained); the socket bound before the banner (a taken port: one line,
+exit 1), impossible ports refused, port 0 named."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from frontdesk.client import AgentClient, CustomerClient
@@ -33,7 +38,8 @@ async def _wait_until_up(url: str, process: asyncio.subprocess.Process) -> None:
     raise AssertionError("frontdesk did not start within 20 s")
 
 
-async def test_serve_runs_the_demo_and_stops_promptly_with_a_held_poll(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_serve_runs_the_demo_and_stops_cleanly_with_a_held_poll(tmp_path: Path, stop_signal: int) -> None:
     port = free_port()
     data_dir = tmp_path / "data"
     process = await asyncio.create_subprocess_exec(
@@ -54,10 +60,10 @@ async def test_serve_runs_the_demo_and_stops_promptly_with_a_held_poll(tmp_path:
             # a poll held by the real 10 s hold, then a stop: the poll is answered at once, empty
             held = asyncio.ensure_future(customer.poll(chat_id))
             await asyncio.sleep(0.5)
-            process.send_signal(signal.SIGTERM)
-            assert await asyncio.wait_for(held, timeout=5) == []
-        # uvicorn re-raises the signal once its graceful shutdown is done
-        assert await asyncio.wait_for(process.wait(), timeout=10) in (0, -signal.SIGTERM)
+            process.send_signal(stop_signal)
+            assert await asyncio.wait_for(held, timeout=10) == []
+        # a clean end: exit status 0 (not death by the signal), no traceback
+        assert await asyncio.wait_for(process.wait(), timeout=20) == 0
     finally:
         if process.returncode is None:
             process.kill()
@@ -66,7 +72,75 @@ async def test_serve_runs_the_demo_and_stops_promptly_with_a_held_poll(tmp_path:
     output = (await process.stdout.read()).decode()
     assert f"username {DEMO_AGENT_USERNAME}  password {DEMO_AGENT_PASSWORD}" in output
     assert "appId demo" in output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output
+    assert f"signal={signal.Signals(stop_signal).name}" in output  # "shutting down", logged
     assert (data_dir / "frontdesk.sqlite3").is_file()
+
+
+async def _run(*args: str, timeout: float = 60) -> tuple[int, str, str]:
+    """Run ``frontdesk`` to its end (it is killed if it outlives ``timeout``)."""
+    process = await asyncio.create_subprocess_exec(*FRONTDESK, *args, stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout=timeout)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_a_taken_port_is_one_clear_line_without_a_banner(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = await _run("serve", "--port", str(port), "--data-dir", str(tmp_path / "data"))
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1] == f"frontdesk: cannot listen on 127.0.0.1:{port}: address already in use"
+    assert "Traceback" not in err and "frontdesk 0.1" not in err
+    assert not (tmp_path / "data").exists()  # nothing was built for a server that cannot listen
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "65536"])
+async def test_an_impossible_port_is_refused(tmp_path: Path, port: str) -> None:
+    code, out, err = await _run("serve", "--port", port, "--data-dir", str(tmp_path / "data"))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == ["frontdesk: invalid configuration: --port: must be between 0 and 65535"]
+
+
+async def test_port_0_listens_on_a_free_port_and_names_it(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *FRONTDESK, "serve", "--port", "0", "--data-dir", str(tmp_path / "data"), "--log-format", "json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        banner = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode()
+        match = re.match(r"^frontdesk \S+ on http://127\.0\.0\.1:(\d+)  ", banner)
+        assert match, banner
+        port = int(match.group(1))
+        assert port != 0
+        pages = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode()
+        base = f"http://127.0.0.1:{port}"
+        assert pages.split() == ["open", "in", "a", "browser:", "demo", "site", f"{base}/", "agent", "desktop",
+                                 f"{base}/agent", "supervisor", "view", f"{base}/supervisor"]
+        await _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        listening = None
+        while listening is None:
+            line = orjson.loads(await asyncio.wait_for(process.stderr.readline(), timeout=30))
+            if line["event"] == "listening":
+                listening = line
+        assert listening["address"] == f"http://127.0.0.1:{port}" and listening["level"] == "info"
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                assert await asyncio.wait_for(process.wait(), timeout=20) == 0
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
 
 
 @pytest.mark.parametrize(
@@ -125,4 +199,9 @@ async def test_a_configuration_file_serves_its_tenant_entry_and_agents(tmp_path:
             await demo.aclose()
     finally:
         process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), timeout=10)
+        try:
+            await asyncio.wait_for(process.wait(), timeout=20)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()

@@ -67,10 +67,12 @@ def test_the_configuration_file_can_come_from_the_environment(tmp_path: Path,
 
 @pytest.mark.parametrize(("name", "value", "message"), [
     ("FRONTDESK_PORT", "eighty", "FRONTDESK_PORT: expected an integer, got 'eighty'"),
-    ("FRONTDESK_PORT", "70000", "FRONTDESK_PORT: must be between 1 and 65535"),
+    ("FRONTDESK_PORT", "70000", "FRONTDESK_PORT: must be between 0 and 65535"),
     ("FRONTDESK_POLL_HOLD_SECS", "12", "FRONTDESK_POLL_HOLD_SECS: must be above 0 and at most 11.5"),
     ("FRONTDESK_COOKIE_SECURE", "perhaps", "FRONTDESK_COOKIE_SECURE: expected true or false, got 'perhaps'"),
     ("FRONTDESK_SQLITE_SYNCHRONOUS", "off", "FRONTDESK_SQLITE_SYNCHRONOUS: must be one of NORMAL, FULL"),
+    ("FRONTDESK_DATABASE_URL", "mysql://u:secret@db/x", "FRONTDESK_DATABASE_URL: must be a postgresql:// URL, or "
+                                                        "empty for the embedded SQLite database in data_dir"),
 ])
 def test_a_bad_environment_variable_is_named(no_frontdesk_env: pytest.MonkeyPatch, name: str, value: str,
                                              message: str) -> None:
@@ -81,7 +83,7 @@ def test_a_bad_environment_variable_is_named(no_frontdesk_env: pytest.MonkeyPatc
 
 
 def test_a_bad_flag_is_named() -> None:
-    with pytest.raises(ConfigError, match=r"^--port: must be between 1 and 65535$"):
+    with pytest.raises(ConfigError, match=r"^--port: must be between 0 and 65535$"):
         load_settings(None, {"port": 99999})
 
 
@@ -139,10 +141,10 @@ async def test_check_config_summarises_a_valid_file() -> None:
 
 async def test_check_config_lists_every_error_and_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text("[server]\nport = 0\n[[tenants]]\nname = 't.example'\ncolour = 'red'\n")
+    bad.write_text("[server]\nport = 70000\n[[tenants]]\nname = 't.example'\ncolour = 'red'\n")
     code, out, err = await _check_config(bad)
     assert (code, out) == (2, "")
-    assert err.splitlines() == ["frontdesk: invalid configuration: server.port: must be between 1 and 65535",
+    assert err.splitlines() == ["frontdesk: invalid configuration: server.port: must be between 0 and 65535",
                                 "frontdesk: invalid configuration: tenants[0].colour: unknown setting"]
     code, _, err = await _check_config(tmp_path / "missing.toml")
     assert code == 2 and "missing.toml" in err
@@ -160,7 +162,7 @@ def test_the_worked_example_validates_against_the_schema() -> None:
     example = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     assert [e.message for e in validator.iter_errors(example)] == []
     example["tenants"][0]["queues"][0]["colour"] = "red"
-    example["server"]["port"] = 0
+    example["server"]["port"] = 70000
     assert len(list(validator.iter_errors(example))) == 2
 
 

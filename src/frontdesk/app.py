@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -12,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from frontdesk import __version__
 from frontdesk.agents.api import AgentApi, build_agent_app
@@ -36,12 +36,17 @@ from frontdesk.domain.clock import Clock, SystemClock
 from frontdesk.domain.config import LiveConfig
 from frontdesk.domain.customers import CustomerService
 from frontdesk.domain.files import MAX_UPLOAD_BYTES, FileService
+from frontdesk.domain.gauges import live_chats, queue_rows
 from frontdesk.domain.handoffs import HandoffService
 from frontdesk.domain.journal import Journal
 from frontdesk.domain.left_messages import LeftMessageService
 from frontdesk.domain.reports import ReportService
 from frontdesk.domain.supervision import SupervisorService
 from frontdesk.domain.timers import TimerService
+from frontdesk.observability.access import AccessLog
+from frontdesk.observability.health import Probes
+from frontdesk.observability.logs import ensure_configured, get_logger
+from frontdesk.observability.metrics import Metrics
 from frontdesk.protocol.errors import ApiError, ErrorCode
 from frontdesk.reload import ConfigAdmin, adopt_applied_config, follow_applied_config
 from frontdesk.settings import Settings
@@ -50,9 +55,10 @@ from frontdesk.storage.interfaces import Storage
 from frontdesk.storage.postgres.store import PostgresStorage
 from frontdesk.storage.sqlite.store import SqliteStorage
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 AGENT_MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024  # a 25 MB file plus its multipart framing
+READY_TIMEOUT_SECS = 2.0  # a storage that does not answer /readyz's check within this is not ready
 
 
 @dataclass
@@ -74,8 +80,11 @@ class Frontdesk:
     bus: Bus
     presence: Presence
     stream: AgentStream
-    asgi: CollapseSlashes = field(init=False)
+    metrics: Metrics
+    asgi: ASGIApp = field(init=False)
+    draining: bool = False
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     applied_version: int = 0  # of the stored applied configuration (frontdesk.reload)
     _config_notice: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -85,13 +94,13 @@ class Frontdesk:
         await self.bus.start()
         await self.presence.start()
         await self.agents.provision()
-        tasks = []
+        self.metrics.seed_chats(await live_chats(self.agents.journal, self.live.current))
         if self.settings.timers_enabled:
-            tasks.append(asyncio.ensure_future(self.timers.run(self._stop)))
+            self._tasks.append(asyncio.ensure_future(self.timers.run(self._stop)))
         if self.bus.cross_process:
-            tasks.append(asyncio.ensure_future(self._release_lapsed_agents()))
-            tasks.append(asyncio.ensure_future(self._follow_config()))
-        return tasks
+            self._tasks.append(asyncio.ensure_future(self._release_lapsed_agents()))
+            self._tasks.append(asyncio.ensure_future(self._follow_config()))
+        return list(self._tasks)
 
     def on_config_notice(self, topic: str, seq: int) -> None:
         """A bus listener: another process may have applied a configuration."""
@@ -125,9 +134,37 @@ class Frontdesk:
             except Exception:
                 log.exception("releasing the agents of a lost process failed")
 
+    def begin_drain(self) -> None:
+        """Shutdown begins: ``/readyz`` answers 503 from now on and every held poll is answered
+        ``{"events": []}`` at once (new ones too)."""
+        if not self.draining:
+            self.draining = True
+            log.info("draining: held polls answered, not ready", held_polls=self.polls.held)
+        self.polls.drain()
+
+    async def not_ready(self) -> list[str]:
+        """Why the server should get no work now (``/readyz``); empty when it is ready."""
+        reasons = []
+        if self.draining:
+            reasons.append("draining: the server is shutting down")
+        try:
+            problem = await asyncio.wait_for(self.storage.ready(), READY_TIMEOUT_SECS)
+        except TimeoutError:
+            problem = f"storage: no answer within {READY_TIMEOUT_SECS:g} s"
+        if problem:
+            reasons.append(problem)
+        if any(task.done() for task in self._tasks):
+            reasons.append("background: a background task (timers, agent release) has stopped")
+        return reasons
+
+    async def scrape(self) -> bytes:
+        """The metrics text, with the queue gauges read now."""
+        self.metrics.set_queues(await queue_rows(self.agents.journal, self.live.current))
+        return self.metrics.render()
+
     async def stop(self, tasks: list[asyncio.Task[None]]) -> None:
         self._stop.set()
-        self.polls.drain()
+        self.begin_drain()
         await self.supervisor_feed.close()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
@@ -152,6 +189,7 @@ def build_storage(settings: Settings) -> Storage:
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
+    ensure_configured()
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     storage = build_storage(settings)
@@ -161,7 +199,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     presence: Presence = RedisPresence(link) if link else LocalPresence()
     notifier = Notifier(settings.bus_recheck_secs if bus.cross_process else None)
     bus.add_listener(notifier.wake)
-    journal = Journal(storage, bus, clock)
+    metrics = Metrics()
+    journal = Journal(storage, bus, clock, metrics)
     live = LiveConfig(settings.contact_center)
     config = live.current
     customers = CustomerService(journal, live)
@@ -178,7 +217,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     supervisor_feed = SupervisorFeed(notifier, lambda tenant: overview_body(supervision, tenant))
     server = Frontdesk(settings=settings, clock=clock, storage=storage, notifier=notifier, customers=customers,
                        agents=agents, access=access, files=files, timers=timers, live=live, polls=polls,
-                       supervisor_feed=supervisor_feed, bus=bus, presence=presence, stream=stream)
+                       supervisor_feed=supervisor_feed, bus=bus, presence=presence, stream=stream,
+                       metrics=metrics)
+    probes = Probes(server.not_ready, server.scrape)
 
     customer_routes = build_customer_routes(CustomerApi(live=live, customers=customers, polls=polls,
                                                         files=files, server_version=__version__,
@@ -212,6 +253,10 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     starlette = Starlette(
         routes=[
             Route("/api", index, methods=["GET"]),
+            # outside /clientweb and /agent: no CORS, no tenant, no authentication (docs/operations.md)
+            Route("/healthz", probes.healthz),
+            Route("/readyz", probes.readyz),
+            Route("/metrics", probes.metrics),
             *customer_routes,
             Route("/clientweb/{rest:path}", unknown_method, methods=list(ANY_METHOD)),
             Mount("/agent/api/v1", app=BodySizeLimit(agent_app, AGENT_MAX_BODY_BYTES)),
@@ -220,5 +265,5 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
         lifespan=lifespan,
     )
     bus.add_listener(server.on_config_notice)
-    server.asgi = CollapseSlashes(CustomerCors(LongPollRoute(starlette, customer_routes), live))
+    server.asgi = AccessLog(CollapseSlashes(CustomerCors(LongPollRoute(starlette, customer_routes), live)))
     return server

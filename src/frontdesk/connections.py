@@ -19,7 +19,6 @@ bounds, connections that never finish a request are held forever and exhaust the
 from __future__ import annotations
 
 import asyncio
-import logging
 import resource
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -30,9 +29,10 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from frontdesk.observability.logs import get_logger
 from frontdesk.protocol.errors import ErrorCode
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 FD_RESERVE = 128  # descriptors kept for the database, files being served, the listening socket
 RETRY_AFTER_SECS = 5
@@ -116,8 +116,8 @@ class GuardedProtocol(HttpToolsProtocol):
             now = self.loop.time()
             if now - GuardedProtocol._last_warning > WARNING_INTERVAL_SECS:
                 GuardedProtocol._last_warning = now
-                log.warning("connection limit (%d) reached: new connections are answered 503",
-                            self.limits.max_connections)
+                log.warning("connection limit reached: new connections are answered 503",
+                            max_connections=self.limits.max_connections)
         self._start_header_clock()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -212,12 +212,13 @@ def fit_descriptor_limit(limits: ConnectionLimits) -> ConnectionLimits:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
             soft = target
         except (ValueError, OSError) as exc:
-            log.warning("could not raise the open-file limit to %d: %s", target, exc)
+            log.warning("could not raise the open-file limit", target=target, error=str(exc))
     if soft == resource.RLIM_INFINITY or soft >= needed:
         return limits
     fitting = limits.max_connections
     while fitting > 1 and descriptors_needed(fitting) > soft:
         fitting = max(1, fitting - max(1, (descriptors_needed(fitting) - soft) // 2))
-    log.warning("max_connections %d needs %d open files but the limit is %d: using max_connections %d "
-                "(raise `ulimit -n` / LimitNOFILE)", limits.max_connections, needed, soft, fitting)
+    log.warning(f"max_connections {limits.max_connections} needs {needed} open files but the limit is {soft}: "
+                f"using max_connections {fitting} (raise `ulimit -n` / LimitNOFILE)",
+                max_connections=limits.max_connections, needed=needed, limit=soft, using=fitting)
     return replace(limits, max_connections=fitting)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +30,7 @@ from frontdesk.domain.access import REMOVED_AGENT_PASSWORD_HASH, AccessService
 from frontdesk.domain.agents import AgentService
 from frontdesk.domain.config import ContactCenterConfig, LiveConfig
 from frontdesk.domain.errors import Conflict
+from frontdesk.observability.logs import get_logger
 from frontdesk.settings import (
     ConfigError,
     Settings,
@@ -40,7 +40,7 @@ from frontdesk.settings import (
 )
 from frontdesk.storage.interfaces import Transaction
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # one reload at a time per running configuration (keyed weakly: nothing outlives its server)
 _LOCKS: WeakKeyDictionary[LiveConfig, asyncio.Lock] = WeakKeyDictionary()
@@ -113,7 +113,8 @@ async def check_config(frontdesk: Reloadable, new: ContactCenterConfig) -> None:
         await _refuse_removals(tx, frontdesk.live.current, new)
 
 
-async def apply_config(frontdesk: Reloadable, new: ContactCenterConfig, source_digest: str | None = None) -> None:
+async def apply_config(frontdesk: Reloadable, new: ContactCenterConfig, source_digest: str | None = None, *,
+                       source: str = "") -> None:
     """Swap in ``new`` (already validated by ``frontdesk.settings``), store it for every process
     (``source_digest``: of the file it came from; None: the file is as it was), or raise ConfigError
     and leave the running configuration untouched."""
@@ -121,7 +122,12 @@ async def apply_config(frontdesk: Reloadable, new: ContactCenterConfig, source_d
         old = frontdesk.live.current
         # the check and the swap under the storage lock: no chat can start in between
         async with frontdesk.agents.journal.read() as tx:
-            await _refuse_removals(tx, old, new)
+            try:
+                await _refuse_removals(tx, old, new)
+            except ConfigError as exc:
+                log.warning("configuration refused; the running configuration is kept", source=source or None,
+                            error=str(exc))
+                raise
             frontdesk.live.replace(new)
         frontdesk.settings = replace(frontdesk.settings, contact_center=new)
         await frontdesk.agents.provision()
@@ -129,7 +135,7 @@ async def apply_config(frontdesk: Reloadable, new: ContactCenterConfig, source_d
         record = await applied_config.store(frontdesk.agents.journal, contact_center_to_document(new, True),
                                             source_digest)
         frontdesk.applied_version = record.version
-    log.info("configuration applied: %d tenant(s), version %d", len(new.tenants), record.version)
+    log.info("configuration applied", source=source or None, tenants=len(new.tenants), version=record.version)
 
 
 def source_digest(settings: Settings) -> str:
@@ -215,29 +221,33 @@ async def _retire_removed_agents(frontdesk: Reloadable, old: ContactCenterConfig
         await frontdesk.access.retire(agent_id)
 
 
-async def reload_from_file(frontdesk: Reloadable) -> None:
+async def reload_from_file(frontdesk: Reloadable, source: str = "SIGHUP") -> None:
     """Re-read the configuration file the server was started with and apply its contact-center
     part. Its ``[server]`` table is validated but changes to it wait for a restart."""
     path = frontdesk.settings.config_file
     if path is None:
         raise NoConfigFile("the server runs the embedded demo: there is no configuration file to re-read")
-    await apply_config(frontdesk, load_settings(path).contact_center, source_digest(frontdesk.settings))
+    try:
+        config = load_settings(path).contact_center
+    except ConfigError as exc:
+        log.warning("configuration refused; the running configuration is kept", source=source, file=str(path),
+                    error=str(exc))
+        raise
+    await apply_config(frontdesk, config, source_digest(frontdesk.settings), source=f"{source}: {path}")
 
 
 async def reload_on_signal(frontdesk: Reloadable) -> bool:
     """``reload_from_file`` for SIGHUP: logs the outcome, never raises (the server keeps running)."""
     try:
-        await reload_from_file(frontdesk)
+        await reload_from_file(frontdesk, "SIGHUP")
     except NoConfigFile as exc:
-        log.warning("configuration not reloaded: %s", exc)
+        log.warning("configuration not reloaded", source="SIGHUP", error=str(exc))
         return False
-    except ConfigError as exc:
-        log.error("configuration reload failed; the running configuration is kept: %s", exc)
-        return False
+    except ConfigError:
+        return False  # logged where it was refused
     except Exception:
-        log.exception("configuration reload failed; the running configuration is kept")
+        log.exception("configuration reload failed; the running configuration is kept", source="SIGHUP")
         return False
-    log.info("configuration reloaded from %s", frontdesk.settings.config_file)
     return True
 
 
@@ -267,12 +277,18 @@ class ConfigAdmin:
         await check_config(self.frontdesk, self.parse(document))
 
     async def apply(self, document: dict[str, Any]) -> dict[str, Any]:
-        await apply_config(self.frontdesk, self.parse(document))
+        try:
+            config = self.parse(document)
+        except ConfigError as exc:
+            log.warning("configuration refused; the running configuration is kept", source="admin API",
+                        error=str(exc))
+            raise
+        await apply_config(self.frontdesk, config, source="admin API")
         return self.document()
 
     async def reload(self) -> dict[str, Any]:
         try:
-            await reload_from_file(self.frontdesk)
+            await reload_from_file(self.frontdesk, "admin API reload")
         except NoConfigFile as exc:
             raise Conflict(str(exc)) from None
         return self.document()

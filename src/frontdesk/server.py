@@ -1,63 +1,101 @@
-"""Running the ASGI application under uvicorn with a drain of held polls at shutdown."""
+"""Running the ASGI application under uvicorn: the listening socket bound before anything else,
+a clean shutdown on SIGINT (Ctrl-C) and SIGTERM that drains held polls, and every log line through
+frontdesk's logging (``frontdesk.observability``)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import gc
 import logging
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 
 import uvicorn
 
 from frontdesk.app import Frontdesk
 from frontdesk.connections import ConnectionLimits, fit_descriptor_limit, guarded_protocol
+from frontdesk.observability.logs import get_logger
+from frontdesk.observability.redact import RedactingFilter
+
+log = get_logger(__name__)
 
 SHUTDOWN_GRACE_SECS = 5
+LISTEN_BACKLOG = 2048
 # Collector thresholds for a server holding thousands of polls. With the default (700, 10, 10)
 # the cyclic collector ran every few hundred requests and each pass walked the whole young and
 # middle generations, stalling the event loop for tens to a hundred ms (W3 p99 180 ms at 250
 # msg/s; bench/README.md). Collecting every 50,000 allocations keeps passes rare and short.
 GC_THRESHOLDS = (50_000, 50, 100)
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# uvicorn's loggers that print request lines (``WebSocket /agent/api/v1/ws?ticket=…``)
+UVICORN_LOGGERS = ("uvicorn.error", "uvicorn.access")
 
 
-# a ?token= or ?ticket= in a WebSocket URL, which uvicorn logs as "WebSocket /agent/api/v1/ws?…"
-_CREDENTIAL_IN_QUERY = re.compile(r"([?&](?:token|ticket)=)[^&\s\"]*")
+class ListenError(Exception):
+    """The address cannot be listened on (taken, not local, unknown name); the message says why."""
 
 
-class RedactCredentials(logging.Filter):
-    """Masks the credentials of WebSocket URLs (``?token=``, ``?ticket=``) in uvicorn's log lines."""
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` (0: a free port; ``bound_address`` tells which)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc)).lower()
+        raise ListenError(f"cannot listen on {format_address(host, port)}: {reason}") from None
+    sock.set_inheritable(True)
+    return sock
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = _CREDENTIAL_IN_QUERY.sub(r"\1***", record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(_CREDENTIAL_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a
-                                for a in record.args)
-        return True
+
+def format_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _redact_uvicorn_logs() -> None:
-    logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, RedactCredentials) for f in logger.filters):
-        logger.addFilter(RedactCredentials())
+def bound_address(sock: socket.socket) -> tuple[str, int]:
+    host, port = sock.getsockname()[:2]
+    return str(host), int(port)
 
 
 class DrainingServer(uvicorn.Server):
-    """Completes held long polls with ``{"events": []}`` as soon as shutdown starts, instead of
-    waiting out their hold."""
+    """uvicorn's server that, as soon as shutdown starts, marks the server draining (``/readyz``
+    503) and completes held long polls with ``{"events": []}`` instead of waiting out their hold;
+    SIGINT and SIGTERM both end it normally (exit status 0, no traceback)."""
 
     def __init__(self, config: uvicorn.Config, frontdesk: Frontdesk) -> None:
         super().__init__(config)
         self.frontdesk = frontdesk
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn's own version re-raises the signal after its graceful shutdown, so that Ctrl-C
+        # ends in a KeyboardInterrupt traceback and SIGTERM in death by signal; this one returns
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in SHUTDOWN_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self.frontdesk.polls.drain()
+        signals = [signal.Signals(s).name for s in self._captured_signals]
+        log.info("shutting down", signal=",".join(signals) or None, held_polls=self.frontdesk.polls.held)
+        self.frontdesk.begin_drain()
         await super().shutdown(sockets)
+        log.info("stopped")
 
 
 def connection_limits(frontdesk: Frontdesk) -> ConnectionLimits:
@@ -67,16 +105,28 @@ def connection_limits(frontdesk: Frontdesk) -> ConnectionLimits:
                             keep_alive_secs=settings.keep_alive_secs, max_header_bytes=settings.max_header_bytes)
 
 
-def make_server(frontdesk: Frontdesk, host: str, port: int, log_level: str = "info") -> DrainingServer:
+def make_server(frontdesk: Frontdesk, host: str, port: int, log_level: str = "warning") -> DrainingServer:
     """uvicorn on httptools with the connection bounds of ``frontdesk.connections`` (its own
-    ``limit_concurrency`` stays off: it counts at request time and answers plain text)."""
+    ``limit_concurrency`` stays off: it counts at request time and answers plain text). uvicorn
+    installs no log handlers of its own (its lines go through frontdesk's) and its access log is
+    off: ``frontdesk.observability.access`` writes ours. ``log_level`` is uvicorn's own loggers':
+    at info they repeat what frontdesk's start-up and access lines say."""
     limits = fit_descriptor_limit(connection_limits(frontdesk))
-    config = uvicorn.Config(frontdesk.asgi, host=host, port=port, log_level=log_level, lifespan="on",
-                            loop="uvloop", http=guarded_protocol(limits), ws="websockets-sansio",
+    config = uvicorn.Config(frontdesk.asgi, host=host, port=port, log_level=log_level, log_config=None,
+                            lifespan="on", loop="uvloop", http=guarded_protocol(limits), ws="websockets-sansio",
                             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS, access_log=False,
                             timeout_keep_alive=limits.keep_alive_secs)
-    _redact_uvicorn_logs()  # after the Config, which (re)configures uvicorn's loggers
+    _redact_uvicorn_logs()
     return DrainingServer(config, frontdesk)
+
+
+def _redact_uvicorn_logs() -> None:
+    """The redaction rule on uvicorn's loggers themselves, so that it holds for whichever handler
+    prints their records (frontdesk's, an embedding program's, a test's)."""
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
 
 
 def tune_gc() -> None:
@@ -87,14 +137,16 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def serve(frontdesk: Frontdesk, host: str, port: int) -> None:
+def serve(frontdesk: Frontdesk, sock: socket.socket, server: DrainingServer | None = None) -> None:
+    """Serve on the bound ``sock`` until SIGINT or SIGTERM."""
     tune_gc()
-    make_server(frontdesk, host, port).run()
+    host, port = bound_address(sock)
+    (server or make_server(frontdesk, host, port)).run(sockets=[sock])
 
 
 # ---- several workers on one machine (frontdesk serve --workers N) -----------------------------------
 
-workers_log = logging.getLogger("frontdesk.server.workers")
+workers_log = get_logger("frontdesk.server.workers")
 WORKER_SOCKET_ENV = "FRONTDESK_WORKER_FD"  # internal: the listening socket a worker inherits from its parent
 WORKER_RESTART_FIRST_SECS = 1.0  # a worker that died is started again after this, doubling ...
 WORKER_RESTART_MAX_SECS = 30.0  # ... up to this
@@ -113,17 +165,11 @@ def serve_workers(argv: list[str], host: str, port: int, workers: int) -> int:
     each new connection to one of them. SIGTERM and SIGINT stop them all (each drains its held polls),
     SIGHUP reaches every one (each re-reads the configuration file); a worker that dies is started
     again after a growing delay. Returns when all have stopped after a SIGTERM or SIGINT."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        listener.bind((host, port))
-    except OSError as exc:
-        listener.close()
-        print(f"frontdesk: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        listener = listen(host, port)
+    except ListenError as exc:
+        print(f"frontdesk: {exc}", file=sys.stderr)
         return 1
-    listener.listen(2048)
-    listener.set_inheritable(True)
     env = {**os.environ, WORKER_SOCKET_ENV: str(listener.fileno())}
     command = [sys.executable, "-m", "frontdesk", *argv]
     stopping: list[int] = []

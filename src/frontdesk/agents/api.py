@@ -52,6 +52,7 @@ from frontdesk.domain.errors import (
 from frontdesk.domain.files import FileService, UploadTooLarge
 from frontdesk.domain.reports import ReportService
 from frontdesk.domain.supervision import SupervisorService
+from frontdesk.observability.context import bind
 from frontdesk.protocol import agent as wire
 from frontdesk.protocol.tenant import normalise_tenant
 from frontdesk.storage.interfaces import StorageUnavailable
@@ -126,7 +127,10 @@ def build_agent_app(api: AgentApi) -> FastAPI:
 
     current_credential = authentication(api.access)
 
-    async def current_agent(credential: Annotated[Credential, Depends(current_credential)]) -> AgentRecord:
+    async def current_agent(request: Request,
+                            credential: Annotated[Credential, Depends(current_credential)]) -> AgentRecord:
+        bind(tenant=credential.agent.tenant, agent=credential.agent.agent_id,
+             chat=str(request.path_params.get("chat_id", "")))
         return credential.agent
 
     Agent = Annotated[AgentRecord, Depends(current_agent)]

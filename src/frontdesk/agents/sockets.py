@@ -21,6 +21,10 @@ from frontdesk.delivery.agent_stream import SessionEnded
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.access import AccessService, Credential
 from frontdesk.domain.errors import Forbidden
+from frontdesk.observability.context import bind
+from frontdesk.observability.logs import get_logger
+
+log = get_logger(__name__)
 
 WS_CLOSE_BAD_HELLO = 4400
 WS_CLOSE_UNAUTHORIZED = 4401
@@ -34,12 +38,13 @@ async def authenticate_websocket(ws: WebSocket, access: AccessService, token: st
     (the socket closed with 4401) when neither is good."""
     await ws.accept()
     try:
-        if ticket:
-            return await access.redeem_ticket(ticket)
-        return await access.authenticate(token.strip())
+        credential = await access.redeem_ticket(ticket) if ticket else await access.authenticate(token.strip())
     except Forbidden:
+        log.info("websocket refused: invalid, used or expired ticket or token")
         await ws.close(WS_CLOSE_UNAUTHORIZED, "invalid, used or expired ticket or token")
         return None
+    bind(tenant=credential.agent.tenant, agent=credential.agent.agent_id)
+    return credential
 
 
 async def serve_while_session_lives(ws: WebSocket, access: AccessService, notifier: Notifier,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,11 +28,13 @@ from frontdesk.domain.config import ContactCenterConfig, LiveConfig
 from frontdesk.domain.customers import CaseNotSpecified, CustomerIdentity, CustomerService
 from frontdesk.domain.errors import DomainError, Forbidden, Invalid, NotFound, Unavailable
 from frontdesk.domain.files import MAX_UPLOAD_BYTES, FileService, UploadTooLarge
+from frontdesk.observability.context import bind
+from frontdesk.observability.logs import get_logger
 from frontdesk.protocol.client_events import parse_client_events
 from frontdesk.protocol.errors import ApiError, ErrorCode
 from frontdesk.storage.interfaces import StorageUnavailable
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 VERSIONS = ("v1", "v2")
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries and part headers around a 25 MB file
@@ -87,6 +88,8 @@ def endpoint(not_found: ErrorCode = ErrorCode.CHAT_NOT_FOUND,
         @functools.wraps(handler)
         async def wrapped(request: Request) -> Response:
             version = request.path_params.get("version")
+            chat_id = request.path_params.get("chat_id", "")
+            bind(chat=chat_id, party=chat_id)  # the customer's party id is the chat id (the protocol's)
             try:
                 if version is not None and version not in versions:
                     raise ApiError(ErrorCode.UNSPECIFIED, "No such API method in this version", status=404)
@@ -106,6 +109,7 @@ def endpoint(not_found: ErrorCode = ErrorCode.CHAT_NOT_FOUND,
 def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
     def who(request: Request) -> tuple[CustomerIdentity, dict[str, str]]:
         identity, new_cookie = identify(api.config, request)
+        bind(tenant=identity.tenant.name)
         headers = {"Set-Cookie": visitor_cookie_header(new_cookie, api.cookie_secure)} if new_cookie else {}
         return identity, headers
 
@@ -149,7 +153,7 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
         identity, headers = who(request)
         batch = parse_client_events(await read_json(request))
         if batch.ignored:
-            log.debug("send events: ignored %d client event(s) with an unknown name", batch.ignored)
+            log.debug("send events: ignored client events with an unknown name", ignored=batch.ignored)
         await api.customers.apply_events(identity, request.path_params["chat_id"], batch.events)
         return json_ok({"events": []}, headers)
 

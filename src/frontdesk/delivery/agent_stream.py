@@ -215,12 +215,17 @@ class AgentStream:
                            audience: Audience = Audience.AGENTS) -> tuple[int, set[str]]:
         """Send the chat's events after ``cursor``; returns the new cursor and the names sent."""
         names: set[str] = set()
+        journal = self.agents.journal
+        delivered = journal.metrics.events_delivered.labels("agent")
+        latency = journal.metrics.delivery_latency.labels("agent")
         while True:
-            async with self.agents.journal.read() as tx:
+            async with journal.read() as tx:
                 records = await tx.events.read_after(chat_id, cursor, audience, MAX_EVENTS_PER_READ)
             for record in records:
                 await send({"type": "event", "chat_id": chat_id, "seq": record.seq, "event": record.payload})
                 cursor = record.seq
                 names.add(record.name)
+                delivered.inc()
+                latency.observe(max(0.0, journal.clock.now() - record.ts))
             if len(records) < MAX_EVENTS_PER_READ:
                 return cursor, names

@@ -63,6 +63,7 @@ class PollBatch:
     committed: bool = field(default=False)
     from_seq: int = 0  # the cursor the batch was read after
     after_commit: Callable[[], None] | None = None
+    appended_at: list[float] = field(default_factory=list)  # when each event of ``events`` was appended
 
     def withheld(self) -> PollBatch:
         """The same poll answered with nothing and committing nothing: its events stay queued."""
@@ -72,8 +73,20 @@ class PollBatch:
         if self.last_seq and not self.committed:
             self.committed = True
             await self._service.acknowledge(self.chat_id, self.last_seq)
+            self._delivered()
             if self.after_commit is not None:
                 self.after_commit()
+
+    def _delivered(self) -> None:
+        """The customer has the events (the write completed): count them and their latency."""
+        if not self.appended_at:
+            return
+        journal = self._service.journal
+        now = journal.clock.now()
+        journal.metrics.events_delivered.labels("customer").inc(len(self.appended_at))
+        latency = journal.metrics.delivery_latency.labels("customer")
+        for appended in self.appended_at:
+            latency.observe(max(0.0, now - appended))
 
 
 @dataclass(slots=True)
@@ -163,6 +176,8 @@ class CustomerPolls:
         self.locks: ChatLocks = locks or LocalChatLocks()
         self._announce = announce
         self._slots: dict[str, _ChatSlot] = {}
+        self._held_count = 0  # polls in progress, kept as they start and end (the metrics read it at scrape)
+        service.journal.metrics.count_held_polls(lambda: self._held_count)
         self._draining = False
         self._backlogs: OrderedDict[str, _Backlog] = OrderedDict()
         self._aborted: OrderedDict[str, None] = OrderedDict()  # chats whose last poll's client went away
@@ -170,7 +185,11 @@ class CustomerPolls:
     @property
     def held(self) -> int:
         """Polls in progress in this process."""
-        return sum(slot.polls for slot in self._slots.values())
+        return self._held_count
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
 
     def drain(self) -> None:
         """Shutdown: complete every held poll with ``{"events": []}`` and hold no new ones."""
@@ -240,11 +259,15 @@ class CustomerPolls:
         hold_timer = asyncio.get_running_loop().call_later(self.hold_secs, waiter.expire)
         waited = False
         slot.polls += 1
+        self._held_count += 1
+        outcome = "gone"
         try:
             while True:
                 async with slot.lock:
                     waiter.signal.clear()
                     if waiter.finished or self._draining:
+                        outcome = "disconnected" if waiter.disconnected else "drained" if self._draining \
+                            else "superseded"
                         yield PollBatch(chat_id, [], 0, self.service)
                         return
                     async with self._read_locked(identity, chat_id, after) as batch:
@@ -255,12 +278,15 @@ class CustomerPolls:
                                     and chat_id in self._aborted:
                                 batch.after_commit = functools.partial(self._remember_backlog, chat_id,
                                                                        batch.from_seq, batch.last_seq)
+                            outcome = "events" if batch.events else "empty"
                             yield batch
                             return
                 await waiter.signal.wait()
                 waited = True
         finally:
             slot.polls -= 1
+            self._held_count -= 1
+            self.service.journal.metrics.poll_outcomes.labels(outcome).inc()
             if waiter.disconnected:
                 # a page went away (an unload aborts its held poll): a backlog it got is not on the
                 # next page's screen, and the next poll's backlog will be on it
@@ -342,11 +368,13 @@ class CustomerPolls:
                        if cursor < session.customer_last_seq else [])
         names = visible_names(identity.kind)
         events: list[JsonObject] = []
+        appended_at: list[float] = []
         for record in records:
             if record.name in names:
                 events.append({**record.payload, "seq": record.seq} if after is not None else record.payload)
+                appended_at.append(record.ts)
         last_seq = records[-1].seq if records else 0
-        return PollBatch(chat_id, events, last_seq, self.service, from_seq=cursor)
+        return PollBatch(chat_id, events, last_seq, self.service, from_seq=cursor, appended_at=appended_at)
 
 
 def _remember(table: OrderedDict[str, _T], chat_id: str, value: _T) -> None:

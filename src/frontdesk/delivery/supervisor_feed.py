@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 
 from frontdesk.bus.interfaces import agent_topic, tenant_topic
 from frontdesk.delivery.notifier import Notifier
+from frontdesk.observability.logs import get_logger
 from frontdesk.storage.records import JsonObject
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 COALESCE_SECS = 0.5  # at most one overview per tenant per this many seconds
 RECHECK_SECS = 5.0  # re-compute this often without a wake-up (a lost wake-up costs at most this)
@@ -160,7 +160,7 @@ class SupervisorFeed:
                 try:
                     overview = await self._compute(tenant)
                 except Exception:
-                    log.exception("supervisor overview of tenant %s failed", tenant)
+                    log.exception("supervisor overview failed", tenant=tenant)
                 else:
                     if overview != feed.last:
                         feed.last = overview

@@ -16,7 +16,6 @@ topics so that open WebSockets notice at once (see ``credential_alive``).
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 
 from frontdesk.domain import login_throttle
@@ -26,10 +25,11 @@ from frontdesk.domain.ids import PASSWORD_COST, hash_password, new_token, token_
 from frontdesk.domain.journal import Journal
 from frontdesk.domain.logout import log_out
 from frontdesk.domain.service import EngineService
+from frontdesk.observability.logs import get_logger
 from frontdesk.storage.interfaces import Transaction
 from frontdesk.storage.records import AgentRecord, TokenRecord
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 BEARER, SESSION, TICKET = "bearer", "session", "ticket"
 DEFAULT_TOKEN_TTL_SECS = 12 * 3600
@@ -78,7 +78,9 @@ class AccessService(EngineService):
             try:
                 await login_throttle.reserve(ctx, tenant, username, address)
             except TooManyAttempts:
-                log.warning("login refused (throttled) for %r in %s from %s", username, tenant, address or "?")
+                self.journal.metrics.logins_refused.labels("throttled").inc()
+                log.warning("login refused", reason="throttled", username=username, tenant=tenant,
+                            address=address or "?")
                 raise
         async with self.journal.read() as tx:
             agent = await tx.agents.get_by_username(tenant, username)
@@ -88,8 +90,9 @@ class AccessService(EngineService):
         if agent is None or not matches:
             async with self.journal.action() as ctx:
                 await login_throttle.refused(ctx, address)
-            log.warning("login refused (wrong username or password) for %r in %s from %s", username, tenant,
-                        address or "?")
+            self.journal.metrics.logins_refused.labels("credentials").inc()
+            log.warning("login refused", reason="wrong username or password", username=username, tenant=tenant,
+                        address=address or "?")
             raise Forbidden(WRONG_CREDENTIALS)
         token = new_token()
         async with self.journal.action() as ctx:
@@ -104,7 +107,9 @@ class AccessService(EngineService):
                 await ctx.tx.agents.upsert(fresh)
                 ctx.wake_agent(fresh.agent_id)
                 ctx.wake_tenant(fresh.tenant)
-        log.info("agent %s logged in (%s)", fresh.agent_id, kind)
+        self.journal.metrics.logins.inc()
+        log.info("agent logged in", agent=fresh.agent_id, tenant=fresh.tenant, username=username, kind=kind,
+                 address=address or "?")
         return token, fresh
 
     # ---- using a credential -------------------------------------------------------------------------
@@ -173,7 +178,7 @@ class AccessService(EngineService):
             if agent is None:
                 raise NotFound("no such agent")
             await log_out(ctx, self.config, agent)
-        log.info("agent %s logged out", agent_id)
+        log.info("agent logged out", agent=agent_id)
 
     async def retire(self, agent_id: str) -> None:
         """An account the configuration no longer lists: logged out like ``logout`` and its password
@@ -184,7 +189,7 @@ class AccessService(EngineService):
                 return
             agent.password_hash = REMOVED_AGENT_PASSWORD_HASH
             await log_out(ctx, self.config, agent)
-        log.info("agent %s is no longer configured: logged out", agent_id)
+        log.info("agent logged out: no longer configured", agent=agent_id)
 
     async def expire_credentials(self) -> int:
         """Remove the credentials that have expired and wake their agents, so that their open

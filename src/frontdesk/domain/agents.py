@@ -20,6 +20,7 @@ from frontdesk.domain.lifecycle import (
     end_session,
     held_chat,
 )
+from frontdesk.domain.offers import offer_decided
 from frontdesk.domain.roles import is_supervisor
 from frontdesk.domain.service import EngineService
 from frontdesk.protocol import events as ev
@@ -105,6 +106,8 @@ class AgentService(EngineService):
                 return
             await ctx.tx.timers.set(TimerRecord(agent_key(agent_id), AGENT_LOST,
                                                 ctx.now + tenant.agent_lost_grace_secs, {"agent_id": agent_id}))
+            ctx.note("agent desktop disconnected: logged out unless it reconnects in time", agent=agent_id,
+                     grace_secs=tenant.agent_lost_grace_secs)
 
     # ---- offers ---------------------------------------------------------------------------------
 
@@ -124,7 +127,7 @@ class AgentService(EngineService):
                 raise NotFound("no such chat")
             if session.terminal or session.state != "connecting" or session.offered_agent_id != agent_id:
                 raise Conflict("this chat is not offered to you")
-            await ctx.tx.offers.decide(chat_id, agent_id, "accepted", ctx.now)
+            await offer_decided(ctx, chat_id, agent_id, "accepted")
             await ctx.tx.timers.cancel(chat_id, OFFER_TIMEOUT)
             await connect_agent(ctx, session, agent, self.entry_for(session))
             ctx.wake_tenant(session.tenant)

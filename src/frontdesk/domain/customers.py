@@ -20,6 +20,7 @@ from frontdesk.domain.ids import new_chat_id, new_msg_id
 from frontdesk.domain.journal import ActionContext, ReadContext, to_staff
 from frontdesk.domain.lifecycle import FORM_TIMEOUT_PREFIX, arm_inactivity, end_session
 from frontdesk.domain.service import EngineService
+from frontdesk.observability.context import bind
 from frontdesk.protocol import events as ev
 from frontdesk.protocol.client_events import ClientEvent
 from frontdesk.storage.interfaces import Transaction
@@ -143,6 +144,9 @@ class CustomerService(EngineService):
                 state="ivr", created_at=ctx.now, queue_id=entry.queue_id, phone_number=phone_number,
                 from_=from_, parameters=parameters)
             await ctx.create(session)
+            bind(chat=session.chat_id)  # the rest of this request's log lines are about this chat
+            ctx.note("chat requested", chat=session.chat_id, tenant=session.tenant, entry=entry.app_id,
+                     client_kind=identity.kind)
             # the customer's pre-chat question comes first; it never answers a form the scenario shows
             if initial_msg is not None:
                 await self._customer_message(ctx, session, initial_msg)

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from frontdesk.bus.interfaces import Bus, agent_topic, chat_topic, tenant_topic
 from frontdesk.domain.clock import Clock
-from frontdesk.storage.interfaces import Storage, Transaction, TransientConflict
+from frontdesk.observability.logs import get_logger
+from frontdesk.observability.metrics import Metrics
+from frontdesk.storage.interfaces import Storage, StorageUnavailable, Transaction, TransientConflict
 from frontdesk.storage.records import Audience, EventRecord, JsonObject, NewEvent, SessionRecord
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -63,8 +65,8 @@ def retry_conflicts(action: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[
             except TransientConflict as conflict:
                 if run.committed or attempt >= MAX_ATTEMPTS:
                     raise
-                log.info("%s met another writer (%s): run %d of %d", getattr(action, "__qualname__", "action"),
-                         type(conflict.__cause__).__name__, attempt + 1, MAX_ATTEMPTS)
+                log.info("met another writer: running again", action=getattr(action, "__qualname__", "action"),
+                         conflict=type(conflict.__cause__).__name__, run=attempt + 1, max_runs=MAX_ATTEMPTS)
             finally:
                 _attempt.reset(token)
                 if outer is not None and run.committed:
@@ -90,6 +92,22 @@ def to_customer(payload: JsonObject, origin: str, in_history: bool = True) -> Ne
                     origin=origin)
 
 
+# the database drivers whose exceptions are storage errors (a domain refusal or a bug is not one)
+STORAGE_ERROR_MODULES = frozenset({"sqlite3", "psycopg", "psycopg2", "asyncpg"})
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    return isinstance(exc, (OSError, StorageUnavailable)) or \
+        type(exc).__module__.partition(".")[0] in STORAGE_ERROR_MODULES
+
+
+def live_state(session: SessionRecord | None) -> tuple[str, str] | None:
+    """``(tenant, state)`` of a chat that has not ended; None for an ended (or no) chat."""
+    if session is None or session.terminal:
+        return None
+    return session.tenant, session.state
+
+
 def _stored(session: SessionRecord) -> str:
     """The session's fields as text: a change to any of them, even inside its dicts and lists,
     changes it (and is cheaper to make and compare than a deep copy)."""
@@ -99,19 +117,26 @@ def _stored(session: SessionRecord) -> str:
 class ActionContext:
     writes = True  # whether the action may store what it computed (a read context may not)
 
-    def __init__(self, tx: Transaction, now: float) -> None:
+    def __init__(self, tx: Transaction, now: float, metrics: Metrics | None = None) -> None:
         self.tx = tx
         self.now = now
+        self.metrics = metrics  # counted after commit (``after_commit``); None in a read context
         self._sessions: dict[str, SessionRecord] = {}
         self._saved: dict[str, str] = {}  # chat id → the fields as last stored
+        self._before: dict[str, tuple[str, str] | None] = {}  # chat id → its live state when first seen
+        self._connected_before: dict[str, bool] = {}
         self.wakes: dict[str, int] = {}
+        self.appended: dict[str, int] = {}  # origin → events appended
+        self._after_commit: list[Callable[[], None]] = []
 
     def track(self, session: SessionRecord) -> SessionRecord:
         """Save this session when the action commits, if it changed. The context is an identity
         map: the first instance it saw of a chat is the one every later load in this action returns."""
         tracked = self._sessions.setdefault(session.chat_id, session)
-        if tracked is session:
+        if tracked is session and session.chat_id not in self._saved:
             self._saved[session.chat_id] = _stored(session)
+            self._before[session.chat_id] = live_state(session)
+            self._connected_before[session.chat_id] = session.connected_at is not None
         return tracked
 
     async def session(self, chat_id: str) -> SessionRecord | None:
@@ -148,6 +173,8 @@ class ActionContext:
 
     async def create(self, session: SessionRecord) -> None:
         await self.tx.sessions.insert(session)
+        self._before[session.chat_id] = None  # a new chat: it was nowhere before this action
+        self._connected_before[session.chat_id] = False
         self.track(session)
 
     async def emit(self, session: SessionRecord, *events: NewEvent) -> list[EventRecord]:
@@ -161,7 +188,29 @@ class ActionContext:
             if record.audience & Audience.CUSTOMER:
                 session.customer_last_seq = record.seq
         self.wake(chat_topic(session.chat_id), session.last_seq)
+        for event in events:
+            self.appended[event.origin] = self.appended.get(event.origin, 0) + 1
         return records
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the action has committed (log lines and counters of what it did:
+        a rolled-back action leaves neither)."""
+        self._after_commit.append(callback)
+
+    def note(self, event: str, **fields: Any) -> None:
+        """Log ``event`` at info with ``fields`` once the action has committed."""
+        self._after_commit.append(lambda: log.info(event, **fields))
+
+    def transitions(self) -> list[tuple[SessionRecord, tuple[str, str] | None, tuple[str, str] | None, bool]]:
+        """Each tracked chat: its live state before and after the action, and whether it connected
+        (got an agent for the first time) in it."""
+        return [(session, self._before.get(chat_id), live_state(session),
+                 session.connected_at is not None and not self._connected_before.get(chat_id, True))
+                for chat_id, session in self._sessions.items()]
+
+    def committed(self) -> None:
+        for callback in self._after_commit:
+            callback()
 
     def wake(self, topic: str, seq: int = 0) -> None:
         self.wakes[topic] = max(seq, self.wakes.get(topic, 0))
@@ -194,25 +243,60 @@ class ReadContext(ActionContext):
 
 
 class Journal:
-    def __init__(self, storage: Storage, bus: Bus, clock: Clock) -> None:
+    def __init__(self, storage: Storage, bus: Bus, clock: Clock, metrics: Metrics | None = None) -> None:
         self.storage = storage
         self.bus = bus
         self.clock = clock
+        self.metrics = metrics if metrics is not None else Metrics()
 
     @asynccontextmanager
     async def action(self) -> AsyncIterator[ActionContext]:
         """One write transaction (see ``retry_conflicts`` for what happens when it meets another)."""
-        async with self.storage.transaction() as tx:
-            ctx = ActionContext(tx, self.clock.now())
-            yield ctx
-            await ctx.flush()
+        started = time.perf_counter()
+        try:
+            async with self.storage.transaction() as tx:
+                ctx = ActionContext(tx, self.clock.now(), self.metrics)
+                yield ctx
+                await ctx.flush()
+        except Exception as exc:
+            if is_storage_error(exc):
+                self._failed("write", exc)
+            raise
+        finally:
+            self.metrics.storage_latency.labels("write").observe(time.perf_counter() - started)
         run = _attempt.get()
         if run is not None:
             run.committed = True
         for topic, seq in ctx.wakes.items():
             self.bus.publish(topic, seq)
+        self._observe(ctx)
+
+    def _failed(self, kind: str, exc: Exception) -> None:
+        """A transaction the storage failed (``is_storage_error``): counted and logged."""
+        self.metrics.storage_errors.labels(kind).inc()
+        log.error("storage transaction failed; rolled back", kind=kind, error=f"{type(exc).__name__}: {exc}")
+
+    def _observe(self, ctx: ActionContext) -> None:
+        metrics = self.metrics
+        for origin, count in ctx.appended.items():
+            metrics.events_appended.labels(origin).inc(count)
+        for session, before, after, connected in ctx.transitions():
+            metrics.chat_moved(before, after)
+            if connected and session.ewt_predicted is not None and session.queued_at is not None \
+                    and session.connected_at is not None:
+                waited = session.connected_at - session.queued_at
+                metrics.ewt_error.observe(abs(waited - session.ewt_predicted))
+        ctx.committed()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Transaction]:
-        async with self.storage.read() as tx:
-            yield tx
+        started = time.perf_counter()
+        try:
+            async with self.storage.read() as tx:
+                yield tx
+        except Exception as exc:
+            if is_storage_error(exc):
+                self._failed("read", exc)
+            raise
+        finally:
+            self.metrics.storage_latency.labels("read").observe(time.perf_counter() - started)

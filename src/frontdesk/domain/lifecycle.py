@@ -6,6 +6,7 @@ from frontdesk.domain.config import EntryConfig
 from frontdesk.domain.errors import Conflict, Forbidden, NotFound
 from frontdesk.domain.ids import new_msg_id, new_party_id
 from frontdesk.domain.journal import ActionContext, to_everyone, to_staff
+from frontdesk.domain.offers import offer_decided
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import AgentRecord, PartyRecord, SessionRecord, TimerRecord
 
@@ -55,6 +56,7 @@ async def join_internal(ctx: ActionContext, session: SessionRecord, agent: Agent
     await ctx.emit(session, to_everyone(ev.party_joined(party.party_id, "internal", party.first_name,
                                                         party.last_name, party.display_name, ctx.now)))
     ctx.wake_agent(agent.agent_id)
+    ctx.note("party joined", chat=session.chat_id, party=party.party_id, agent=agent.agent_id)
     return party
 
 
@@ -65,6 +67,7 @@ async def party_leaves(ctx: ActionContext, session: SessionRecord, party: PartyR
     payload = ev.party_left(party.party_id, party.party_type, ctx.now)
     await ctx.emit(session, to_everyone(payload) if customer_sees else to_staff(payload, "system"))
     ctx.wake_agent(party.agent_id)
+    ctx.note("party left", chat=session.chat_id, party=party.party_id, agent=party.agent_id or None)
 
 
 def ended_follows_timeout(session: SessionRecord) -> bool:
@@ -92,7 +95,7 @@ async def end_session(ctx: ActionContext, session: SessionRecord, reason: str, c
     for party in await active_parties(ctx, session):
         await party_leaves(ctx, session, party, customer_sees)
     if session.offered_agent_id:
-        await ctx.tx.offers.decide(session.chat_id, session.offered_agent_id, "withdrawn", ctx.now)
+        await offer_decided(ctx, session.chat_id, session.offered_agent_id, "withdrawn")
         ctx.wake_agent(session.offered_agent_id)
         session.offered_agent_id = ""
     for invited in session.invited_agents:

@@ -30,6 +30,7 @@ from frontdesk.domain.lifecycle import (
     fail_session,
     party_leaves,
 )
+from frontdesk.domain.offers import offer_decided, offer_made
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import AgentRecord, OfferRecord, QueueModelRecord, SessionRecord, TimerRecord
 
@@ -142,15 +143,14 @@ async def offer(ctx: ActionContext, session: SessionRecord, agent: AgentRecord, 
     session.offered_agent_id = agent.agent_id
     agent.last_routed_at = ctx.now
     await ctx.tx.agents.mark_routed(agent.agent_id, ctx.now)  # the agent may be read unlocked: keep the rest
-    await ctx.tx.offers.insert(OfferRecord(session.chat_id, agent.agent_id, session.tenant, session.queue_id,
-                                           ctx.now))
+    await offer_made(ctx, OfferRecord(session.chat_id, agent.agent_id, session.tenant, session.queue_id, ctx.now))
     await ctx.tx.timers.cancel(session.chat_id, QUEUE_MAX_WAIT)
     await ctx.emit(session, to_everyone(ev.status("connecting", 0)))
     ctx.wake_agent(agent.agent_id)
     ctx.wake_tenant(session.tenant)
     queue = queue_of(config, session)
     if agent.auto_accept:
-        await ctx.tx.offers.decide(session.chat_id, agent.agent_id, "accepted", ctx.now)
+        await offer_decided(ctx, session.chat_id, agent.agent_id, "accepted")
         await connect_agent(ctx, session, agent, config.entry(session.tenant, session.app_id))
     elif queue is not None and queue.offer_timeout_secs > 0:
         await ctx.tx.timers.set(TimerRecord(session.chat_id, OFFER_TIMEOUT, ctx.now + queue.offer_timeout_secs,
@@ -168,7 +168,7 @@ async def requeue(ctx: ActionContext, config: ContactCenterConfig, session: Sess
                   outcome: str = "withdrawn") -> None:
     """Put a chat back in its queue at its original place (the head, for its priority)."""
     if session.offered_agent_id:
-        await ctx.tx.offers.decide(session.chat_id, session.offered_agent_id, outcome, ctx.now)
+        await offer_decided(ctx, session.chat_id, session.offered_agent_id, outcome)
         ctx.wake_agent(session.offered_agent_id)
     await ctx.tx.timers.cancel(session.chat_id, OFFER_TIMEOUT)
     session.state = "queued"

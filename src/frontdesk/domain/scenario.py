@@ -19,7 +19,6 @@ answer before anything changes.
 
 from __future__ import annotations
 
-import logging
 import math
 import uuid
 from dataclasses import dataclass
@@ -42,11 +41,13 @@ from frontdesk.domain.lifecycle import (
     say,
     scenario_party,
 )
+from frontdesk.domain.offers import offer_decided
 from frontdesk.domain.scenario_values import TEMPLATE, TEXT_FORM, as_text, rule_matches
+from frontdesk.observability.logs import get_logger
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import FormRequestRecord, JsonObject, LeftMessageRecord, SessionRecord
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 MAIN = "main"
 SURVEY = "survey"
@@ -187,13 +188,14 @@ async def start_survey(ctx: ActionContext, config: ContactCenterConfig, session:
         return False
     tenant = config.tenants.get(session.tenant)
     if tenant is None or entry.survey not in tenant.scenarios:
-        log.warning("entry %s names survey %r, which is not configured", entry.app_id, entry.survey)
+        log.warning("survey not configured: the chat ends without it", entry=entry.app_id, survey=entry.survey,
+                    chat=session.chat_id)
         return False
     ctx.track(session)
     for party in await active_parties(ctx, session):
         await party_leaves(ctx, session, party, customer_sees=True)
     if session.offered_agent_id:
-        await ctx.tx.offers.decide(session.chat_id, session.offered_agent_id, "withdrawn", ctx.now)
+        await offer_decided(ctx, session.chat_id, session.offered_agent_id, "withdrawn")
         ctx.wake_agent(session.offered_agent_id)
         session.offered_agent_id = ""
     for kind in (INACTIVITY_WARNING, INACTIVITY_TIMEOUT, OFFER_TIMEOUT, QUEUE_MAX_WAIT):
@@ -228,7 +230,7 @@ async def _resume(ctx: ActionContext, config: ContactCenterConfig, session: Sess
 
 async def _broken(ctx: ActionContext, config: ContactCenterConfig, session: SessionRecord,
                   broken: ScenarioBroken) -> None:
-    log.error("scenario failed on chat %s: %s", session.chat_id, broken)
+    log.error("scenario failed", chat=session.chat_id, error=str(broken))
     session.scenario["done"] = True
     run = _run_for(config, session)
     await fail_session(ctx, session, "scenario_error", BROKEN_MESSAGE,
@@ -247,8 +249,8 @@ async def _advance(ctx: ActionContext, run: _Run, session: SessionRecord) -> Non
             await _ran_out(ctx, run, session)
             return
         if executed >= MAX_STEPS_PER_ADVANCE:
-            log.error("scenario %r of chat %s executed %d steps without waiting: stopped as a loop",
-                      run.scenario.name, session.chat_id, executed)
+            log.error(f"scenario stopped as a loop: executed {executed} steps without waiting",
+                      scenario=run.scenario.name, chat=session.chat_id)
             state["done"] = True
             await fail_session(ctx, session, "scenario_loop", BROKEN_MESSAGE, run.entry.bot_name)
             return

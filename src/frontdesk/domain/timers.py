@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from dataclasses import replace
 
 from frontdesk.bus.interfaces import Presence
@@ -30,10 +29,12 @@ from frontdesk.domain.lifecycle import (
 )
 from frontdesk.domain.logout import log_out
 from frontdesk.domain.service import EngineService
+from frontdesk.observability.context import bound
+from frontdesk.observability.logs import get_logger
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import SessionRecord, TimerRecord
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 BATCH = 100  # timers handled per pass; the loop comes back at once while more are due
 MAX_SLEEP_SECS = 1.0  # bound on how late a timer set by another node (or a clock jump) is noticed
@@ -45,6 +46,20 @@ MAX_TIMER_FAILURES = 5  # failures in a row after which the timer is dropped (lo
 def retry_delay_secs(failures: int) -> float:
     """How long after its ``failures``-th failure in a row a timer is tried again."""
     return min(RETRY_MAX_SECS, RETRY_FIRST_SECS * 2.0 ** max(0, failures - 1))
+
+
+def _subject(timer: TimerRecord) -> dict[str, str]:
+    """The log context of a timer: its chat, or the agent or tenant of a timer keyed by one."""
+    if timer.kind == AGENT_LOST:
+        return {"agent": str(timer.payload.get("agent_id", ""))}
+    if timer.kind == routing.EWT_REFRESH_TIMER:
+        return {"tenant": timer.chat_id.removeprefix("tenant:")}
+    return {"chat": timer.chat_id}
+
+
+def _kind_label(kind: str) -> str:
+    """A timer kind as a metric label: the form timeouts (one kind per form) count as one."""
+    return FORM_TIMEOUT_PREFIX.rstrip(":") if kind.startswith(FORM_TIMEOUT_PREFIX) else kind
 
 
 class TimerService(EngineService):
@@ -74,14 +89,15 @@ class TimerService(EngineService):
                 return fired
             for timer in due:
                 tried.add((timer.chat_id, timer.kind, timer.due_at))
-                try:
-                    await self._fire(timer)
-                except Exception:
-                    log.exception("timer %s of chat %s failed (%d of %d in a row)", timer.kind, timer.chat_id,
-                                  timer.failures + 1, MAX_TIMER_FAILURES)
-                    await self._back_off(timer)
-                else:
-                    fired += 1
+                with bound(**_subject(timer)):
+                    try:
+                        await self._fire(timer)
+                    except Exception:
+                        log.exception("timer failed", timer=timer.kind, key=timer.chat_id, failures=timer.failures + 1,
+                                      max_failures=MAX_TIMER_FAILURES)
+                        await self._back_off(timer)
+                    else:
+                        fired += 1
 
     @retry_conflicts
     async def _back_off(self, timer: TimerRecord) -> None:
@@ -93,8 +109,8 @@ class TimerService(EngineService):
                 return  # fired, moved or cancelled meanwhile
             if failures >= MAX_TIMER_FAILURES:
                 await ctx.tx.timers.cancel(timer.chat_id, timer.kind)
-                log.error("timer %s of chat %s failed %d times in a row: dropped", timer.kind, timer.chat_id,
-                          failures)
+                log.error("timer dropped: failed too often in a row", timer=timer.kind, key=timer.chat_id,
+                          failures=failures)
                 return
             await ctx.tx.timers.set(replace(current, due_at=ctx.now + retry_delay_secs(failures), failures=failures))
 
@@ -109,6 +125,8 @@ class TimerService(EngineService):
             # claim: only the transaction that still finds the timer, unchanged, acts on it
             if await ctx.tx.timers.claim(timer.chat_id, timer.kind, timer.due_at) is None:
                 return
+            lag = max(0.0, ctx.now - timer.due_at)
+            ctx.after_commit(lambda: self.journal.metrics.timer_lag.labels(_kind_label(timer.kind)).observe(lag))
             if timer.kind == routing.EWT_REFRESH_TIMER:
                 await routing.refresh_estimates(ctx, self.config, timer.chat_id.removeprefix("tenant:"))
                 return
@@ -125,12 +143,14 @@ class TimerService(EngineService):
             elif timer.kind == OFFER_TIMEOUT:
                 await routing.offer_lapsed(ctx, self.config, session, str(timer.payload.get("agent_id", "")))
             elif timer.kind == QUEUE_MAX_WAIT:
+                ctx.note("chat waited past its queue's max wait: overflow", chat=session.chat_id,
+                         queue=session.queue_id)
                 await routing.overflow(ctx, self.config, session)
                 await routing.dispatch(ctx, self.config, session.tenant)
             elif timer.kind.startswith(FORM_TIMEOUT_PREFIX):
                 await self._expire_form(ctx, session, int(timer.payload["form_request_id"]))
             else:
-                log.warning("unknown timer kind %s on chat %s", timer.kind, timer.chat_id)
+                log.warning("unknown timer kind", timer=timer.kind, key=timer.chat_id)
 
     async def _drop(self, timer: TimerRecord) -> None:
         async with self.journal.action() as ctx:
@@ -150,6 +170,7 @@ class TimerService(EngineService):
         entry = self.entry_for(session)
         msg = entry.inactivity_timeout_msg if entry else DEFAULT_INACTIVITY_TIMEOUT_MSG
         await ctx.emit(session, to_everyone(ev.inactivity_timeout(msg, ctx.now)))
+        ctx.note("chat ended: customer inactive", chat=session.chat_id, tenant=session.tenant)
         # the customer's client ends the chat on inactivity_timeout: no party_left is queued for it,
         # and chat_session_ended only for the clients that poll on (bridges, SDKs)
         await end_session(ctx, session, "inactivity_timeout", customer_sees=False,
@@ -162,6 +183,7 @@ class TimerService(EngineService):
             return
         form.state = "expired"
         await ctx.tx.forms.update(form)
+        ctx.note("form timed out", chat=session.chat_id, form=form.form_name)
         await ctx.emit(session, to_staff({"event": "frontdesk_form_expired", "form_request_id": form_request_id,
                                           "form_name": form.form_name, "timestamp": ev.ts_string(ctx.now)},
                                          "system"))
@@ -174,6 +196,8 @@ class TimerService(EngineService):
         if agent is None or agent.state == "logged_out":
             return
         await log_out(ctx, self.config, agent)
+        ctx.note("agent lost: its desktop stayed away past the grace period; logged out, chats released",
+                 agent=agent_id, tenant=agent.tenant)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fire timers until ``stop`` is set (the server's background task)."""

@@ -89,6 +89,7 @@ def parse_settings(raw: dict[str, Any], base_dir: Path, overrides: dict[str, Any
         "database_url": server.database_url,
         "max_connections": server.max_connections, "header_timeout_secs": server.header_timeout_secs,
         "keep_alive_secs": server.keep_alive_secs, "max_header_bytes": server.max_header_bytes,
+        "log_format": server.log_format, "log_level": server.log_level,
         "files_dir": base_dir / server.files_dir if server.files_dir else None, "redis_url": server.redis_url,
         "redis_prefix": server.redis_prefix, "bus_recheck_secs": server.bus_recheck_secs, **(overrides or {})}
     config = contact_center(file.document(), base_dir, None, "server.default_tenant")

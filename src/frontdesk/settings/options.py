@@ -31,6 +31,8 @@ from frontdesk.settings.vocabulary import (
     DEFAULT_REDIS_PREFIX,
     HEADER_TIMEOUT_SECS,
     KEEP_ALIVE_SECS,
+    LOG_FORMAT_NAMES,
+    LOG_LEVEL_NAMES,
     MAX_CONNECTIONS,
     MAX_HEADER_BYTES,
     MAX_POLL_HOLD_SECS,
@@ -110,6 +112,10 @@ PollHold = Annotated[float, AfterValidator(_poll_hold), Field(
     json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_POLL_HOLD_SECS},
     description="long-poll hold (the web widget aborts polls at 13 s)")]
 Synchronous = Annotated[str, OneOf(SQLITE_SYNCHRONOUS, transform=str.upper)]
+LogFormat = Annotated[str, OneOf(LOG_FORMAT_NAMES, transform=str.lower), Field(
+    description="log lines as text (key=value, for a terminal) or json (one object per line)")]
+LogLevel = Annotated[str, OneOf(LOG_LEVEL_NAMES, transform=str.lower), Field(
+    description="the least severe level logged; info includes the access log")]
 TokenTtl = Annotated[int, Between(*TOKEN_TTL_SECS), Field(
     description="agent tokens and browser sessions expire after this long unused (sliding on use)")]
 
@@ -129,6 +135,8 @@ class ServerTable(Model):
     header_timeout_secs: HeaderTimeout = DEFAULT_HEADER_TIMEOUT_SECS
     keep_alive_secs: KeepAlive = DEFAULT_KEEP_ALIVE_SECS
     max_header_bytes: MaxHeaderBytes = DEFAULT_MAX_HEADER_BYTES
+    log_format: LogFormat = "text"
+    log_level: LogLevel = "info"
     default_tenant: Annotated[str, Field(description="for requests that name no tenant; default: the first")] = ""
     files_dir: Annotated[str, Field(
         description="uploaded files (a directory every process shares); relative to the file; "
@@ -156,6 +164,8 @@ class ServerOverrides(BaseModel):
     header_timeout_secs: HeaderTimeout | None = None
     keep_alive_secs: KeepAlive | None = None
     max_header_bytes: MaxHeaderBytes | None = None
+    log_format: LogFormat | None = None
+    log_level: LogLevel | None = None
     files_dir: Path | None = None
     redis_url: RedisUrl | None = None
     redis_prefix: RedisPrefix | None = None
@@ -199,6 +209,8 @@ class Settings:
     header_timeout_secs: float = DEFAULT_HEADER_TIMEOUT_SECS
     keep_alive_secs: int = DEFAULT_KEEP_ALIVE_SECS
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    log_format: str = "text"  # frontdesk.observability.logs
+    log_level: str = "info"
     # several processes (docs/operations.md, "Running several processes")
     files_dir: Path | None = None  # None: data_dir / "files"
     redis_url: str = ""  # "": one process, the in-process bus

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from frontdesk.observability.logs import LOG_FORMATS, LOG_LEVELS
+
 SKILL_LEVELS = (1, 10)
 QUEUE_PRIORITIES = (-100, 100)
 MAX_WAIT_SECS = (0, 365 * 86400)
@@ -11,10 +13,12 @@ AGENT_LOST_GRACE_SECS = (5, 3600)
 FORM_TIMEOUT_SECS = (1, 86400)
 EWT_ABOVE_SECS = (0, 86400)
 MAX_CHATS = (1, 100)
-PORTS = (1, 65535)
+PORTS = (0, 65535)  # 0: a free port, which the start-up banner names
 TOKEN_TTL_SECS = (300, 30 * 86400)  # five minutes to thirty days
 MAX_POLL_HOLD_SECS = 11.5  # the web widget aborts a poll after 13 s
 SQLITE_SYNCHRONOUS = ("NORMAL", "FULL")
+LOG_FORMAT_NAMES = LOG_FORMATS  # text (a terminal) or json (one object per line)
+LOG_LEVEL_NAMES = LOG_LEVELS
 # several processes (docs/operations.md, "Running several processes")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 BUS_RECHECK_SECS = (0.1, 10.0)

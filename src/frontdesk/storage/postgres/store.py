@@ -15,6 +15,10 @@ The dialect of this backend lives here and in ``migrations.py``: ``$n`` paramete
   no row locks, never waiting for writers;
 - PostgreSQL's serialization failures and deadlocks leave as ``TransientConflict``.
 - A lost connection or a database that cannot be reached leaves as ``StorageUnavailable``.
+
+PostgreSQL's text cannot hold NUL (code point 0; SQLite's can): every text parameter is written and looked
+up with NUL replaced by U+FFFD (``_Connection``), so such input is stored and found alike instead of
+failing the statement (JSON columns never hold a raw NUL: the encoder escapes it).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import orjson
 from asyncpg.pool import PoolConnectionProxy
 
 from frontdesk.storage.interfaces import StorageUnavailable, TransientConflict
-from frontdesk.storage.postgres.migrations import migrate
+from frontdesk.storage.postgres.migrations import MIGRATIONS, migrate
 from frontdesk.storage.records import (
     AgentRecord,
     AppliedConfigRecord,
@@ -56,6 +60,38 @@ Conn: TypeAlias = "asyncpg.Connection[Row] | PoolConnectionProxy[Row]"  # a conn
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def _text(value: Any) -> Any:
+    """A parameter PostgreSQL can take: NUL in text (or in a list of texts) becomes U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list):
+        return [_text(item) for item in value]
+    return value
+
+
+class _Connection:
+    """The statements the stores run on a pooled connection, with their text parameters made
+    storable (``_text``)."""
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    async def execute(self, query: str, *args: Any) -> str:
+        return await self._conn.execute(query, *map(_text, args))
+
+    async def executemany(self, query: str, args: list[tuple[Any, ...]]) -> None:
+        await self._conn.executemany(query, [tuple(map(_text, row)) for row in args])
+
+    async def fetch(self, query: str, *args: Any) -> list[Row]:
+        return await self._conn.fetch(query, *map(_text, args))
+
+    async def fetchrow(self, query: str, *args: Any) -> Row | None:
+        return await self._conn.fetchrow(query, *map(_text, args))
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self._conn.fetchval(query, *map(_text, args))
 
 
 def _marks(count: int, start: int = 1) -> str:
@@ -92,14 +128,14 @@ def _session(row: Row) -> SessionRecord:
 
 
 class _Store:
-    def __init__(self, conn: Conn, writes: bool) -> None:
+    def __init__(self, conn: _Connection, writes: bool) -> None:
         self._c = conn
         self._writes = writes
         # in a write transaction what is loaded to be changed is locked until commit
         self._lock = " FOR UPDATE" if writes else ""
 
 
-async def _lock_routing(conn: Conn, tenant: str) -> None:
+async def _lock_routing(conn: _Connection, tenant: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"routing:{tenant}")
 
 
@@ -704,8 +740,8 @@ class _AppliedConfig(_Store):
 
 
 class PostgresTransaction:
-    def __init__(self, conn: Conn, writes: bool) -> None:
-        self._c = conn
+    def __init__(self, pooled: Conn, writes: bool) -> None:
+        self._c = conn = _Connection(pooled)
         self.sessions = _Sessions(conn, writes)
         self.events = _Events(conn, writes)
         self.parties = _Parties(conn, writes)
@@ -802,6 +838,19 @@ class PostgresStorage:
             async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
                 acquired.append(True)
                 yield PostgresTransaction(conn, writes=False)
+
+    async def ready(self) -> str | None:
+        pool = self._pool
+        if pool is None:
+            return "storage: not connected"
+        try:
+            async with pool.acquire() as conn:
+                version = await conn.fetchval("SELECT version FROM frontdesk_schema")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            return f"storage: {type(exc).__name__}: {exc}"
+        if version != len(MIGRATIONS):
+            return f"storage: schema version {version}, expected {len(MIGRATIONS)}"
+        return None
 
     async def close(self) -> None:
         async with self._opening:

@@ -40,7 +40,7 @@ from frontdesk.storage.records import (
     TokenRecord,
     WrapUpRecord,
 )
-from frontdesk.storage.sqlite.migrations import migrate
+from frontdesk.storage.sqlite.migrations import MIGRATIONS, migrate
 
 
 class Cursor(Protocol):
@@ -880,6 +880,17 @@ class SqliteStorage:
         finally:
             self._tx = plain
             self._counts = None
+
+    async def ready(self) -> str | None:
+        """Readiness (``/readyz``): None when the database answers and has every migration; else why not."""
+        async with self._lock:
+            try:
+                version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+            except sqlite3.Error as exc:
+                return f"storage: {exc}"
+        if version != len(MIGRATIONS):
+            return f"storage: schema version {version}, expected {len(MIGRATIONS)}"
+        return None
 
     async def close(self) -> None:
         async with self._lock:
