@@ -28,7 +28,7 @@ import uvloop
 from tqdm import tqdm
 
 from bench import processes, report
-from bench.loadgen import raise_nofile_limit
+from bench.loadgen import HttpError, raise_nofile_limit
 from bench.profile import Profiler
 from bench.profile import available as profiler_available
 from bench.services import DEFAULT_PG_ADMIN_URL, DEFAULT_REDIS_URL, ServiceUrls
@@ -93,6 +93,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis of the PostgreSQL + Redis systems")
     parser.add_argument("--profile", metavar="WORKLOADS",
                         help="py-spy profiles of the frontdesk systems during these workloads' steps (e.g. W1,W2)")
+    parser.add_argument("--profile-mode", choices=("native", "python"), default="native",
+                        help="native: Python and C stacks, pausing the server per sample; python: Python stacks "
+                             "only, without pausing it (default native)")
     parser.add_argument("--systems", help=f"which of {', '.join(SYSTEMS)} (or 'all'); default: all, with --quick "
                                           f"{QUICK_DEFAULT_SYSTEMS}")
     parser.add_argument("--workloads", default=",".join(ALL_WORKLOADS),
@@ -214,7 +217,7 @@ def _meta(args: argparse.Namespace, scale: Scale, pinning: str, argv: list[str])
 
 
 async def _run_system(system: System, scale: Scale, workloads: set[str], pinned: bool,
-                      profile: set[str], progress: Progress) -> dict[str, Any]:
+                      profile: set[str], native_profile: bool, progress: Progress) -> dict[str, Any]:
     progress.system = system.name
     progress.step("starting server")
     cpus, pinning = _server_cpus(pinned, system.workers)
@@ -223,7 +226,8 @@ async def _run_system(system: System, scale: Scale, workloads: set[str], pinned:
         await system.wait_ready()
         profiler = None
         if profile and isinstance(system, Frontdesk):
-            profiler = Profiler(system.pid, system.run_dir, system.name, profile, processes=system.workers)
+            profiler = Profiler(system.pid, system.run_dir, system.name, profile, processes=system.workers,
+                                native=native_profile)
         result = await Runner(system, scale, progress, profiler=profiler).run(workloads)
     finally:
         progress.step("stopping server")
@@ -244,8 +248,9 @@ async def _main(args: argparse.Namespace, scale: Scale, run_dir: Path, pinned: b
         for name in names:
             system = _make_system(name, scale, run_dir, services)
             try:
-                results["systems"][name] = await _run_system(system, scale, workloads, pinned, profile, progress)
-            except (RuntimeError, OSError) as exc:
+                results["systems"][name] = await _run_system(system, scale, workloads, pinned, profile,
+                                                             args.profile_mode == "native", progress)
+            except (RuntimeError, OSError, HttpError) as exc:
                 # a system that cannot start (or a service that is not there) fails alone
                 results["systems"][name] = {"describe": system.describe(), "error": f"{type(exc).__name__}: {exc}"}
                 progress.log(f"{name} failed: {exc}")

@@ -14,6 +14,10 @@ is summarised here:
 - each busy sample is charged to its innermost Python function (what it called in C included),
   or to the event loop's C code when no Python frame runs (socket I/O, HTTP parsing, scheduling);
 - inclusive shares count a function once per sample it is anywhere on the stack of.
+
+``--profile-mode python`` samples Python stacks only, without pausing the server
+(``--nonblocking``): cheap enough to leave on during a measured run, but C code (the event loop,
+SQLite) shows as its Python caller, and idle threads are the ones py-spy sees sleeping.
 """
 
 from __future__ import annotations
@@ -124,7 +128,7 @@ def summarize(raw: str, seconds: float, rate_hz: int = RATE_HZ) -> dict[str, Any
             frames = frames[entry + 1:]
         python = [f for f in frames if _is_python(f)]
         samples += count
-        innermost[frames[-1]] += count
+        innermost[frames[-1] if frames else LOOP_IN_C] += count
         own[python[-1] if python else LOOP_IN_C] += count
         for name in {*python, *([] if python else [LOOP_IN_C])}:
             total[name] += count
@@ -143,8 +147,10 @@ def summarize(raw: str, seconds: float, rate_hz: int = RATE_HZ) -> dict[str, Any
 class Profiler:
     """Records one server (with its worker processes) step by step into ``out_dir``."""
 
-    def __init__(self, pid: int, out_dir: Path, system: str, workloads: set[str], processes: int = 1) -> None:
+    def __init__(self, pid: int, out_dir: Path, system: str, workloads: set[str], processes: int = 1,
+                 native: bool = True) -> None:
         self.pid = pid
+        self.native = native
         self.out_dir = out_dir
         self.system = system
         self.workloads = workloads
@@ -164,7 +170,7 @@ class Profiler:
         safe = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
         raw_path = self.out_dir / f"profile-{self.system}-{safe}.txt"
         command = [program, "record", "--pid", str(self.pid), "--rate", str(RATE_HZ), "--format", "raw",
-                   "--output", str(raw_path), "--native"]
+                   "--output", str(raw_path), "--native" if self.native else "--nonblocking"]
         if self.processes > 1:
             command.append("--subprocesses")
         spy = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL,
@@ -183,8 +189,12 @@ class Profiler:
                 await spy.wait()
                 err = b"py-spy did not stop in time"
             if raw_path.exists():
-                summary = summarize(raw_path.read_text(encoding="utf-8", errors="replace"), seconds)
+                try:
+                    summary = summarize(raw_path.read_text(encoding="utf-8", errors="replace"), seconds)
+                except (ValueError, IndexError, KeyError) as exc:  # a profile never fails the run
+                    summary = {"error": f"cannot read py-spy's output: {type(exc).__name__}: {exc}"}
                 summary["raw_file"] = raw_path.name
+                summary["mode"] = "native" if self.native else "python"
                 self.results[label] = summary
             else:
                 self.results[label] = {"error": err.decode(errors="replace").strip()[-300:]}

@@ -233,6 +233,7 @@ def _profiles(results: Results) -> list[str]:
                 lines += [f"### {system} — {label}", "", f"py-spy failed: {summary['error']}", ""]
                 continue
             lines += [f"### {system} — {label}", "",
+                      f"{summary.get('mode', 'native')} stacks: "
                       f"{summary['samples']:,} busy samples ({summary.get('idle_samples', 0):,} idle left out) at "
                       f"{summary['rate_hz']} Hz over {summary['seconds']} s: a thread of the server was running "
                       f"or waiting for a CPU in {_fmt(summary['busy_pct_of_one_core'])} % of the sample times (its CPU "
@@ -247,10 +248,11 @@ def _profiles(results: Results) -> list[str]:
     if not lines:
         return []
     return ["## Profiles", "",
-            "py-spy samples of the server's Python and native stacks during the step (`--profile`; the process is "
-            "paused for each sample, so a profiled run's other figures are not for comparison). Shares are of the "
-            "busy samples (a thread waiting in `epoll_wait` or on a futex is idle); \"own\" charges a sample to "
-            "its innermost Python function, including the C code that function called.", "",
+            "py-spy samples of the server's stacks during the step (`--profile`). Native stacks (Python and C) need "
+            "the process paused for each sample, so the other figures of such a run are not for comparison; Python "
+            "stacks (`--profile-mode python`) are read without pausing it, and C code shows as its caller. Shares "
+            "are of the busy samples (a thread waiting in `epoll_wait` or on a futex is idle); \"own\" charges a "
+            "sample to its innermost Python function, including the C code that function called.", "",
             *lines]
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from bench import procstats
-from bench.loadgen import ConnectionPool, HttpConnection, HttpError, build_request
+from bench.loadgen import ConnectionPool, HttpConnection, HttpError, Reply, build_request
 from bench.processes import ServerProcess
 from bench.services import Database, RedisKeys, ServiceUrls, unique_name
 
@@ -148,6 +148,11 @@ class System(ABC):
                 continue
             try:
                 reply = await conn.request(build_request("GET", "/", self.hostport), 10)
+            except HttpError:
+                # with --workers the supervisor listens before any worker serves: not ready yet
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.name} did not answer GET / in time") from None
+                continue
             finally:
                 conn.close()
             if reply.status == 200:
@@ -163,15 +168,15 @@ class System(ABC):
 
     async def _wait_workers(self, deadline: float) -> None:
         probes: list[HttpConnection] = []
+        answers: list[asyncio.Future[Reply]] = []
         try:
             while True:
                 self._check_running()
                 for _ in range(PROBE_CONNECTIONS):
                     conn = await HttpConnection.open(self.host, self.port)
                     probes.append(conn)
-                    reply = await conn.request(build_request("GET", "/", self.hostport), 10)
-                    if reply.status != 200:
-                        raise RuntimeError(f"{self.name}: GET / answered {reply.status} while starting")
+                    # a probe accepted by a worker still starting answers when it is up
+                    answers.append(conn.request(build_request("GET", "/", self.hostport), READY_TIMEOUT_SECS))
                 serving = [n for n in self.connections_by_process().values() if n > 0]
                 if len(serving) >= self.workers:
                     return
@@ -182,6 +187,9 @@ class System(ABC):
         finally:
             for conn in probes:
                 conn.close()
+            for answer in answers:
+                if answer.done() and not answer.cancelled():
+                    answer.exception()  # a probe closed unanswered is expected: retrieved, not raised
 
     def connections_by_process(self) -> dict[int, int]:
         """pid → established client connections it holds, for every process of the server."""

@@ -226,7 +226,8 @@ class _Targets:
         met: bool | None
         if reached < TARGET_SESSIONS or len(batches) < 2:
             met = None
-            measured += f" (not judged: needs batches up to {TARGET_SESSIONS:,})"
+            measured += (f" (not judged: needs batches up to {TARGET_SESSIONS:,})" if reached < TARGET_SESSIONS
+                         else " (not judged: needs two session levels, e.g. --sessions 1000,10000)")
         else:
             met = (last.get("rate_per_sec") or 0) >= W1_MIN_RATE and value is not None and value >= W1_NOT_FALLING
         self.add("scale-out", label, measured, reference, met, value)

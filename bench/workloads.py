@@ -486,7 +486,8 @@ class Runner:
             self.progress.log(f"  W1 {batch['from_sessions']}→{len(self.customers)}: {batch['rate_per_sec']} chats/s, "
                               f"p50 {batch['latency']['p50_ms']} ms, p99 {batch['latency']['p99_ms']} ms")
             self.progress.step(f"W2 {level} sessions: first polls")
-            await self.start_polling(made, 60 + len(made) / 100)
+            # generous: a loaded machine answers 10,000 first polls (each with the chat's history) slowly
+            await self.start_polling(made, 120 + len(made) / 20)
             self.progress.step(f"W2 {level} sessions idle")
             await asyncio.sleep(scale.hold_secs + min(1.0, scale.hold_secs))
             idle.append(await self._idle_window(level))

@@ -121,6 +121,10 @@ async def test_port_0_listens_on_a_free_port_and_names_it(tmp_path: Path) -> Non
         assert match, banner
         port = int(match.group(1))
         assert port != 0
+        pages = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode()
+        base = f"http://127.0.0.1:{port}"
+        assert pages.split() == ["open", "in", "a", "browser:", "demo", "site", f"{base}/", "agent", "desktop",
+                                 f"{base}/agent", "supervisor", "view", f"{base}/supervisor"]
         await _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
         listening = None
         while listening is None:

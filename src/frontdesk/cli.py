@@ -165,10 +165,13 @@ def _uvicorn_level(level: str) -> str:
 def _banner(settings: Settings, host: str, port: int) -> None:
     base = f"http://{format_address(host, port)}"
     print(f"frontdesk {__version__} on {base}  (data in {settings.data_dir.resolve()})", flush=True)
+    print(f"  open in a browser: demo site {base}/   agent desktop {base}/agent   supervisor view {base}/supervisor",
+          flush=True)
     if settings.is_demo:
         print(f"  demo tenant {DEMO_TENANT}, appId {DEMO_APP_ID}", flush=True)
         print(f"  demo agent: username {DEMO_AGENT_USERNAME}  password {DEMO_AGENT_PASSWORD}", flush=True)
-    print(f"  customer API {base}/clientweb/api/v1/   agent API docs {base}/agent/api/v1/docs", flush=True)
+    print(f"  customer API {base}/clientweb/api/v1/   agent API docs {base}/agent/api/v1/docs   "
+          f"widget script {base}/widget.js", flush=True)
     print(f"  health {base}/healthz  readiness {base}/readyz  metrics {base}/metrics", flush=True)
     if settings.config_file is not None:
         print(f"  configuration {settings.config_file} (kill -HUP {os.getpid()} re-reads it)", flush=True)
