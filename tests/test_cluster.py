@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +232,51 @@ def test_workers_need_a_shared_database_and_bus(tmp_path: Path, given: dict[str,
                           timeout=60, env={"PATH": "/usr/bin:/bin", **given}, check=False)
     assert done.returncode == 2
     assert f"--workers 2 needs {missing} " in done.stderr
+
+
+async def test_concurrent_appends_to_one_chat_from_two_nodes_stay_gap_free(tmp_path: Path) -> None:
+    async with cluster(tmp_path) as c:
+        first, second = c.nodes
+        anna = await first.agent("anna")
+        customer, chat_id = await chat_with(second, anna, "device-1")
+        anna_there = second.same_agent(anna)
+        customer_there = first.customer("device-1")
+        async with closing(anna, customer, anna_there, customer_there):
+            sends: list[Awaitable[object]] = [anna.send_message(chat_id, f"a{i}") for i in range(10)]
+            sends += [anna_there.send_message(chat_id, f"b{i}") for i in range(10)]
+            sends += [customer.send_message(chat_id, f"c{i}") for i in range(10)]
+            sends += [customer_there.send_message(chat_id, f"d{i}") for i in range(10)]
+            await asyncio.gather(*sends)
+            records = await anna.events(chat_id)
+            seqs = [int(r["seq"]) for r in records]
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # gap-free, in order, none twice
+            said = [str(r["event"].get("msg", "")) for r in records if r["event"]["event"] == "chat_session_message"]
+            assert sorted(said) == sorted(f"{p}{i}" for p in "abcd" for i in range(10))
+
+
+async def test_a_webchat_visitor_cookie_works_on_every_node(tmp_path: Path) -> None:
+    async with cluster(tmp_path) as c:
+        first, second = c.nodes
+        anna = await second.agent("anna")
+        auth = {"Authorization": 'MOBILE-API-140-327-PLAIN appId="demo", clientId="WebChat"'}
+        params = {"tenantUrl": "demo.local"}
+        async with closing(anna), httpx.AsyncClient(timeout=30) as http:
+            first_answer = await http.get(f"{first.base_url}/clientweb/api/v1/availability", params=params,
+                                          headers=auth)
+            cookie = first_answer.cookies.get("fd_visitor")
+            assert cookie
+            mine = {**auth, "Cookie": f"fd_visitor={cookie}"}
+            created = await http.post(f"{first.base_url}/clientweb/api/v1/chats", params=params, headers=mine,
+                                      json={"parameters": {}})
+            chat_id = str(created.json()["chat_id"])
+            await offered(anna, chat_id)
+            await anna.accept(chat_id)
+            await anna.send_message(chat_id, "hello visitor")
+            history = await http.get(f"{second.base_url}/clientweb/api/v1/chats/{chat_id}/history", params=params,
+                                     headers=mine)
+            assert history.status_code == 200
+            assert "hello visitor" in [e.get("msg_text") for e in history.json()["events"]]
+            stranger = {**auth, "Cookie": "fd_visitor=another-visitor"}
+            refused = await http.get(f"{second.base_url}/clientweb/api/v1/chats/{chat_id}/history", params=params,
+                                     headers=stranger)
+            assert refused.status_code == 404 and refused.json()["error_code"] == "5005"

@@ -217,7 +217,7 @@ async def test_presence_holds_while_any_process_has_a_desktop(links: list[RedisL
 
 async def test_a_dead_processes_leases_lapse_once(links: list[RedisLink]) -> None:
     dead = RedisPresence(links[0], lease_secs=0.3)
-    survivors = [RedisPresence(links[1]), RedisPresence(links[1])]
+    survivors = [RedisPresence(links[1], renew_secs=0.1), RedisPresence(links[1], renew_secs=0.1)]
     await dead.join("demo/ann")  # and then the process dies: no renewal, no leave
     await dead.join("demo/bob")
     assert await survivors[0].present("demo/ann")

@@ -71,6 +71,8 @@ def test_the_configuration_file_can_come_from_the_environment(tmp_path: Path,
     ("FRONTDESK_POLL_HOLD_SECS", "12", "FRONTDESK_POLL_HOLD_SECS: must be above 0 and at most 11.5"),
     ("FRONTDESK_COOKIE_SECURE", "perhaps", "FRONTDESK_COOKIE_SECURE: expected true or false, got 'perhaps'"),
     ("FRONTDESK_SQLITE_SYNCHRONOUS", "off", "FRONTDESK_SQLITE_SYNCHRONOUS: must be one of NORMAL, FULL"),
+    ("FRONTDESK_DATABASE_URL", "mysql://u:secret@db/x", "FRONTDESK_DATABASE_URL: must be a postgresql:// URL, or "
+                                                        "empty for the embedded SQLite database in data_dir"),
 ])
 def test_a_bad_environment_variable_is_named(no_frontdesk_env: pytest.MonkeyPatch, name: str, value: str,
                                              message: str) -> None:

@@ -179,3 +179,84 @@ async def test_the_routing_lock_makes_two_nodes_take_turns(nodes: list[Storage])
     async with nodes[1].read() as tx:
         stored = await tx.agents.get("counter")
     assert stored is not None and stored.last_routed_at == 5.0 + WRITERS
+
+
+async def test_routing_at_once_on_two_nodes_never_exceeds_an_agents_capacity(nodes: list[Storage]) -> None:
+    """The real dispatch, many at once from two journals (nodes) over queued chats: every agent ends
+    with at most ``max_chats`` offers, and no chat is offered twice."""
+    from frontdesk.bus.local import LocalBus
+    from frontdesk.domain import routing
+    from frontdesk.domain.clock import FakeClock
+    from frontdesk.domain.journal import Journal
+    from frontdesk.storage.records import AgentRecord
+    from tests.center import TENANT, center_config
+
+    config = center_config()
+    clock = FakeClock()
+    journals = [Journal(store, LocalBus(), clock) for store in nodes]
+    capacity = {"ann": 2, "bob": 1, "cat": 3}
+    async with nodes[0].transaction() as tx:
+        for name, max_chats in capacity.items():
+            await tx.agents.upsert(AgentRecord(f"{TENANT}/{name}", TENANT, name, "x", name, "", name, max_chats,
+                                               "ready", 1.0, skills={"general": 1}))
+        for n in range(20):
+            await tx.sessions.insert(SessionRecord(
+                chat_id=f"q{n:02d}", tenant=TENANT, app_id="support", client_id=f"c{n}", client_kind="mobile",
+                visitor_cookie="", state="queued", created_at=2.0 + n, queue_id="general", queued_at=2.0 + n))
+
+    async def route(writer: int) -> None:
+        async with journals[writer % 2].action() as ctx:
+            await asyncio.sleep(0)
+            await routing.dispatch(ctx, config, TENANT)
+
+    await asyncio.gather(*(route(w) for w in range(8)))
+    async with nodes[1].read() as tx:
+        loads = await tx.agents.chat_loads(TENANT)
+        offered = await tx.sessions.list_in_state(TENANT, ("connecting",))
+        queued = await tx.sessions.count_queued(TENANT, "general")
+    assert loads == {f"{TENANT}/{name}": max_chats for name, max_chats in capacity.items()}
+    assert len({s.chat_id for s in offered}) == len(offered) == sum(capacity.values())
+    assert queued == 20 - sum(capacity.values())
+
+
+async def test_two_actions_that_deadlock_are_retried_and_both_complete(
+        request: pytest.FixtureRequest, nodes: list[Storage]) -> None:
+    """Two actions lock two chats in opposite orders. On PostgreSQL they deadlock; the database
+    aborts one (``TransientConflict``) and ``retry_conflicts`` runs it again: both complete, once.
+    On SQLite the one writer makes them take turns."""
+    import contextlib
+
+    from frontdesk.bus.local import LocalBus
+    from frontdesk.domain.clock import FakeClock
+    from frontdesk.domain.journal import Journal, retry_conflicts, to_everyone
+
+    async with nodes[0].transaction() as tx:
+        await tx.sessions.insert(chat("left"))
+        await tx.sessions.insert(chat("right"))
+    journals = [Journal(store, LocalBus(), FakeClock()) for store in nodes]
+    holding = [asyncio.Event(), asyncio.Event()]
+    runs: list[int] = []
+
+    @retry_conflicts
+    async def cross(index: int, first: str, second: str) -> None:
+        runs.append(index)
+        async with journals[index].action() as ctx:
+            one = await ctx.session(first)
+            holding[index].set()
+            with contextlib.suppress(TimeoutError):  # SQLite: the other waits for this one's commit
+                await asyncio.wait_for(holding[1 - index].wait(), timeout=1)
+            other = await ctx.session(second)
+            assert one is not None and other is not None
+            await ctx.emit(one, to_everyone({"event": "crossed", "by": index}))
+            await ctx.emit(other, to_everyone({"event": "crossed", "by": index}))
+
+    await asyncio.gather(cross(0, "left", "right"), cross(1, "right", "left"))
+    async with nodes[1].read() as tx:
+        for chat_id in ("left", "right"):
+            stored = await tx.events.read_after(chat_id, 0, Audience.ALL, 10)
+            assert [e.seq for e in stored] == [1, 2]
+            assert sorted(e.payload["by"] for e in stored) == [0, 1]  # each action once
+    if "postgres" in request.node.callspec.id:
+        assert len(runs) == 3  # the deadlock's victim ran again
+    else:
+        assert len(runs) == 2

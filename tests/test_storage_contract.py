@@ -443,3 +443,20 @@ async def test_queue_lengths_follow_every_change_of_state_queue_and_priority(sto
             await tx.sessions.insert(session("rolled-back"))
             raise RuntimeError("rolled back: the count with it")
     assert await lengths() == (0, 0, 0, False)
+
+
+async def test_text_with_a_nul_character_is_stored_and_found_alike(storage: Storage) -> None:
+    """A NUL in text from outside (a phone number, a username, a path) fails no statement: what is
+    written with it is found again with it, and a lookup of an id with one finds nothing else."""
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session(phone_number="12\x003", client_id="dev\x00ice"))
+        await tx.login_failures.set(LoginFailuresRecord("account:t/ann\x00", 1, 10.0))
+    async with storage.read() as tx:
+        stored = await tx.sessions.get("c1")
+        by_client = await tx.sessions.find_active_for_client("t", "a", "dev\x00ice", "")
+        failures = await tx.login_failures.get("account:t/ann\x00")
+        assert await tx.files.get("secret.txt\x00") is None
+        assert await tx.sessions.get("c1\x00") is None
+    assert stored is not None and stored.phone_number in ("12\x003", "12\ufffd3")  # PostgreSQL: U+FFFD
+    assert by_client is not None and by_client.chat_id == "c1"
+    assert failures is not None and failures.failures == 1

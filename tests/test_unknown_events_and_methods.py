@@ -53,9 +53,11 @@ async def test_a_batch_with_unknown_events_applies_the_known_ones_and_answers_20
     assert [e["msg_text"] for e in history if e["event"] == "chat_session_message"
             and e["party_id"] == chat_id] == ["known one", "known two"]
     assert not any(e["event"] in ("chat_session_reaction", "CHAT_SESSION_MESSAGE") for e in history)
-    counted = [r for r in caplog.records if r.levelno == logging.DEBUG and "unknown name" in r.getMessage()]
-    assert [r.getMessage() for r in counted] == \
-        ["send events: ignored 2 client event(s) with an unknown name"]
+    # structured lines (frontdesk.observability): the record carries the event and its fields
+    counted = [r.msg for r in caplog.records if r.levelno == logging.DEBUG and isinstance(r.msg, dict)
+               and "unknown name" in str(r.msg.get("event", ""))]
+    assert [(line["event"], line["ignored"], line["chat"]) for line in counted] == \
+        [("send events: ignored client events with an unknown name", 2, chat_id)]
     assert not any(SECRET in r.getMessage() for r in caplog.records)
 
 

@@ -170,7 +170,8 @@ def _banner(settings: Settings, host: str, port: int) -> None:
     if settings.is_demo:
         print(f"  demo tenant {DEMO_TENANT}, appId {DEMO_APP_ID}", flush=True)
         print(f"  demo agent: username {DEMO_AGENT_USERNAME}  password {DEMO_AGENT_PASSWORD}", flush=True)
-    print(f"  customer API {base}/clientweb/api/v1/   agent API docs {base}/agent/api/v1/docs", flush=True)
+    print(f"  customer API {base}/clientweb/api/v1/   agent API docs {base}/agent/api/v1/docs   "
+          f"widget script {base}/widget.js", flush=True)
     print(f"  health {base}/healthz  readiness {base}/readyz  metrics {base}/metrics", flush=True)
     if settings.config_file is not None:
         print(f"  configuration {settings.config_file} (kill -HUP {os.getpid()} re-reads it)", flush=True)

@@ -187,6 +187,8 @@ async def adopt_applied_config(frontdesk: Reloadable) -> None:
 async def follow_applied_config(frontdesk: Reloadable) -> bool:
     """Run a newer applied configuration stored by another process, if there is one; True when
     one was taken. (Its applier provisioned the accounts and logged out removed agents.)"""
+    if await applied_config.stored_version(frontdesk.agents.journal) <= frontdesk.applied_version:
+        return False  # the usual answer, from the version alone
     async with _lock(frontdesk.live):
         record = await applied_config.stored(frontdesk.agents.journal)
         if record is None or record.version <= frontdesk.applied_version:

@@ -62,3 +62,31 @@ async def test_sign_in_accept_and_chat_both_ways(page: Page, live: LiveServer) -
     assert await page.locator(".fd-log").get_by_text("Hello, my bike has a flat tyre").count() == 1
     await screenshot(page, "desktop-chat-1280")
     await customer.aclose()
+
+
+async def test_a_rejected_offer_goes_away_and_one_that_lapses_makes_the_agent_not_ready(page: Page,
+                                                                                     live: LiveServer) -> None:
+    await sign_in(page)
+    await go_ready(page)
+    customer = live.customer(client_id="rejected-device")
+    chat_id = str((await customer.request_chat({"first_name": "Pia"}))["chat_id"])
+    offer = page.get_by_role("article", name="Pia wants to chat")
+    await offer.get_by_role("button", name="Reject").click()
+    await expect(offer).to_have_count(0, timeout=WAIT_MS)
+    tail = CustomerTail(customer, chat_id)
+    offered = await tail.until(named("chat_session_status", state="connecting"))
+    # back in the queue after the offer
+    await tail.until(lambda e: e.get("event") == "chat_session_status" and e.get("state") == "queued"
+                     and int(e["seq"]) > int(offered["seq"]))
+    await screenshot(page, "desktop-offer-rejected")
+
+    late = live.customer(client_id="late-device")
+    await late.request_chat({"first_name": "Ivo"})
+    lapsing = page.get_by_role("article", name="Ivo wants to chat")
+    await expect(lapsing.get_by_test_id("offer-countdown")).to_be_visible(timeout=WAIT_MS)
+    await live.advance(31)  # past the queue's 30 s offer timeout (the server's clock)
+    await expect(lapsing).to_have_count(0, timeout=WAIT_MS)
+    await expect(page.get_by_test_id("agent-state")).to_have_text("Not ready", timeout=WAIT_MS)
+    await screenshot(page, "desktop-offer-lapsed")
+    await customer.aclose()
+    await late.aclose()

@@ -86,3 +86,51 @@ async def test_transfer_between_two_agents_then_a_conference(browser: Browser, s
         await ann.context.close()
         await center.close()
     assert problems.errors == [], problems.errors
+
+
+async def test_transfer_to_a_queue_and_a_wrap_up_with_the_queues_dispositions(browser: Browser,
+                                                                            start_server: StartServer) -> None:
+    center = await start_center(start_server)
+    problems = ExpectedProblems()
+    ann = await desktop_page(browser, center.live, problems)
+    bob = await desktop_page(browser, center.live, problems)
+    try:
+        await sign_in(ann, "ann", PASSWORD, TENANT)
+        await sign_in(bob, "bob", PASSWORD, TENANT)
+        await go_ready(ann)
+        await go_ready(bob)
+        customer, chat_id = await center.chat("Ravi", app_id="billing")  # only ann has the billing skill
+        tail = CustomerTail(customer, chat_id)
+        await ann.get_by_role("article", name="Ravi wants to chat").get_by_role("button", name="Accept").click()
+        await expect(ann.get_by_role("heading", name="Ravi")).to_be_visible(timeout=WAIT_MS)
+        await ann.get_by_test_id("transfer-target").select_option("queue:general")
+        await ann.get_by_role("button", name="Transfer", exact=True).click()
+        offer = bob.get_by_role("article", name="Ravi wants to chat")
+        await offer.get_by_role("button", name="Accept").click(timeout=WAIT_MS)
+        await tail.until(named("chat_session_party_joined", display_name="Bob"))
+        await expect(ann.locator(".fd-pill")).to_have_text("You left", timeout=WAIT_MS)
+        # the chat is in the general queue now, which has no fixed dispositions: free text
+        await ann.get_by_label("Disposition").fill("to general")
+        await ann.get_by_role("button", name="Save wrap-up").click()
+        await expect(ann.get_by_text("Wrap-up saved.")).to_be_visible(timeout=WAIT_MS)
+        await ann.get_by_role("button", name="Close", exact=True).click()
+
+        # a billing chat ann ends herself: the billing queue's dispositions, as a choice
+        second, second_id = await center.chat("Sara", app_id="billing")
+        await ann.get_by_role("article", name="Sara wants to chat").get_by_role("button", name="Accept").click()
+        await expect(ann.get_by_role("heading", name="Sara")).to_be_visible(timeout=WAIT_MS)
+        await ann.get_by_role("button", name="End chat").click()
+        await ann.get_by_role("button", name="End chat").click()
+        await CustomerTail(second, second_id).until(named("chat_session_ended"))
+        disposition = ann.get_by_label("Disposition")
+        await expect(disposition).to_have_js_property("tagName", "SELECT", timeout=WAIT_MS)
+        assert await disposition.evaluate("e => [...e.options].map(o => o.value)") == ["resolved", "callback"]
+        await disposition.select_option("callback")
+        await ann.get_by_role("button", name="Save wrap-up").click()
+        await expect(ann.get_by_text("Wrap-up saved.")).to_be_visible(timeout=WAIT_MS)
+        await screenshot(ann, "desktop-wrap-up-dispositions")
+    finally:
+        await ann.context.close()
+        await bob.context.close()
+        await center.close()
+    assert problems.errors == [], problems.errors

@@ -121,3 +121,48 @@ async def test_a_401_on_any_request_brings_back_the_login_page(browser: Browser,
     finally:
         await page.context.close()
     assert problems.errors == [], problems.errors
+
+
+async def test_a_dropped_socket_reconnects_and_loses_nothing(browser: Browser, live: LiveServer) -> None:
+    """A network loss with the server still up: the page's socket is cut (by the test's route), the
+    customer writes meanwhile, the desktop reconnects with its cursors and shows each message once."""
+    problems = ExpectedProblems()
+    page = await desktop_page(browser, live, problems)
+    sockets: list[WebSocketRoute] = []
+    released = asyncio.Event()
+    released.set()
+
+    def through(ws: WebSocketRoute) -> None:
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    async def hold_ticket(route: Route) -> None:
+        await released.wait()
+        await route.continue_()
+
+    try:
+        await page.route_web_socket("**/agent/api/v1/ws*", through)
+        await page.route("**/agent/api/v1/ws-ticket", hold_ticket)
+        await sign_in(page)
+        await go_ready(page)
+        customer, chat_id = await accepted_chat(page, live, "Omar")
+        log = page.locator(".fd-log")
+        await customer.send_message(chat_id, "one")  # type: ignore[attr-defined]
+        await expect(log.get_by_text("one", exact=True)).to_be_visible(timeout=WAIT_MS)
+
+        released.clear()
+        await sockets[-1].close(code=4000, reason="network lost")
+        banner = page.get_by_test_id("connection")
+        await expect(banner).to_have_text("Connection lost — reconnecting…", timeout=WAIT_MS)
+        await customer.send_message(chat_id, "two")  # type: ignore[attr-defined]
+        await customer.send_message(chat_id, "three")  # type: ignore[attr-defined]
+        released.set()
+        await expect(banner).to_be_hidden(timeout=WAIT_MS)
+        await expect(log.get_by_text("three", exact=True)).to_be_visible(timeout=WAIT_MS)
+        texts = await log.locator(".fd-msg--customer .fd-bubble__text").all_inner_texts()
+        assert texts == ["one", "two", "three"]
+        assert len(sockets) == 2
+        await customer.aclose()  # type: ignore[attr-defined]
+    finally:
+        await page.context.close()
+    assert problems.errors == [], problems.errors

@@ -32,6 +32,9 @@ async def test_a_customer_in_the_widget_and_an_agent_in_the_desktop(browser: Bro
         await expect(question).to_be_visible(timeout=WAIT_MS)
         await expect(log(page)).to_contain_text("Anna joined the chat", timeout=WAIT_MS)
         await expect(desk.get_by_test_id("current-page")).to_contain_text("Harbour Lane Cycles", timeout=WAIT_MS)
+        # the widget's user_platform shows as the browser it names, not as the raw user agent string
+        await expect(desk.get_by_test_id("pre-chat")).to_contain_text(re.compile(r"Browser\s*Chrome \d+ on Linux"))
+        await expect(desk.get_by_test_id("pre-chat")).not_to_contain_text("Mozilla/5.0")
 
         # agent → customer: typing in the desktop shows in the widget, then the message and its receipts
         box = desk.get_by_label("Message", exact=True)

@@ -136,7 +136,11 @@ async def test_the_view_speaks_german_to_a_german_browser(browser: Browser, team
                                                          page_problems: PageProblems) -> None:
     page = await open_page(browser, team.live, page_problems, locale="de-DE")
     try:
-        await sign_in_live(page)
+        await page.goto("/supervisor")
+        await page.get_by_label("Benutzername").fill(SUE[0])
+        await page.get_by_label("Passwort").fill(SUE[1])
+        await page.get_by_role("button", name="Anmelden").click()
+        await expect(page.locator("[data-status=live]")).to_be_visible(timeout=TIMEOUT_MS)
         await expect(page.get_by_role("heading", name="Supervisor-Ansicht")).to_be_visible()
         await expect(page.get_by_role("heading", name="Warteschlangen")).to_be_visible()
         await expect(page.locator("tr[data-agent=bob] [data-field=state]")).to_have_text("Nicht bereit")

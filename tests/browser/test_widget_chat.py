@@ -38,9 +38,9 @@ async def test_the_widget_chats_with_an_agent_both_ways_with_typing_and_receipts
         # customer → agent: the typing preview, then the message
         await page.locator("#frontdesk-widget textarea.message-input").focus()
         await page.keyboard.type("Yes please")
-        typing = await side.wait_for(lambda e: e["event"] == "chat_session_typing" and e.get("party_id") == chat_id,
-                                    "the customer typing")
-        assert str(typing.get("msg", "")).startswith("Y")
+        # the typing preview catches up with the draft (at most one typing event every two seconds)
+        await side.wait_for(lambda e: e["event"] == "chat_session_typing" and e.get("party_id") == chat_id
+                            and e.get("msg") == "Yes please", "the customer's typing preview")
         await page.keyboard.type(", I'll come by on Saturday")
         await page.keyboard.press("Enter")
         mine = await side.customer_message("Yes please, I'll come by on Saturday")
@@ -58,5 +58,18 @@ async def test_the_widget_chats_with_an_agent_both_ways_with_typing_and_receipts
         await send_keys(page, "Thanks!")
         await side.customer_message("Thanks!")
         await screenshot(page, "widget-chat")
+
+        # closed, the button counts what arrives; the message is read only once the window opens
+        await page.get_by_role("button", name="Close", exact=True).click()
+        late = await agent.send_message(chat_id, "It's on hold for you until Saturday.")
+        await expect(page.locator("#frontdesk-widget .badge")).to_have_text("1", timeout=TIMEOUT_MS)
+        await side.wait_for(lambda e: e["event"] == "chat_session_message_delivered"
+                            and e.get("ref_msg_id") == late["msg_id"], "the delivered receipt")
+        assert not [e for e in side.events_named("chat_session_message_read") if e.get("ref_msg_id") == late["msg_id"]]
+        await screenshot(page, "widget-closed-unread")
+        await page.get_by_role("button", name="Open chat").click()
+        await expect(page.locator("#frontdesk-widget .badge")).to_be_hidden()
+        await side.wait_for(lambda e: e["event"] == "chat_session_message_read"
+                            and e.get("ref_msg_id") == late["msg_id"], "the read receipt after opening")
     finally:
         await agent.aclose()

@@ -4,6 +4,8 @@ server's limit shows the server's error."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.async_api import FilePayload, Page, expect
 
 from frontdesk.domain.files import MAX_UPLOAD_BYTES
@@ -48,14 +50,16 @@ async def test_a_file_each_way(page: Page, live: LiveServer) -> None:
         await agent.aclose()
 
 
-async def test_an_upload_over_the_limit_shows_the_servers_error(page: Page, live: LiveServer,
+async def test_an_upload_over_the_limit_shows_the_servers_error(page: Page, live: LiveServer, tmp_path: Path,
                                                                 page_problems: PageProblems) -> None:
+    # a file on disk (sparse: made at once), which the local browser reads itself
+    big = tmp_path / "ride-video.mp4"
+    with big.open("wb") as out:
+        out.truncate(MAX_UPLOAD_BYTES + 1)
     agent = await live.agent()
     try:
         chat_id, side = await connected_chat(page, agent)
-        big = bytes(MAX_UPLOAD_BYTES + 1)
-        await page.set_input_files(FILE_INPUT, files=[FilePayload(name="ride-video.mp4", mimeType="video/mp4",
-                                                                  buffer=big)])
+        await page.set_input_files(FILE_INPUT, files=[big])
         alert = log(page).get_by_role("alert")
         await expect(alert).to_contain_text("ride-video.mp4 was not sent", timeout=TIMEOUT_MS * 3)
         await expect(alert).to_contain_text("files are limited to 25 MB")  # the server's error_message

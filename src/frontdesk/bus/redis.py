@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -74,6 +75,7 @@ class RedisLink:
             url, socket_connect_timeout=CONNECT_TIMEOUT_SECS, socket_timeout=COMMAND_TIMEOUT_SECS,
             retry=Retry(NoBackoff(), 1))  # one retry: a pooled connection may predate a Redis restart
         self.up = False
+        self.up_since = 0.0  # loop time the link last came up
         self._down_logged = False
 
     def key(self, *parts: str) -> str:
@@ -87,6 +89,7 @@ class RedisLink:
     def mark_up(self) -> None:
         if not self.up:
             log.info("redis %s connected (node %s)", redacted(self.url), self.node_id)
+            self.up_since = time.monotonic()
         self.up = True
         self._down_logged = False
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from frontdesk.bus.redis import LinkDown, RedisLink
 
@@ -113,6 +114,10 @@ class RedisPresence:
         return int(count) > 0
 
     async def lapsed(self) -> list[str]:
+        if time.monotonic() - self.link.up_since < 2 * self.renew_secs:
+            # the link just came back: every live process gets to renew its leases first (an
+            # outage longer than a lease lets them all run out)
+            return []
         try:
             agents = await self.link.call("presence", lambda: self._lapsed(
                 keys=[self.link.node_id], args=[self.link.prefix, MAX_LAPSED]))

@@ -24,6 +24,11 @@ def digest(document: JsonObject) -> str:
     return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+async def stored_version(journal: Journal) -> int:
+    async with journal.read() as tx:
+        return await tx.applied_config.version()
+
+
 async def stored(journal: Journal) -> AppliedConfigRecord | None:
     async with journal.read() as tx:
         return await tx.applied_config.get()

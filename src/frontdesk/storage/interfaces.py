@@ -235,6 +235,9 @@ class AppliedConfigStore(Protocol):
     async def get(self) -> AppliedConfigRecord | None:
         """The stored one; in a write transaction it stays locked until commit."""
         ...
+    async def version(self) -> int:
+        """The stored one's version (0: none yet), without its document: a cheap look for news."""
+        ...
     async def put(self, record: AppliedConfigRecord) -> None: ...
 
 

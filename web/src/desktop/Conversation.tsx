@@ -293,7 +293,13 @@ export function Conversation({ chat, store, myAgentId, onBack, onToggleDetails, 
       </header>
       <ol class="fd-log" ref={list} aria-live="polite" aria-relevant="additions" tabIndex={0}
           aria-label={t("conversation")}>
-        {chat.events.map((item) => <Item key={item.seq} chat={chat} item={item} myPartyIds={myPartyIds} marks={marks} />)}
+        {chat.events.map((item, index) => {
+          // "You left" just before "The chat ended" says nothing more: the end says it
+          const next = chat.events[index + 1];
+          if (item.event.event === "chat_session_party_left" && item.event.party_id && myPartyIds.has(item.event.party_id)
+              && next?.event.event === "chat_session_ended") return null;
+          return <Item key={item.seq} chat={chat} item={item} myPartyIds={myPartyIds} marks={marks} />;
+        })}
       </ol>
       <div class="fd-typing" aria-live="polite">
         {chat.customerTyping !== null && (
@@ -305,7 +311,11 @@ export function Conversation({ chat, store, myAgentId, onBack, onToggleDetails, 
         )}
         {typingAgents.map((id) => <p key={id} class="fd-typing__line">{t("typing", { name: partyName(chat, id, myPartyIds) })}</p>)}
       </div>
-      <Composer key={chat.id} chat={chat} store={store} />
+      {chat.status === "active" ? <Composer key={chat.id} chat={chat} store={store} /> : (
+        <p class="fd-composer fd-composer--closed" role="status">
+          {chat.status === "ended" ? t("chatEnded") : t("youLeftChat")}
+        </p>
+      )}
     </section>
   );
 }

@@ -55,12 +55,55 @@ export function humanKey(key: string): string {
   return words ? words.charAt(0).toUpperCase() + words.slice(1) : key;
 }
 
-/** Pre-chat data as label/value rows; an object value (such as the widget's user_platform) becomes
- * one row per field, labelled "User platform › browser". */
+const BROWSERS: [RegExp, string][] = [
+  [/Edg(?:e|A|iOS)?\/(\d+)/, "Edge"],
+  [/OPR\/(\d+)/, "Opera"],
+  [/(?:Firefox|FxiOS)\/(\d+)/, "Firefox"],
+  [/(?:Chrome|CriOS|Chromium)\/(\d+)/, "Chrome"],
+  [/Version\/(\d+)[.\d]* (?:Mobile\/\S+ )?Safari\//, "Safari"],
+];
+const SYSTEMS: [RegExp, string][] = [
+  [/Windows/, "Windows"],
+  [/iPhone|iPad|iPod/, "iOS"],
+  [/Mac OS X|Macintosh/, "macOS"],
+  [/Android/, "Android"],
+  [/CrOS/, "ChromeOS"],
+  [/Linux/, "Linux"],
+];
+
+/** A browser's user agent string as "Chrome 156 on Linux"; the string itself when nothing is recognised. */
+export function browserSummary(userAgent: string): string {
+  const browser = BROWSERS.map(([pattern, name]) => {
+    const match = pattern.exec(userAgent);
+    return match ? `${name} ${match[1] ?? ""}`.trim() : "";
+  }).find(Boolean);
+  const system = SYSTEMS.find(([pattern]) => pattern.test(userAgent))?.[1];
+  if (!browser) return userAgent;
+  return system ? `${browser} on ${system}` : browser;
+}
+
+/** The widget's ``user_platform`` ({browser, description}) as "Browser" and "Channel" rows. */
+function platformRows(platform: Record<string, unknown>): [string, string][] {
+  const rows: [string, string][] = [];
+  const browser = valueText(platform["browser"]);
+  if (browser) rows.push(["Browser", browserSummary(browser)]);
+  const description = valueText(platform["description"]);
+  if (description) rows.push(["Channel", description]);
+  for (const [inner, innerValue] of Object.entries(platform)) {
+    const text = valueText(innerValue);
+    if (inner !== "browser" && inner !== "description" && text) rows.push([humanKey(inner), text]);
+  }
+  return rows;
+}
+
+/** Pre-chat data as label/value rows; the widget's user_platform becomes "Browser" ("Chrome 156 on
+ * Linux") and "Channel"; another object value becomes one row per field ("Order › number"). */
 export function flatPairs(data: Record<string, unknown>): [string, string][] {
   const rows: [string, string][] = [];
   for (const [key, value] of Object.entries(data)) {
-    if (value && typeof value === "object" && !Array.isArray(value)) {
+    if (key === "user_platform" && value && typeof value === "object" && !Array.isArray(value)) {
+      rows.push(...platformRows(value as Record<string, unknown>));
+    } else if (value && typeof value === "object" && !Array.isArray(value)) {
       for (const [inner, innerValue] of Object.entries(value as Record<string, unknown>)) {
         const text = valueText(innerValue);
         if (text) rows.push([`${humanKey(key)} › ${inner}`, text]);

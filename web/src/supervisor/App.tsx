@@ -6,7 +6,7 @@ import { Login } from "../shared/Login";
 import { keepRecent, type Sample } from "./Chart";
 import { OverviewFeed, type FeedStatus } from "./feed";
 import { forgetEndedSession } from "./http";
-import { t } from "./i18n";
+import { loginStrings, t } from "./i18n";
 import { agentStateText, LiveView } from "./LiveView";
 import { Monitor } from "./Monitor";
 import { Reports } from "./Reports";
@@ -45,7 +45,7 @@ export function App() {
     case "error":
       return <main class="sv-center"><p role="alert">{t("errorGeneric", { detail: phase.detail })}</p></main>;
     case "login":
-      return <Login title={t("signIn")} onSignedIn={(agent) => setPhase(phaseOf(agent))} />;
+      return <Login title={t("signIn")} strings={loginStrings} onSignedIn={(agent) => setPhase(phaseOf(agent))} />;
     case "forbidden":
       return (
         <main class="sv-center">

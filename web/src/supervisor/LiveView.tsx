@@ -210,6 +210,8 @@ function ChatsTable({ chats, agents, queues, elapsed, me, selectedChat, onMonito
             const offered = c.offered_agent_id ? agents.get(c.offered_agent_id)?.display_name ?? c.offered_agent_id : "";
             const inChat = c.agents.some((a) => a.agent_id === me);
             const watching = c.monitors.includes(me) || inChat;
+            // a chat the supervisor is in (an admin who took it, or after barging) opens, it is not monitored
+            const label = inChat ? t("openChat") : watching ? t("monitoring") : t("monitor");
             return (
               <tr key={c.chat_id} data-chat={c.chat_id} class={selectedChat === c.chat_id ? "sv-row--selected" : ""}>
                 <td class="sv-wrap">
@@ -226,9 +228,9 @@ function ChatsTable({ chats, agents, queues, elapsed, me, selectedChat, onMonito
                 <td class="sv-actions">
                   <button type="button" class={`sv-btn ${watching ? "sv-btn--active" : ""}`}
                           aria-pressed={selectedChat === c.chat_id}
-                          aria-label={`${watching ? t("monitoring") : t("monitor")}: ${t("chat")} ${c.chat_id.slice(0, 8)}`}
+                          aria-label={`${label}: ${c.customer_name || t("customer")} (${c.chat_id.slice(0, 8)})`}
                           onClick={() => onMonitor(c.chat_id)}>
-                    {watching ? t("monitoring") : t("monitor")}
+                    {label}
                   </button>
                 </td>
               </tr>

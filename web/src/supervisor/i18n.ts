@@ -1,4 +1,5 @@
 // The supervisor view's strings, in English and German; the browser's language chooses.
+import { ENGLISH_LOGIN, type LoginStrings } from "../shared/Login";
 
 const en = {
   title: "Supervisor view",
@@ -33,6 +34,7 @@ const en = {
   duration: "Duration",
   monitor: "Monitor",
   monitoring: "Monitoring",
+  openChat: "Open",
   stateReady: "Ready",
   stateNotReady: "Not ready",
   stateLoggedOut: "Logged out",
@@ -130,6 +132,7 @@ const de: Table = {
   duration: "Dauer",
   monitor: "Mithören",
   monitoring: "Hört mit",
+  openChat: "Öffnen",
   stateReady: "Bereit",
   stateNotReady: "Nicht bereit",
   stateLoggedOut: "Abgemeldet",
@@ -208,3 +211,19 @@ const table: Table = tables[language] ?? en;
 export function t(key: MessageKey, values: Record<string, string | number> = {}): string {
   return table[key].replace(/\{(\w+)\}/g, (whole, name: string) => (name in values ? String(values[name]) : whole));
 }
+
+const GERMAN_LOGIN: LoginStrings = {
+  username: "Benutzername",
+  password: "Passwort",
+  tenant: "Mandant",
+  optional: "(optional)",
+  tenantPlaceholder: "der Standard-Mandant",
+  signIn: "Anmelden",
+  signingIn: "Anmeldung…",
+  tooManyAttempts: "Zu viele Versuche. Warten Sie einige Minuten und versuchen Sie es erneut.",
+  wrongPassword: "Benutzername oder Passwort falsch.",
+  unreachable: "Der Server ist nicht erreichbar. Versuchen Sie es erneut.",
+};
+
+/** The shared sign-in form's words in the page's language. */
+export const loginStrings: LoginStrings = language === "de" ? GERMAN_LOGIN : ENGLISH_LOGIN;

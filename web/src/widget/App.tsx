@@ -2,7 +2,7 @@
 // Text is rendered as text (Preact escapes it); the widget never renders HTML.
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { StringKey, Translate } from "./i18n";
-import type { ChatSession, ChatState, Item, PrechatField } from "./session";
+import type { ChatSession, ChatState, PrechatField } from "./session";
 import { type TextKind, TextInput } from "./TextInput";
 import { Transcript } from "./Transcript";
 
@@ -31,21 +31,13 @@ const CloseIcon = ({ size = 22 }: { size?: number }) => (
   </svg>
 );
 
-function unreadCount(items: Item[]): number {
-  return items.filter((i) => (i.kind === "message" || i.kind === "file") && !i.mine).length;
-}
-
 export function App({ session, t, lang, title }: Props) {
   const state = useSessionState(session);
   const launcher = useRef<HTMLButtonElement>(null);
   const body = useRef<HTMLDivElement>(null);
   const closeButton = useRef<HTMLButtonElement>(null);
-  const seenWhileOpen = useRef(0);
   const wasOpen = useRef(state.open);
-
-  const agentMessages = unreadCount(state.items);
-  if (state.open) seenWhileOpen.current = agentMessages;
-  const unread = state.open ? 0 : Math.max(0, agentMessages - seenWhileOpen.current);
+  const unread = state.open ? 0 : state.unseen;
 
   useEffect(() => {
     if (state.open && !wasOpen.current) {
@@ -74,7 +66,15 @@ export function App({ session, t, lang, title }: Props) {
   else if (state.phase === "offline") subtitle = t("offlineShort");
 
   return (
-    <div class="root">
+    <div
+      class="root"
+      onKeyDown={(e) => {
+        if (e.key === "Escape" && state.open) {
+          e.stopPropagation();
+          close();
+        }
+      }}
+    >
       <div
         id="fd-window"
         class="window"
@@ -83,12 +83,6 @@ export function App({ session, t, lang, title }: Props) {
         aria-labelledby="fd-title"
         aria-describedby="fd-subtitle"
         hidden={!state.open}
-        onKeyDown={(e) => {
-          if (e.key === "Escape") {
-            e.stopPropagation();
-            close();
-          }
-        }}
       >
         <div class="header">
           <div class="avatar" aria-hidden="true">{state.agentName ? state.agentName.slice(0, 1).toUpperCase() : <ChatIcon />}</div>

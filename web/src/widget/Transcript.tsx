@@ -230,6 +230,7 @@ export function Transcript({ state, session, t, lang }: Props) {
     const text = draft;
     if (!text.trim()) return;
     setDraft("");
+    if (input.current) input.current.style.height = "";
     void session.sendMessage(text);
   };
   const live = state.phase === "chat";
@@ -277,9 +278,11 @@ export function Transcript({ state, session, t, lang }: Props) {
               value={draft}
               data-autofocus=""
               onInput={(e) => {
-                const value = e.currentTarget.value;
-                setDraft(value);
-                session.typing(value);
+                const box = e.currentTarget;
+                setDraft(box.value);
+                session.typing(box.value);
+                box.style.height = "auto"; // grows with the text, up to its max-height
+                box.style.height = `${box.scrollHeight + 2}px`;
               }}
               onKeyDown={(e) => {
                 if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {

@@ -87,6 +87,7 @@ export interface ChatState {
   error: string;
   textFormPending: boolean;
   ending: boolean; // the customer asked to end; a survey may still run
+  unseen: number; // agent messages and files that arrived while the window was closed
 }
 
 interface Party {
@@ -132,7 +133,7 @@ const RANK: Record<Delivery, number> = { failed: 0, sending: 1, sent: 2, deliver
 export class ChatSession {
   state: ChatState = {
     phase: "loading", open: false, items: [], typing: [], queue: null, agentName: "", reconnecting: false,
-    offlineText: "", prechat: [], error: "", textFormPending: false, ending: false,
+    offlineText: "", prechat: [], error: "", textFormPending: false, ending: false, unseen: 0,
   };
 
   private readonly listeners = new Set<Listener>();
@@ -147,6 +148,7 @@ export class ChatSession {
   private pollAbort: AbortController | null = null;
   private typingSentAt = 0;
   private typingIdle = 0;
+  private typingTrailing = 0;
   private textFormId = "";
   private keys = 0;
 
@@ -249,7 +251,7 @@ export class ChatSession {
   // ---- opening and closing -------------------------------------------------------------------
 
   setOpen(open: boolean): void {
-    this.update({ open });
+    this.update(open ? { open, unseen: 0 } : { open });
     if (this.saved) {
       this.saved.open = open;
       this.persist();
@@ -366,25 +368,30 @@ export class ChatSession {
     }
   }
 
-  /** The customer is typing: a typing event with the draft (the agent's typing preview), resent at
-   * most every two seconds, and not_typing once the draft is empty or idle for five seconds. */
+  /** The customer is typing: a typing event with the draft (the agent's typing preview), at most
+   * every two seconds (the latest draft goes out at the end of the two seconds), and not_typing once
+   * the draft is empty or idle for five seconds. */
   typing(draft: string): void {
     if (this.state.phase !== "chat") return;
     window.clearTimeout(this.typingIdle);
+    window.clearTimeout(this.typingTrailing);
     if (!draft.trim()) {
       this.stopTyping(true);
       return;
     }
-    const now = Date.now();
-    if (now - this.typingSentAt >= TYPING_RESEND_MS) {
-      this.typingSentAt = now;
+    const sendDraft = () => {
+      this.typingSentAt = Date.now();
       void this.send({ event: "chat_session_typing", msg: draft.slice(0, 2000) }).catch(() => undefined);
-    }
+    };
+    const wait = this.typingSentAt + TYPING_RESEND_MS - Date.now();
+    if (wait <= 0) sendDraft();
+    else this.typingTrailing = window.setTimeout(sendDraft, wait);
     this.typingIdle = window.setTimeout(() => this.stopTyping(true), TYPING_IDLE_MS);
   }
 
   private stopTyping(notify: boolean): void {
     window.clearTimeout(this.typingIdle);
+    window.clearTimeout(this.typingTrailing);
     if (this.typingSentAt && notify) void this.send({ event: "chat_session_not_typing" }).catch(() => undefined);
     this.typingSentAt = 0;
   }
@@ -563,6 +570,7 @@ export class ChatSession {
         this.append({ kind: "message", key: this.key(), mine: false, author: this.partyName(event.party_id), text,
           msgId, time: secondsToMs(event.timestamp), status: "sent", error: "" });
         if (!replayed && msgId) this.acknowledge(msgId);
+        if (!replayed) this.countUnseen();
         break;
       }
       case "chat_session_file": {
@@ -574,6 +582,7 @@ export class ChatSession {
           name, url: fileId ? this.api.fileUrl(chatId, fileId) : "", image, msgId: event.msg_id ?? "",
           time: secondsToMs(event.timestamp), status: "sent", error: "" });
         if (!mine && !replayed && event.msg_id) this.acknowledge(event.msg_id);
+        if (!mine && !replayed) this.countUnseen();
         break;
       }
       case "chat_session_typing":
@@ -651,6 +660,10 @@ export class ChatSession {
     this.markRead();
   }
 
+  private countUnseen(): void {
+    if (!this.state.open) this.update({ unseen: this.state.unseen + 1 });
+  }
+
   private setTyping(partyId: string, typing: boolean): void {
     window.clearTimeout(this.typingTimers.get(partyId));
     this.typingTimers.delete(partyId);
@@ -673,6 +686,7 @@ export class ChatSession {
     this.generation += 1;
     this.pollAbort?.abort();
     window.clearTimeout(this.typingIdle);
+    window.clearTimeout(this.typingTrailing);
     this.typingSentAt = 0;
     this.undelivered.length = 0;
     for (const timer of this.typingTimers.values()) window.clearTimeout(timer);

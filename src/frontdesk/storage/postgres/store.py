@@ -15,6 +15,10 @@ The dialect of this backend lives here and in ``migrations.py``: ``$n`` paramete
   no row locks, never waiting for writers;
 - PostgreSQL's serialization failures and deadlocks leave as ``TransientConflict``.
 - A lost connection or a database that cannot be reached leaves as ``StorageUnavailable``.
+
+PostgreSQL's text cannot hold NUL (code point 0; SQLite's can): every text parameter is written and looked
+up with NUL replaced by U+FFFD (``_Connection``), so such input is stored and found alike instead of
+failing the statement (JSON columns never hold a raw NUL: the encoder escapes it).
 """
 
 from __future__ import annotations
@@ -58,6 +62,38 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _text(value: Any) -> Any:
+    """A parameter PostgreSQL can take: NUL in text (or in a list of texts) becomes U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list):
+        return [_text(item) for item in value]
+    return value
+
+
+class _Connection:
+    """The statements the stores run on a pooled connection, with their text parameters made
+    storable (``_text``)."""
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    async def execute(self, query: str, *args: Any) -> str:
+        return await self._conn.execute(query, *map(_text, args))
+
+    async def executemany(self, query: str, args: list[tuple[Any, ...]]) -> None:
+        await self._conn.executemany(query, [tuple(map(_text, row)) for row in args])
+
+    async def fetch(self, query: str, *args: Any) -> list[Row]:
+        return await self._conn.fetch(query, *map(_text, args))
+
+    async def fetchrow(self, query: str, *args: Any) -> Row | None:
+        return await self._conn.fetchrow(query, *map(_text, args))
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self._conn.fetchval(query, *map(_text, args))
+
+
 def _marks(count: int, start: int = 1) -> str:
     return ",".join(f"${i}" for i in range(start, start + count))
 
@@ -92,14 +128,14 @@ def _session(row: Row) -> SessionRecord:
 
 
 class _Store:
-    def __init__(self, conn: Conn, writes: bool) -> None:
+    def __init__(self, conn: _Connection, writes: bool) -> None:
         self._c = conn
         self._writes = writes
         # in a write transaction what is loaded to be changed is locked until commit
         self._lock = " FOR UPDATE" if writes else ""
 
 
-async def _lock_routing(conn: Conn, tenant: str) -> None:
+async def _lock_routing(conn: _Connection, tenant: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"routing:{tenant}")
 
 
@@ -692,6 +728,9 @@ class _AppliedConfig(_Store):
                                      f"WHERE id = 1{self._lock}")
         return AppliedConfigRecord(int(row[0]), str(row[1]), str(row[2]), float(row[3])) if row else None
 
+    async def version(self) -> int:
+        return int(await self._c.fetchval("SELECT version FROM applied_config WHERE id = 1") or 0)
+
     async def put(self, record: AppliedConfigRecord) -> None:
         await self._c.execute("INSERT INTO applied_config (id, version, document, file_digest, applied_at) "
                               "VALUES (1,$1,$2,$3,$4) ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
@@ -701,8 +740,8 @@ class _AppliedConfig(_Store):
 
 
 class PostgresTransaction:
-    def __init__(self, conn: Conn, writes: bool) -> None:
-        self._c = conn
+    def __init__(self, pooled: Conn, writes: bool) -> None:
+        self._c = conn = _Connection(pooled)
         self.sessions = _Sessions(conn, writes)
         self.events = _Events(conn, writes)
         self.parties = _Parties(conn, writes)

@@ -782,6 +782,10 @@ class _AppliedConfig:
                               "WHERE id = 1").fetchone()
         return AppliedConfigRecord(int(row[0]), str(row[1]), str(row[2]), float(row[3])) if row else None
 
+    async def version(self) -> int:
+        row = self._c.execute("SELECT version FROM applied_config WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
     async def put(self, record: AppliedConfigRecord) -> None:
         self._c.execute("INSERT INTO applied_config (id, version, document, file_digest, applied_at) "
                         "VALUES (1,?,?,?,?) ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
