@@ -284,7 +284,7 @@ def _update_latest(report_md: Path, results: dict[str, Any], before: dict[str, A
             head, rest = text.split(README_START, 1)
             _, tail = rest.split(README_END, 1)
             meta = results["meta"]
-            table = "\n".join([f"Latest full run: {meta['started_utc']}, commit {meta['git_commit']}, "
+            table = "\n".join([f"Latest run: {meta['started_utc']}, commit {meta['git_commit']}, "
                                f"{meta['cpu_model']} ({meta['cpus']} cores); {meta['pinning']}. "
                                "Full report: [LATEST.md](LATEST.md).", "", *report.targets_table(results)])
             readme.write_text(f"{head}{README_START}\n{table}\n{README_END}{tail}", encoding="utf-8")
