@@ -24,6 +24,7 @@ import httpx
 import redis.asyncio as redis
 
 from frontdesk.client import AgentClient, CustomerClient
+from tests.conftest import free_port
 from tests.pg import create_database, drop_database
 
 MACHINE_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -76,12 +77,6 @@ display_name = "{name.title()}"
 max_chats = {MAX_CHATS}
 role = "admin"
 """ for name in AGENTS)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def unused_redis_url() -> str:

@@ -19,7 +19,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from frontdesk.client import AgentClient, CustomerClient
-from tests.cluster import MAX_CHATS, Node, cluster, eventually, free_port
+from tests.cluster import MAX_CHATS, Node, cluster, eventually
+from tests.conftest import free_port
 
 GUARD_SECS = 60.0  # against a hang only
 
