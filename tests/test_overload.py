@@ -13,15 +13,19 @@ import httpx
 import pytest
 
 from frontdesk.api.overload import (
+    LAG_SAMPLE_SECS,
+    LAG_WINDOW_SECS,
     LATE_POLL_SECS,
     MIN_SHED_SECS,
     LoadInProgress,
+    LoopLag,
     OverloadMonitor,
     ShedLimits,
     load_kind,
 )
 from frontdesk.client import AgentClient
 from frontdesk.observability.metrics import Metrics
+from frontdesk.settings.vocabulary import DEFAULT_SHED_LOOP_LAG_SECS
 from tests.conftest import LiveServer
 
 AUTH = {"Authorization": 'MOBILE-API-140-327-PLAIN appId="demo", clientId="shed-1"'}
@@ -30,14 +34,21 @@ ORIGIN = {"Origin": "http://localhost:5173"}  # the demo entry allows localhost 
 
 
 class Signals:
-    """The monitor's lag source and clock, set by the test."""
+    """The monitor's lag source and clock, set by the test: ``lag_secs`` is both the sustained and
+    the largest lag (the one the shedding follows, the one late polls are judged by)."""
 
     def __init__(self, monitor: OverloadMonitor) -> None:
         self.monitor = monitor
         self.lag_secs = 0.0
         self.clock = 1000.0
-        monitor.lag = lambda: self.lag_secs
+        monitor.lag = self
         monitor.now = lambda: self.clock
+
+    def largest(self) -> float:
+        return self.lag_secs
+
+    def sustained(self) -> float:
+        return self.lag_secs
 
     def overload(self, lag_secs: float = 2.0) -> None:
         self.lag_secs = lag_secs
@@ -127,8 +138,9 @@ async def test_an_overloaded_server_refuses_new_chats_and_sends_and_takes_them_a
 
 async def test_shedding_lasts_until_both_signals_are_calm(live: LiveServer, http: httpx.AsyncClient,
                                                           signals: Signals) -> None:
-    signals.overload(lag_secs=live.frontdesk.settings.shed_loop_lag_secs)
-    signals.lag_secs = live.frontdesk.settings.shed_loop_lag_secs * 0.75  # below the limit, not yet calm
+    assert live.frontdesk.settings.shed_loop_lag_secs == DEFAULT_SHED_LOOP_LAG_SECS
+    signals.overload(lag_secs=DEFAULT_SHED_LOOP_LAG_SECS)
+    signals.lag_secs = DEFAULT_SHED_LOOP_LAG_SECS * 0.75  # below the limit, not yet calm
     signals.clock += MIN_SHED_SECS
     signals.monitor.update()
     assert (await new_chat(http, live)).status_code == 503
@@ -222,3 +234,25 @@ def test_a_long_queue_wait_starts_shedding_without_loop_lag() -> None:
     now[0] = 2.0 + MIN_SHED_SECS
     monitor.update()
     assert not monitor.shedding
+
+
+async def test_one_stall_of_the_loop_is_not_sustained_lag(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr("frontdesk.api.overload.time.monotonic", lambda: clock[0])
+    lag = LoopLag()
+    lag.start()
+    try:
+        def tick_after(secs: float) -> None:
+            clock[0] += secs
+            lag._tick()
+
+        tick_after(LAG_SAMPLE_SECS + 0.7)  # one long callback stalled the loop once
+        for _ in range(3):
+            tick_after(LAG_SAMPLE_SECS)
+        assert lag.largest() == pytest.approx(0.7)
+        assert lag.sustained() == 0.0
+        for _ in range(round(LAG_WINDOW_SECS / 0.6) + 1):  # behind on every turn, for a whole window
+            tick_after(LAG_SAMPLE_SECS + 0.6)
+        assert lag.sustained() == pytest.approx(0.6)
+    finally:
+        lag.stop()

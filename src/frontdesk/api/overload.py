@@ -3,15 +3,17 @@ poll answer so late that its client has probably given up (docs/operations.md, "
 
 **Signals**, both cheap and measured in this process:
 
-- *event-loop lag*: a timer due every ``LAG_SAMPLE_SECS`` notes how late it fired; the lag is the
-  largest of the last ``LAG_WINDOW_SECS`` (or the lateness of the tick still pending, if larger).
-  Everything of a request runs on the loop (SQLite's writes too), so a saturated process shows here;
+- *event-loop lag*: a timer due every ``LAG_SAMPLE_SECS`` notes how late it fired. Everything of a
+  request runs on the loop (SQLite's writes too), so a saturated process shows here. Overload is
+  lag that lasts: the *sustained* lag is the smallest sample of the last ``LAG_WINDOW_SECS``, so one
+  long callback (a collector pass, a big report) that stalls the loop once is not overload, while a
+  loop that is behind on every turn is;
 - *queue age*: the age of the ``QUEUE_QUORUM``-th oldest load-creating request in progress, counted
   from the moment its body had arrived until its answer. It shows requests waiting for the storage
   writer or the database pool while the loop itself is idle (PostgreSQL). One request stuck on one
   chat's lock is not overload, hence the quorum; a client trickling a body in is not counted.
 
-**Policy.** Shedding starts when the lag reaches ``shed_loop_lag_secs`` or the queue age reaches
+**Policy.** Shedding starts when the sustained lag reaches ``shed_loop_lag_secs`` or the queue age reaches
 ``shed_queue_age_secs``; it stops when both are below half of their limits again, after at least
 ``MIN_SHED_SECS``. Both edges are logged at warning, never each request. While shedding, every request
 that creates load is answered at once, before its body is read, so nothing of it is done:
@@ -31,7 +33,7 @@ read, WebSockets, and the agent actions that take load away (accept, end, state,
 and a write completes into the kernel buffer of a connection whose client already gave up, too. So an
 answer reached more than ``LATE_POLL_SECS`` after the request arrived answers ``{"events": []}`` and
 commits nothing (``PollDeadline``): its events go to the client's next poll. The arrival is estimated
-back from the moment the request is handled by twice the loop lag: its bytes may have waited a loop
+back from the moment the request is handled by twice the largest recent loop lag: its bytes may have waited a loop
 turn in the socket before they were read, and its task another before it ran.
 """
 
@@ -43,6 +45,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -100,15 +103,25 @@ class ShedLimits:
     shed_queue_age_secs: float
 
 
+class LagSource(Protocol):
+    def largest(self) -> float:
+        """The largest lag of the last window, or the lateness of the pending tick if that is larger."""
+
+    def sustained(self) -> float:
+        """The smallest lag of the last window: what every recent loop turn was behind by."""
+
+
 class LoopLag:
-    """The event loop's lag, measured by a timer due every ``LAG_SAMPLE_SECS``."""
+    """The event loop's lag, measured by a timer due every ``LAG_SAMPLE_SECS``: samples of the last
+    ``LAG_WINDOW_SECS`` (the latest one always)."""
 
     def __init__(self, on_sample: Callable[[], None] | None = None) -> None:
-        self._samples: deque[float] = deque(maxlen=max(1, round(LAG_WINDOW_SECS / LAG_SAMPLE_SECS)))
+        self._samples: deque[tuple[float, float]] = deque()  # (when, lag), oldest first
         self._due = 0.0
         self._handle: asyncio.TimerHandle | None = None
         self._on_sample = on_sample
         self._largest = 0.0
+        self._sustained = 0.0
 
     def start(self) -> None:
         self._schedule()
@@ -118,18 +131,25 @@ class LoopLag:
             self._handle.cancel()
             self._handle = None
 
-    def seconds(self) -> float:
-        """The largest lag of the last window, or the lateness of the pending tick if that is larger."""
+    def largest(self) -> float:
         pending = time.monotonic() - self._due if self._handle is not None else 0.0
         return max(self._largest, pending)
+
+    def sustained(self) -> float:
+        return self._sustained
 
     def _schedule(self) -> None:
         self._due = time.monotonic() + LAG_SAMPLE_SECS
         self._handle = asyncio.get_running_loop().call_later(LAG_SAMPLE_SECS, self._tick)
 
     def _tick(self) -> None:
-        self._samples.append(max(0.0, time.monotonic() - self._due))
-        self._largest = max(self._samples)
+        now = time.monotonic()
+        samples = self._samples
+        samples.append((now, max(0.0, now - self._due)))
+        while now - samples[0][0] > LAG_WINDOW_SECS:
+            samples.popleft()
+        lags = [lag for _, lag in samples]
+        self._largest, self._sustained = max(lags), min(lags)
         self._schedule()  # from the timer callback itself: the loop's clock is fresh here
         if self._on_sample is not None:
             self._on_sample()
@@ -188,17 +208,16 @@ class OverloadMonitor:
     def __init__(self, limits: ShedLimits, metrics: Metrics) -> None:
         self.limits = limits
         self.metrics = metrics
-        # the signals and the clock; start() measures the lag, a test may put its own sources here
-        self.lag: Callable[[], float] = lambda: 0.0
+        # the signals and the clock; a test may put its own sources here
+        self._probe = LoopLag(self.update)
+        self.lag: LagSource = self._probe
         self.now: Callable[[], float] = time.monotonic
         self.in_progress = LoadInProgress()
         self.shedding = False
         self._since = 0.0
         self._shed_since_start = 0
-        self._probe = LoopLag(self.update)
 
     def start(self) -> None:
-        self.lag = self._probe.seconds
         self._probe.start()
 
     def stop(self) -> None:
@@ -206,8 +225,8 @@ class OverloadMonitor:
 
     def update(self) -> None:
         """Re-judge from the signals now (called after every lag sample)."""
-        lag, age = self.lag(), self.in_progress.age()
-        self.metrics.loop_lag.set(lag)
+        lag, age = self.lag.sustained(), self.in_progress.age()
+        self.metrics.loop_lag.set(self.lag.largest())
         self.metrics.load_queue_age.set(age)
         over = lag >= self.limits.shed_loop_lag_secs or age >= self.limits.shed_queue_age_secs
         calm = lag < self.limits.shed_loop_lag_secs / 2 and age < self.limits.shed_queue_age_secs / 2
@@ -230,7 +249,7 @@ class OverloadMonitor:
 
     def poll_deadline(self) -> PollDeadline:
         """The deadline of the poll being handled now, its arrival estimated back by twice the lag."""
-        return PollDeadline(time.monotonic() - 2 * self.lag(), self.metrics.polls_withheld_late.inc)
+        return PollDeadline(time.monotonic() - 2 * self.lag.largest(), self.metrics.polls_withheld_late.inc)
 
 
 def _refusal(path: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
