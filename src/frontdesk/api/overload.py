@@ -5,9 +5,9 @@ poll answer so late that its client has probably given up (docs/operations.md, "
 
 - *event-loop lag*: a timer due every ``LAG_SAMPLE_SECS`` notes how late it fired. Everything of a
   request runs on the loop (SQLite's writes too), so a saturated process shows here. Overload is
-  lag that lasts: the *sustained* lag is the smallest sample of the last ``LAG_WINDOW_SECS``, so one
-  long callback (a collector pass, a big report) that stalls the loop once is not overload, while a
-  loop that is behind on every turn is;
+  lag that lasts: the *sustained* lag is the smallest of the last ``SUSTAINED_SAMPLES`` samples, so
+  one long callback (a collector pass, a big report) that stalls the loop once is not overload, while
+  a loop that is behind on turn after turn is;
 - *queue age*: the age of the ``QUEUE_QUORUM``-th oldest load-creating request in progress, counted
   from the moment its body had arrived until its answer. It shows requests waiting for the storage
   writer or the database pool while the loop itself is idle (PostgreSQL). One request stuck on one
@@ -58,6 +58,7 @@ log = get_logger(__name__)
 
 LAG_SAMPLE_SECS = 0.05
 LAG_WINDOW_SECS = 1.0
+SUSTAINED_SAMPLES = 3  # consecutive late ticks: at a lag of 0.5 s, the loop was behind for 1.5 s
 QUEUE_QUORUM = 4
 MIN_SHED_SECS = 1.0  # once started, shedding lasts at least this long: no flapping edge per tick
 RETRY_AFTER_SECS = 2
@@ -108,15 +109,16 @@ class LagSource(Protocol):
         """The largest lag of the last window, or the lateness of the pending tick if that is larger."""
 
     def sustained(self) -> float:
-        """The smallest lag of the last window: what every recent loop turn was behind by."""
+        """The smallest of the last few lags: what each recent loop turn was behind by at least."""
 
 
 class LoopLag:
-    """The event loop's lag, measured by a timer due every ``LAG_SAMPLE_SECS``: samples of the last
-    ``LAG_WINDOW_SECS`` (the latest one always)."""
+    """The event loop's lag, measured by a timer due every ``LAG_SAMPLE_SECS``: the samples of the
+    last ``LAG_WINDOW_SECS`` (the latest one always) and the last ``SUSTAINED_SAMPLES``."""
 
     def __init__(self, on_sample: Callable[[], None] | None = None) -> None:
         self._samples: deque[tuple[float, float]] = deque()  # (when, lag), oldest first
+        self._latest: deque[float] = deque([0.0] * SUSTAINED_SAMPLES, maxlen=SUSTAINED_SAMPLES)
         self._due = 0.0
         self._handle: asyncio.TimerHandle | None = None
         self._on_sample = on_sample
@@ -145,11 +147,12 @@ class LoopLag:
     def _tick(self) -> None:
         now = time.monotonic()
         samples = self._samples
-        samples.append((now, max(0.0, now - self._due)))
+        lag = max(0.0, now - self._due)
+        samples.append((now, lag))
         while now - samples[0][0] > LAG_WINDOW_SECS:
             samples.popleft()
-        lags = [lag for _, lag in samples]
-        self._largest, self._sustained = max(lags), min(lags)
+        self._latest.append(lag)
+        self._largest, self._sustained = max(late for _, late in samples), min(self._latest)
         self._schedule()  # from the timer callback itself: the loop's clock is fresh here
         if self._on_sample is not None:
             self._on_sample()
