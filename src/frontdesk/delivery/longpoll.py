@@ -364,7 +364,7 @@ class CustomerPolls:
         _remember(self._backlogs, chat_id, _Backlog(after, upto, self.service.journal.clock.now()))
 
     async def _read(self, identity: CustomerIdentity, chat_id: str, after: int | None) -> PollBatch:
-        async with self.service.journal.read() as tx:
+        async with self.service.journal.read(snapshot=False) as tx:
             session = await self.service.load_owned(tx, identity, chat_id)
             cursor = session.customer_cursor if after is None else after
             if self.service.is_gone(session, cursor):
