@@ -289,10 +289,11 @@ class Journal:
         ctx.committed()
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Transaction]:
+    async def read(self, snapshot: bool = True) -> AsyncIterator[Transaction]:
+        """``Storage.read``: ``snapshot=False`` where the statements need not agree (see there)."""
         started = time.perf_counter()
         try:
-            async with self.storage.read() as tx:
+            async with self.storage.read(snapshot) as tx:
                 yield tx
         except Exception as exc:
             if is_storage_error(exc):

@@ -308,13 +308,17 @@ class Storage(Protocol):
     lock, until commit; sequence numbers come from the locked chat row, so they stay gap-free and
     ordered however many writers append; a timer is taken with ``timers.claim``; ``read()`` never
     takes the writers' lock (a report does not hold up a chat) and sees one committed snapshot.
+    ``read(snapshot=False)`` is for reads whose statements need not agree with each other (one
+    statement, or a row and then what it points to, such as a chat and the log after its cursor):
+    each statement sees a committed state at least as new as the one before, and a backend may
+    run them without a transaction (PostgreSQL: no BEGIN or COMMIT round trips).
     A write transaction that meets another one may fail with ``TransientConflict``."""
 
     async def open(self) -> None:
         """Connect and migrate (a transaction opens the storage itself if nobody did)."""
         ...
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
-    def read(self) -> AbstractAsyncContextManager[Transaction]: ...
+    def read(self, snapshot: bool = True) -> AbstractAsyncContextManager[Transaction]: ...
     async def ready(self) -> str | None:
         """Readiness (``/readyz``): None when the database answers and has every migration, else
         why not (``"storage: …"``)."""

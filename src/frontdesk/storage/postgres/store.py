@@ -11,10 +11,19 @@ The dialect of this backend lives here and in ``migrations.py``: ``$n`` paramete
   ``last_seq``: gap-free and ordered);
 - ``lock_routing`` is a transaction-scoped advisory lock per tenant;
 - ``timers.claim`` is ``DELETE … RETURNING``: of concurrent claims one gets the row;
-- a read transaction is READ ONLY at REPEATABLE READ on its own pooled connection: one snapshot,
-  no row locks, never waiting for writers;
+- a read runs on its own pooled connection, takes no row locks and never waits for writers:
+  ``read()`` is a READ ONLY transaction at REPEATABLE READ (one snapshot for all its statements);
+  ``read(snapshot=False)`` runs each statement by itself (autocommit: each sees the newest commit),
+  one round trip per statement and no BEGIN or COMMIT;
 - PostgreSQL's serialization failures and deadlocks leave as ``TransientConflict``.
 - A lost connection or a database that cannot be reached leaves as ``StorageUnavailable``.
+
+A connection goes back to the pool as it is (``_keep_session``): these stores never change a
+session's state (no ``SET``, ``LISTEN``, cursors or session-level advisory locks; the routing lock is
+transaction-scoped), so asyncpg's default reset query would be one more round trip per transaction
+for nothing; asyncpg itself still rolls back a transaction left open. The connection keeps its
+prepared statements (``statement_cache_size``): every statement is a constant text, prepared once
+per connection.
 
 PostgreSQL's text cannot hold NUL (code point 0; SQLite's can): every text parameter is written and looked
 up with NUL replaced by U+FFFD (``_Connection``), so such input is stored and found alike instead of
@@ -753,6 +762,8 @@ _TRANSIENT = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 # the server went away or refuses work now (terminated, restarting, shutting down): not this request's fault
 _LOST = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError)
 CONNECT_TIMEOUT_SECS = 5.0  # a database that does not answer a new connection fails requests this fast
+DEFAULT_POOL_SIZE = 10  # connections per process (docs/operations.md: sizing per worker)
+STATEMENT_CACHE_SIZE = 1024  # prepared statements per connection: more than the stores have
 
 
 @asynccontextmanager
@@ -769,14 +780,18 @@ async def _unavailable_as_such(acquired: list[bool]) -> AsyncIterator[None]:
         raise StorageUnavailable(f"the database cannot be reached: {type(exc).__name__}") from exc
 
 
+async def _keep_session(conn: asyncpg.Connection[Row]) -> None:
+    """The pool's reset on release: nothing to send (see the module's docstring)."""
+
+
 class PostgresStorage:
     """The PostgreSQL backend: a pool of connections to the database a ``postgresql://`` URL names.
 
     ``open()`` creates the pool and migrates the schema; the first transaction opens it if nobody
     did. ``pool_size`` bounds the connections of this process (a held long poll holds none: reads
-    are short transactions)."""
+    are short); they are opened as the load needs them and kept while it lasts."""
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self._url = url
         self._pool_size = pool_size
         self._pool: asyncpg.Pool[Row] | None = None
@@ -787,8 +802,8 @@ class PostgresStorage:
         async with self._opening:
             if self._pool is not None:
                 return
-            pool = await asyncpg.create_pool(self._url, min_size=1, max_size=self._pool_size,
-                                             statement_cache_size=1024, timeout=CONNECT_TIMEOUT_SECS)
+            pool = await asyncpg.create_pool(self._url, min_size=1, max_size=self._pool_size, reset=_keep_session,
+                                             statement_cache_size=STATEMENT_CACHE_SIZE, timeout=CONNECT_TIMEOUT_SECS)
             try:
                 async with pool.acquire() as conn:
                     self.schema_version = await migrate(conn)
@@ -817,13 +832,20 @@ class PostgresStorage:
                     raise TransientConflict(str(exc)) from exc
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[PostgresTransaction]:
+    async def read(self, snapshot: bool = True) -> AsyncIterator[PostgresTransaction]:
+        """A read (see the module's docstring): with ``snapshot`` one READ ONLY REPEATABLE READ
+        transaction, else each statement by itself."""
         acquired: list[bool] = []
         async with _unavailable_as_such(acquired):
             pool = await self._ready()
-            async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-                acquired.append(True)
-                yield PostgresTransaction(conn, writes=False)
+            async with pool.acquire() as conn:
+                if not snapshot:
+                    acquired.append(True)
+                    yield PostgresTransaction(conn, writes=False)
+                    return
+                async with conn.transaction(isolation="repeatable_read", readonly=True):
+                    acquired.append(True)
+                    yield PostgresTransaction(conn, writes=False)
 
     async def ready(self) -> str | None:
         pool = self._pool

@@ -838,9 +838,10 @@ class SqliteStorage:
             self._conn.execute("COMMIT")
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[SqliteTransaction]:
+    async def read(self, snapshot: bool = True) -> AsyncIterator[SqliteTransaction]:
         """A read transaction on a reader connection of its own: the snapshot of the last commit,
-        whatever the writer does meanwhile (readers do not take the writer's lock)."""
+        whatever the writer does meanwhile (readers do not take the writer's lock). Always a
+        snapshot, ``snapshot`` or not: on a local file it costs nothing."""
         conn = self._reader()
         conn.execute("BEGIN")
         try:

@@ -1,0 +1,67 @@
+"""What PostgresStorage sends to PostgreSQL for a read and for a transaction: the statements of the
+stores, the BEGIN and COMMIT a transaction needs, and nothing else (no reset query when a connection
+goes back to the pool, no transaction around a read that does not ask for a snapshot).
+
+Counted with asyncpg's query logger on the only connection of a pool of one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from frontdesk.storage.postgres.store import PostgresStorage
+from tests.test_storage_contract import event, session
+
+
+@pytest.fixture
+async def store(pg_url: str) -> AsyncIterator[PostgresStorage]:
+    storage = PostgresStorage(pg_url, pool_size=1)
+    await storage.open()
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session("c1"))
+    yield storage
+    await storage.close()
+
+
+@pytest.fixture
+async def sent(store: PostgresStorage) -> list[str]:
+    """The texts of the queries the pool's connection runs from now on."""
+    queries: list[str] = []
+    assert store._pool is not None  # the test looks at the backend's own connection
+    async with store._pool.acquire() as conn:  # the pool's only connection
+        conn.add_query_logger(lambda query: queries.append(query.query))
+    await asyncio.sleep(0)  # the logger's calls are scheduled on the loop
+    queries.clear()  # whatever the release above sent
+    return queries
+
+
+async def settled(queries: list[str]) -> list[str]:
+    await asyncio.sleep(0)
+    return [q.strip().rstrip(";").split(" ")[0] for q in queries]
+
+
+async def test_a_read_without_a_snapshot_sends_only_its_statements(store: PostgresStorage, sent: list[str]) -> None:
+    async with store.read(snapshot=False) as tx:
+        found = await tx.sessions.get("c1")
+        events = await tx.events.read_after("c1", 0, event("x").audience, 10)
+    assert found is not None and events == []
+    assert await settled(sent) == ["SELECT", "SELECT"]
+
+
+async def test_a_snapshot_read_is_one_read_only_transaction(store: PostgresStorage, sent: list[str]) -> None:
+    async with store.read() as tx:
+        assert await tx.sessions.get("c1") is not None
+    await asyncio.sleep(0)
+    assert sent[0].startswith("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    assert await settled(sent) == ["BEGIN", "SELECT", "COMMIT"]
+
+
+async def test_a_transaction_sends_begin_its_statements_and_commit(store: PostgresStorage, sent: list[str]) -> None:
+    async with store.transaction() as tx:
+        current = await tx.sessions.get("c1")
+        assert current is not None
+        await tx.events.append("c1", current.last_seq + 1, 200.0, [event("hello")])
+    assert await settled(sent) == ["BEGIN", "SELECT", "INSERT", "COMMIT"]
+
