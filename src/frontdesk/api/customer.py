@@ -24,7 +24,7 @@ from frontdesk.api.overload import PollDeadline
 from frontdesk.api.photos import initials_svg
 from frontdesk.api.widget import widget_document
 from frontdesk.api.wire import NO_STORE, json_error, json_ok, read_json
-from frontdesk.delivery.longpoll import CustomerPolls, PollWaiter
+from frontdesk.delivery.longpoll import ChatLockTimeout, CustomerPolls, PollWaiter
 from frontdesk.domain.config import ContactCenterConfig, LiveConfig
 from frontdesk.domain.customers import CaseNotSpecified, CustomerIdentity, CustomerService
 from frontdesk.domain.errors import DomainError, Forbidden, Invalid, NotFound, Unavailable
@@ -65,6 +65,8 @@ class CustomerApi:
 
 # the database is unreachable (restarting, its connections lost): a 5001 now, the next try connects anew
 DATABASE_UNAVAILABLE = ApiError(ErrorCode.SERVER_NOT_AVAILABLE, "the server's database is not reachable now")
+# the chat's delivery lock could not be had in time (bus.interfaces.ChatLockTimeout): nothing was read or moved
+CHAT_BUSY = ApiError(ErrorCode.SERVER_NOT_AVAILABLE, "the chat is busy on another server now; try again")
 
 
 def _domain_to_api(error: DomainError, not_found: ErrorCode) -> ApiError:
@@ -440,6 +442,8 @@ class HistoryResponse(Response):
                 await answer.commit()
         except NotFound:
             await json_error(ApiError(ErrorCode.CHAT_NOT_FOUND))(scope, receive, send)
+        except ChatLockTimeout:
+            await json_error(CHAT_BUSY)(scope, receive, send)
         except StorageUnavailable:
             if not written:  # else the answer is out and only its cursor did not move
                 await json_error(DATABASE_UNAVAILABLE)(scope, receive, send)
@@ -475,12 +479,18 @@ class LongPollResponse(Response):
                     # an overloaded server reached this answer so late that its client (the web
                     # widget aborts at 13 s) may be gone: answer empty, move no cursor (api.overload)
                     batch = batch.withheld()
+                if not batch.lease.held:
+                    # the chat's cross-process lease ran out meanwhile (a stalled process): another
+                    # node may be answering these events now, so this answer moves nothing
+                    batch = batch.withheld()
                 watcher.cancel()
                 written = True
                 await _write_json(send, self.raw_headers, {"events": batch.events})
                 await batch.commit()
         except NotFound:
             await json_error(ApiError(ErrorCode.CHAT_NOT_FOUND))(scope, receive, send)
+        except ChatLockTimeout:
+            await json_error(CHAT_BUSY)(scope, receive, send)
         except StorageUnavailable:
             if not written:  # else the answer is out and only its cursor did not move (sent again next poll)
                 await json_error(DATABASE_UNAVAILABLE)(scope, receive, send)
