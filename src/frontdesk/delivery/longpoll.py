@@ -19,9 +19,11 @@ that backlog out: the new page has just shown it. Another aborted poll forgets i
 
 Across processes (docs/operations.md, "Running several processes"): a poll announces itself on the
 bus (``poll:<chat id>`` with its id), and a process holding an older poll of the chat completes it.
-The delivery lock is this process's ``asyncio.Lock`` of the chat plus ``ChatLocks`` (a Redis lock
-with several processes), taken around every read that has something to deliver or commit, and
-around every history answer; an idle poll's reads take no cross-process lock. With a
+The delivery lock is this process's ``asyncio.Lock`` of the chat plus ``ChatLocks`` (a Redis lease
+with several processes, renewed while held), taken around every read that has something to deliver
+or commit, and around every history answer; an idle poll's reads take no cross-process lock. A
+batch carries the lease it was read under: once that ran out (``Lease.held``) it is answered
+withheld, since another process may now be delivering the same events. With a
 cross-process bus a held poll also re-reads the log every ``notifier.recheck_secs``: a lost
 wake-up delays its events by at most that long.
 """
@@ -37,8 +39,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from frontdesk.bus.interfaces import ChatLocks, chat_topic, poll_topic
-from frontdesk.bus.local import LocalChatLocks
+from frontdesk.bus.interfaces import ChatLocks, Lease, chat_topic, poll_topic
+from frontdesk.bus.interfaces import ChatLockTimeout as ChatLockTimeout  # polls and history raise it
+from frontdesk.bus.local import PROCESS_LEASE, LocalChatLocks
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.customers import WEB, CustomerIdentity, CustomerService, visible_names
 from frontdesk.domain.errors import NotFound
@@ -64,6 +67,7 @@ class PollBatch:
     from_seq: int = 0  # the cursor the batch was read after
     after_commit: Callable[[], None] | None = None
     appended_at: list[float] = field(default_factory=list)  # when each event of ``events`` was appended
+    lease: Lease = PROCESS_LEASE  # the chat's cross-process lock it was read under: write it only while held
 
     def withheld(self) -> PollBatch:
         """The same poll answered with nothing and committing nothing: its events stay queued."""
@@ -348,8 +352,10 @@ class CustomerPolls:
         if not batch.last_seq or not self.locks.cross_process:
             yield batch
             return
-        async with self.locks.hold(chat_id):
-            yield await self._read(identity, chat_id, after)
+        async with self.locks.hold(chat_id) as lease:
+            batch = await self._read(identity, chat_id, after)
+            batch.lease = lease
+            yield batch
 
     def _forget_backlog(self, chat_id: str) -> None:
         self._backlogs.pop(chat_id, None)
