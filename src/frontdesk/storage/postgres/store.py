@@ -145,7 +145,7 @@ class _Store:
 
 
 async def _lock_routing(conn: _Connection, tenant: str) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"routing:{tenant}")
+    await conn.execute("SELECT frontdesk_lock_routing($1)", tenant)  # a function of migration 9's: its triggers take it
 
 
 _SESSION_INSERT = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({_marks(len(_SESSION_NAMES))})"
@@ -414,26 +414,12 @@ class _Agents(_Store):
         return [_agent(r) for r in rows]
 
     async def count_chats(self, agent_id: str) -> int:
-        held = await self._c.fetchval(
-            "SELECT COUNT(DISTINCT p.chat_id) FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
-            "WHERE p.agent_id = $1 AND p.left_at IS NULL AND NOT s.terminal", agent_id)
-        offered = await self._c.fetchval(
-            "SELECT COUNT(*) FROM sessions WHERE tenant = (SELECT tenant FROM agents WHERE agent_id = $1) "
-            "AND state = 'connecting' AND NOT terminal AND offered_agent_id = $1", agent_id)
-        return int(held) + int(offered)
+        value = await self._c.fetchval("SELECT load FROM agents WHERE agent_id = $1", agent_id)
+        return int(value or 0)
 
     async def chat_loads(self, tenant: str) -> dict[str, int]:
-        loads: dict[str, int] = {}
-        for agent_id, count in await self._c.fetch(
-                "SELECT p.agent_id, COUNT(DISTINCT p.chat_id) FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
-                "WHERE p.left_at IS NULL AND p.agent_id > '' AND s.tenant = $1 AND NOT s.terminal "
-                "GROUP BY p.agent_id", tenant):
-            loads[agent_id] = int(count)
-        for agent_id, count in await self._c.fetch(
-                "SELECT offered_agent_id, COUNT(*) FROM sessions WHERE tenant = $1 AND state = 'connecting' "
-                "AND NOT terminal AND offered_agent_id != '' GROUP BY offered_agent_id", tenant):
-            loads[agent_id] = loads.get(agent_id, 0) + int(count)
-        return loads
+        rows = await self._c.fetch("SELECT agent_id, load FROM agents WHERE tenant = $1 AND load != 0", tenant)
+        return {str(r[0]): int(r[1]) for r in rows}
 
     async def connected_chats(self, tenant: str) -> list[tuple[str, float]]:
         rows = await self._c.fetch(
