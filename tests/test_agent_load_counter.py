@@ -26,7 +26,7 @@ from frontdesk.storage.postgres.store import PostgresStorage
 from frontdesk.storage.records import AgentRecord, PartyRecord, SessionRecord
 from frontdesk.storage.sqlite import migrations as sqlite_migrations
 from frontdesk.storage.sqlite import store as sqlite_store
-from frontdesk.storage.sqlite.store import SqliteStorage
+from frontdesk.storage.sqlite.store import SqliteStorage, StatementCounts
 from tests import pg
 from tests.center import PASSWORD, TENANT, Center, agent_config, center_config
 from tests.conftest import TEST_HOLD_SECS, LiveServer, StartServer
@@ -300,3 +300,33 @@ async def test_an_agents_load_changes_count_every_move_of_its_load_and_nothing_e
     await write(_chat("c1", state="connecting", offered_agent_id="a1", ewt_announced=30))  # not a load's move
     await write(agent=AgentRecord("a1", "t", "ann", "x", "A", "", "A", 3, "not_ready", 2.0))
     assert seen == [(0, 0), (1, 1), (0, 2), (1, 3), (1, 3), (1, 3)]
+
+
+async def _queued_chat_cost(start_server: StartServer, data_dir: Path, held: int) -> StatementCounts:
+    """What a new chat costs that waits (with its estimate) while the only agent holds ``held`` chats."""
+    config = center_config(agents=(agent_config("bob", max_chats=held, auto_accept=True),))
+    center = Center(await start_server(data_dir=data_dir, settings=Settings(
+        contact_center=config, poll_hold_secs=TEST_HOLD_SECS, is_demo=False)))
+    try:
+        await center.agent("bob")
+        for n in range(held):
+            await center.chat(f"held-{n}")
+        await center.chat("first-queued")  # computes and caches the queue's model
+        storage = center.live.frontdesk.storage
+        assert isinstance(storage, SqliteStorage)
+        with storage.counting() as counts:
+            _, ticket_chat = await center.chat("counted")
+        async with storage.read() as tx:
+            counted = await tx.sessions.get(ticket_chat)
+        assert counted is not None and counted.state == "queued" and counted.ewt_announced > 0
+        return counts
+    finally:
+        await center.close()
+
+
+@pytest.mark.sqlite_only  # SQLite's statement counts
+async def test_a_waiting_chats_estimate_costs_the_same_rows_whatever_the_chats_the_agents_hold(
+        start_server: StartServer, tmp_path: Path) -> None:
+    few = await _queued_chat_cost(start_server, tmp_path / "few", held=2)
+    many = await _queued_chat_cost(start_server, tmp_path / "many", held=40)
+    assert (many.statements, many.rows_read, many.rows_written) == (few.statements, few.rows_read, few.rows_written)
