@@ -11,17 +11,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as redis
 
 from frontdesk.bus.interfaces import ChatLockTimeout
 from frontdesk.bus.redis import RedisLink
 from frontdesk.bus.redis_locks import RedisChatLocks
 from tests.cluster import MACHINE_REDIS_URL, RedisServer, unique_prefix, wait_for
+from tests.slow_redis import COMMAND_TIMEOUT_SECS, pause, private_redis
 
 SHORT_TTL_MS = 600
 SHORT_RENEW_SECS = 0.1
 NO_WAIT_SECS = 0.05  # a waiter that gives up at once: does anyone hold it now?
-COMMAND_TIMEOUT_SECS = 0.2
 
 
 async def _links(url: str, count: int = 2) -> list[RedisLink]:
@@ -50,25 +49,6 @@ async def links() -> AsyncIterator[list[RedisLink]]:
         await _close(made)
 
 
-@pytest.fixture
-async def private_redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-async def pause(server: RedisServer, millis: int) -> None:
-    """Every client of ``server`` gets no answer for ``millis`` (a slow Redis)."""
-    admin = redis.Redis.from_url(server.url)
-    try:
-        await admin.client_pause(millis)
-    finally:
-        await admin.aclose()
-
-
 async def taken_by_someone(link: RedisLink, chat_id: str) -> bool:
     """Whether another process could take the chat's lock now (it gives up at once if not)."""
     try:
@@ -90,8 +70,12 @@ async def test_a_holder_slower_than_the_lifetime_keeps_the_lock_by_renewing(link
     assert await links[0].client.get(key) is None
 
 
-async def test_a_command_timeout_waits_for_the_lock_instead_of_going_without(
-        private_redis: RedisServer) -> None:
+async def test_a_command_timeout_waits_for_the_lock_instead_of_going_without(tmp_path: Path) -> None:
+    async with private_redis(tmp_path) as server:
+        await _waits_through_a_pause(server)
+
+
+async def _waits_through_a_pause(private_redis: RedisServer) -> None:
     first, second = made = await _links(private_redis.url)
     try:
         order: list[str] = []
@@ -114,7 +98,12 @@ async def test_a_command_timeout_waits_for_the_lock_instead_of_going_without(
         await _close(made, delete_keys=False)
 
 
-async def test_a_lease_whose_renewals_get_no_answer_is_no_longer_held(private_redis: RedisServer) -> None:
+async def test_a_lease_whose_renewals_get_no_answer_is_no_longer_held(tmp_path: Path) -> None:
+    async with private_redis(tmp_path) as server:
+        await _lease_runs_out_in_a_pause(server)
+
+
+async def _lease_runs_out_in_a_pause(private_redis: RedisServer) -> None:
     made = await _links(private_redis.url, count=1)
     try:
         locks = RedisChatLocks(made[0], ttl_ms=SHORT_TTL_MS, renew_secs=SHORT_RENEW_SECS)

@@ -81,10 +81,11 @@ class RedisLease:
     def held(self) -> bool:
         return not self.lost and asyncio.get_running_loop().time() < self.ends_at
 
-    def keep(self) -> None:
-        """Renew every ``renew_secs`` until ``stop``."""
+    def keep(self, after: float | None = None) -> None:
+        """Renew every ``renew_secs`` (the next time after ``after`` seconds) until ``stop``."""
         if self._locks is not None and not self.lost:
-            self._timer = asyncio.get_running_loop().call_later(self._locks.renew_secs, self._renew_now)
+            delay = self._locks.renew_secs if after is None else after
+            self._timer = asyncio.get_running_loop().call_later(delay, self._renew_now)
 
     def stop(self) -> None:
         if self._timer is not None:
@@ -103,14 +104,17 @@ class RedisLease:
         try:
             renewed = await locks.link.call("lock", lambda: locks.renew_script(
                 keys=[self.key], args=[self.token, locks.ttl_ms]))
-        except NoAnswer:
-            renewed = None  # unknown: the lease keeps its known end; the next renewal tries again
-        if renewed is not None and not renewed:
+        except CommandTimeout:
+            self.keep(after=0.0)  # unknown, and the wait was long: the lease keeps its known end, try again now
+            return
+        except LinkDown:
+            self.keep()  # the lease keeps its known end; Redis may be back by the next renewal
+            return
+        if not renewed:
             self.lost = True
             return
-        if renewed:
-            self.ends_at = max(self.ends_at, sent + locks.ttl_ms / 1000)
-            self.renewals += 1
+        self.ends_at = max(self.ends_at, sent + locks.ttl_ms / 1000)
+        self.renewals += 1
         self.keep()
 
 

@@ -92,6 +92,8 @@ class AccessLog:
                   "client": _client(scope)}
         if scope.get("path") in QUIET_PATHS and status < 500:
             log.debug("request", **fields)
+        elif status == 503:  # refused on purpose (overload, connection limit, database away): its cause is logged once
+            log.warning("request", **fields)
         elif status >= 500:
             log.error("request", **fields)
         else:
