@@ -93,9 +93,6 @@ def load_kind(method: str, path: str) -> str | None:
     return None
 
 
-
-
-
 @dataclass(frozen=True, slots=True)
 class ShedLimits:
     """The thresholds (the server settings of the same names)."""
