@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from frontdesk.storage.records import (
+    AgentLoad,
     AgentRecord,
     AppliedConfigRecord,
     Audience,
@@ -120,8 +121,12 @@ class AgentStore(Protocol):
         """``count_chats`` of every agent of the tenant, from the counters: O(agents), however many
         chats are live (agents with none are left out)."""
         ...
+    async def load_counters(self, tenant: str) -> dict[str, AgentLoad]:
+        """The load counters of every agent of the tenant (O(agents))."""
+        ...
     async def connected_chats(self, tenant: str) -> list[tuple[str, float]]:
-        """(agent id, connected_at of the chat) for every active chat an agent of the tenant is in."""
+        """(agent id, connected_at of the chat) for every active chat an agent of the tenant is in:
+        O(chats the agents hold), so read only to compute an estimate model, never per chat routed."""
         ...
     async def add_token(self, token: TokenRecord) -> None: ...
     async def token(self, token_hash: str) -> TokenRecord | None: ...

@@ -375,6 +375,21 @@ MIGRATIONS: list[str] = [
                            OR OLD.offered_agent_id != NEW.offered_agent_id)
         EXECUTE FUNCTION agent_load_follow_chat();
     """,
+    # 10: how many times each agent's load has moved (``agents.load_changes``): with the loads, what the
+    # estimates' cached models are keyed by (a chat ending and another one starting for the same agent
+    # leaves its load as it was, not its busy slots), read from the agents' rows instead of every chat
+    # the agents hold
+    """
+    ALTER TABLE agents ADD COLUMN load_changes BIGINT NOT NULL DEFAULT 0;
+    CREATE FUNCTION agent_load_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        NEW.load_changes := OLD.load_changes + 1;
+        RETURN NEW;
+    END
+    $$;
+    CREATE TRIGGER agent_load_changes BEFORE UPDATE OF load ON agents
+        FOR EACH ROW WHEN (OLD.load IS DISTINCT FROM NEW.load) EXECUTE FUNCTION agent_load_changes();
+    """,
 ]
 
 _MIGRATION_LOCK = 0x66726F6E74  # the advisory lock key nodes migrate under ("front")

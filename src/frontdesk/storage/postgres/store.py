@@ -44,6 +44,7 @@ from asyncpg.pool import PoolConnectionProxy
 from frontdesk.storage.interfaces import StorageUnavailable, TransientConflict
 from frontdesk.storage.postgres.migrations import MIGRATIONS, migrate
 from frontdesk.storage.records import (
+    AgentLoad,
     AgentRecord,
     AppliedConfigRecord,
     Audience,
@@ -420,6 +421,10 @@ class _Agents(_Store):
     async def chat_loads(self, tenant: str) -> dict[str, int]:
         rows = await self._c.fetch("SELECT agent_id, load FROM agents WHERE tenant = $1 AND load != 0", tenant)
         return {str(r[0]): int(r[1]) for r in rows}
+
+    async def load_counters(self, tenant: str) -> dict[str, AgentLoad]:
+        rows = await self._c.fetch("SELECT agent_id, load, load_changes FROM agents WHERE tenant = $1", tenant)
+        return {str(r[0]): AgentLoad(int(r[1]), int(r[2])) for r in rows}
 
     async def connected_chats(self, tenant: str) -> list[tuple[str, float]]:
         rows = await self._c.fetch(

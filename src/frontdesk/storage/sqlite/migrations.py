@@ -338,6 +338,17 @@ MIGRATIONS: list[str] = [
         UPDATE agents SET load = load - 1 WHERE agent_id = OLD.offered_agent_id;
     END
     """,
+    # 10: how many times each agent's load has moved (``agents.load_changes``): with the loads, what the
+    # estimates' cached models are keyed by (a chat ending and another one starting for the same agent
+    # leaves its load as it was, not its busy slots), read from the agents' rows instead of every chat
+    # the agents hold
+    """
+    ALTER TABLE agents ADD COLUMN load_changes INTEGER NOT NULL DEFAULT 0;
+    CREATE TRIGGER agent_load_changes AFTER UPDATE OF load ON agents WHEN NEW.load != OLD.load
+    BEGIN
+        UPDATE agents SET load_changes = load_changes + 1 WHERE agent_id = NEW.agent_id;
+    END
+    """,
 ]
 
 

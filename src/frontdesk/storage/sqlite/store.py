@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import orjson
 
 from frontdesk.storage.records import (
+    AgentLoad,
     AgentRecord,
     AppliedConfigRecord,
     Audience,
@@ -421,6 +422,10 @@ class _Agents:
     async def chat_loads(self, tenant: str) -> dict[str, int]:
         rows = self._c.execute("SELECT agent_id, load FROM agents WHERE tenant = ? AND load != 0", (tenant,))
         return {str(r[0]): int(r[1]) for r in rows}
+
+    async def load_counters(self, tenant: str) -> dict[str, AgentLoad]:
+        rows = self._c.execute("SELECT agent_id, load, load_changes FROM agents WHERE tenant = ?", (tenant,))
+        return {str(r[0]): AgentLoad(int(r[1]), int(r[2])) for r in rows}
 
     async def connected_chats(self, tenant: str) -> list[tuple[str, float]]:
         rows = self._c.execute(
