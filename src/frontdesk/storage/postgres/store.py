@@ -419,6 +419,11 @@ class _Agents(_Store):
                                    "ORDER BY state_since, arrival", tenant)
         return [_agent(r) for r in rows]
 
+    async def ready_with_room(self, tenant: str) -> list[tuple[AgentRecord, int]]:
+        rows = await self._c.fetch(f"SELECT {_AGENT_COLUMNS}, load FROM agents WHERE tenant = $1 AND state = 'ready' "
+                                   "AND load < max_chats ORDER BY state_since, arrival", tenant)
+        return [(_agent(r), int(r[16])) for r in rows]
+
     async def count_chats(self, agent_id: str) -> int:
         value = await self._c.fetchval("SELECT load FROM agents WHERE agent_id = $1", agent_id)
         return int(value or 0)
