@@ -100,6 +100,26 @@ async def test_events_are_read_in_order_by_audience_and_history(storage: Storage
     assert customer[2].ts == 101.0 and customer[0].payload == {"event": "a", "n": 1}
 
 
+async def test_an_append_moves_the_chats_sequence_numbers_unless_told_not_to(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session())
+        await tx.events.append("c1", 1, 100.0, [event("a"), event("b", Audience.STAFF)])
+        first = await tx.sessions.get("c1")
+        await tx.events.append("c1", 3, 101.0, [event("c", Audience.STAFF)])
+        second = await tx.sessions.get("c1")
+        await tx.events.append("c1", 4, 102.0, [event("d")], advance=False)  # the caller stores the chat itself
+    async with storage.read() as tx:
+        third = await tx.sessions.get("c1")
+        stored = await tx.events.read_after("c1", 0, Audience.ALL, 10)
+    assert first is not None and (first.last_seq, first.customer_last_seq) == (2, 1)
+    assert second is not None and (second.last_seq, second.customer_last_seq) == (3, 1)  # no customer event
+    assert third is not None and (third.last_seq, third.customer_last_seq) == (3, 1)
+    assert [(e.seq, e.name, e.ts) for e in stored] == [(1, "a", 100.0), (2, "b", 100.0), (3, "c", 101.0),
+                                                       (4, "d", 102.0)]
+    assert [(e.audience, e.in_history) for e in stored] == [(Audience.ALL, True), (Audience.STAFF, True),
+                                                           (Audience.STAFF, True), (Audience.ALL, True)]
+
+
 async def test_a_sequence_number_is_never_reused(storage: Storage) -> None:
     async with storage.transaction() as tx:
         await tx.sessions.insert(session())

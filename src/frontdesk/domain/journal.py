@@ -23,7 +23,7 @@ from frontdesk.domain.clock import Clock
 from frontdesk.observability.logs import get_logger
 from frontdesk.observability.metrics import Metrics
 from frontdesk.storage.interfaces import Storage, StorageUnavailable, Transaction, TransientConflict
-from frontdesk.storage.records import Audience, EventRecord, JsonObject, NewEvent, SessionRecord
+from frontdesk.storage.records import Audience, EventRecord, JsonObject, NewEvent, SessionRecord, last_customer_seq
 
 log = get_logger(__name__)
 
@@ -177,11 +177,17 @@ class ActionContext:
             return []
         if self.track(session) is not session:
             raise RuntimeError(f"two copies of chat {session.chat_id} in one action; load it through the context")
-        records = await self.tx.events.append(session.chat_id, session.last_seq + 1, self.now, events)
+        # a chat nothing else of changed yet: the store moves its sequence fields with the events (a
+        # message is one statement) and they are mirrored here; else the commit stores the whole chat
+        unchanged = self._saved.get(session.chat_id) == _stored(session)
+        records = await self.tx.events.append(session.chat_id, session.last_seq + 1, self.now, events,
+                                              advance=unchanged)
         session.last_seq = records[-1].seq
-        for record in records:
-            if record.audience & Audience.CUSTOMER:
-                session.customer_last_seq = record.seq
+        customer_seq = last_customer_seq(records)
+        if customer_seq is not None:
+            session.customer_last_seq = customer_seq
+        if unchanged:
+            self._saved[session.chat_id] = _stored(session)
         self.wake(chat_topic(session.chat_id), session.last_seq)
         for event in events:
             self.appended[event.origin] = self.appended.get(event.origin, 0) + 1

@@ -80,8 +80,14 @@ class SessionStore(Protocol):
 
 
 class EventStore(Protocol):
-    async def append(self, chat_id: str, first_seq: int, ts: float,
-                     events: Sequence[NewEvent]) -> list[EventRecord]: ...
+    async def append(self, chat_id: str, first_seq: int, ts: float, events: Sequence[NewEvent],
+                     advance: bool = True) -> list[EventRecord]:
+        """Store ``events`` as the chat's ``first_seq``, ``first_seq + 1``, … and, with ``advance``,
+        move the chat's row along in the same statement: ``last_seq`` to the last of them,
+        ``customer_last_seq`` to the last the customer reads (``last_customer_seq``; unchanged when
+        none). The caller holds the chat's row (``sessions.get`` in this transaction) and mirrors both
+        fields on its copy; ``advance=False`` when it stores that copy anyway (``sessions.update``)."""
+        ...
     async def read_after(self, chat_id: str, after_seq: int, audience: Audience,
                          limit: int) -> list[EventRecord]: ...
     async def read_history(self, chat_id: str) -> list[EventRecord]: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntFlag
 from typing import Any
@@ -77,6 +78,12 @@ class NewEvent:
     @property
     def name(self) -> str:
         return str(self.payload["event"])
+
+
+def last_customer_seq(records: Sequence[EventRecord]) -> int | None:
+    """The sequence number of the last of ``records`` the customer reads (a chat's
+    ``customer_last_seq`` after appending them); None when the customer reads none of them."""
+    return next((r.seq for r in reversed(records) if r.audience & Audience.CUSTOMER), None)
 
 
 @dataclass(slots=True)

@@ -65,6 +65,7 @@ from frontdesk.storage.records import (
     TimerRecord,
     TokenRecord,
     WrapUpRecord,
+    last_customer_seq,
 )
 
 log = logging.getLogger(__name__)
@@ -291,16 +292,34 @@ def _event(row: Row) -> EventRecord:
                        in_history=row[5], origin=row[6], payload=orjson.loads(row[7]))
 
 
+# Appending is one statement whatever the number of events (one round trip, one prepared text): the
+# events come as arrays, one per column, numbered from the first sequence number in their order, and
+# (``_ADVANCE``) the chat's row moves along in the same statement. The arrays are all text[], cast
+# here: asyncpg encodes text[] by itself, where an integer or boolean array would cost type lookups
+# on every new connection.
+_INSERT_EVENTS = (
+    f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT $1, $2 + e.n - 1, $3, e.name, e.audience::integer, "
+    "e.in_history::boolean, e.origin, e.payload FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], "
+    "$8::text[]) WITH ORDINALITY AS e(name, audience, in_history, origin, payload, n)")
+_ADVANCE = (f"WITH appended AS ({_INSERT_EVENTS}) UPDATE sessions SET last_seq = $9, "
+            "customer_last_seq = COALESCE($10, customer_last_seq) WHERE chat_id = $1")
+
+
 class _Events(_Store):
-    async def append(self, chat_id: str, first_seq: int, ts: float,
-                     events: Sequence[NewEvent]) -> list[EventRecord]:
+    async def append(self, chat_id: str, first_seq: int, ts: float, events: Sequence[NewEvent],
+                     advance: bool = True) -> list[EventRecord]:
         records = [EventRecord(chat_id=chat_id, seq=first_seq + i, ts=ts, name=e.name, audience=e.audience,
                                in_history=e.in_history, origin=e.origin, payload=e.payload)
                    for i, e in enumerate(events)]
-        await self._c.executemany(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-            [(r.chat_id, r.seq, r.ts, r.name, int(r.audience), r.in_history, r.origin, _dumps(r.payload))
-             for r in records])
+        if not records:
+            return records
+        columns = (chat_id, first_seq, ts, [r.name for r in records], [str(int(r.audience)) for r in records],
+                   [str(r.in_history).lower() for r in records], [r.origin for r in records],
+                   [_dumps(r.payload) for r in records])
+        if advance:
+            await self._c.execute(_ADVANCE, *columns, records[-1].seq, last_customer_seq(records))
+        else:
+            await self._c.execute(_INSERT_EVENTS, *columns)
         return records
 
     async def read_after(self, chat_id: str, after_seq: int, audience: Audience,
@@ -398,11 +417,11 @@ class _Agents(_Store):
     # these two locks in opposite orders.
 
     async def get(self, agent_id: str) -> AgentRecord | None:
-        if self._writes:
-            tenant = await self._c.fetchval("SELECT tenant FROM agents WHERE agent_id = $1", agent_id)
-            if tenant is None:
+        if self._writes:  # the tenant's routing lock (taken by the row's own tenant), then the row
+            locked = await self._c.fetchrow("SELECT frontdesk_lock_routing(tenant) FROM agents WHERE agent_id = $1",
+                                            agent_id)
+            if locked is None:
                 return None
-            await _lock_routing(self._c, tenant)
         row = await self._c.fetchrow(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE agent_id = $1{self._lock}",
                                      agent_id)
         return _agent(row) if row else None

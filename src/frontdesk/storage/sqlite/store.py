@@ -40,6 +40,7 @@ from frontdesk.storage.records import (
     TimerRecord,
     TokenRecord,
     WrapUpRecord,
+    last_customer_seq,
 )
 from frontdesk.storage.sqlite.migrations import MIGRATIONS, migrate
 
@@ -298,8 +299,8 @@ class _Events:
     def __init__(self, conn: Connection) -> None:
         self._c = conn
 
-    async def append(self, chat_id: str, first_seq: int, ts: float,
-                     events: Sequence[NewEvent]) -> list[EventRecord]:
+    async def append(self, chat_id: str, first_seq: int, ts: float, events: Sequence[NewEvent],
+                     advance: bool = True) -> list[EventRecord]:
         records = [EventRecord(chat_id=chat_id, seq=first_seq + i, ts=ts, name=e.name, audience=e.audience,
                                in_history=e.in_history, origin=e.origin, payload=e.payload)
                    for i, e in enumerate(events)]
@@ -307,6 +308,9 @@ class _Events:
             f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
             [(r.chat_id, r.seq, r.ts, r.name, int(r.audience), int(r.in_history), r.origin, _dumps(r.payload))
              for r in records])
+        if records and advance:
+            self._c.execute("UPDATE sessions SET last_seq = ?, customer_last_seq = COALESCE(?, customer_last_seq) "
+                            "WHERE chat_id = ?", (records[-1].seq, last_customer_seq(records), chat_id))
         return records
 
     async def read_after(self, chat_id: str, after_seq: int, audience: Audience,
