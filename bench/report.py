@@ -321,7 +321,8 @@ def _msg_rows(rows: list[dict[str, Any]], system: str, services: bool) -> list[l
         out.append([system, r["target_rate"], r["delivered_rate"], lat["p50_ms"], lat["p99_ms"], lat["p999_ms"],
                     lat["max_ms"], r["cpu_us_per_msg"], r.get("cpu_us_per_msg_above_idle"), cpu,
                     *([r.get("services_cpu_us_per_msg")] if services else []),
-                    f"{r['lost']}/{r['duplicated']}/{r['reordered']}", f"{r['send_errors']}/{r.get('shed', 0)}",
+                    f"{r['lost']}/{r['duplicated']}/{r['reordered']}",
+                    f"{r['send_errors']}/{r.get('refused', 0)}/{r.get('shed', 0)}",
                     r.get("aborted_polls"), r["loadgen_cpu_pct"]])
     return out
 
@@ -329,7 +330,7 @@ def _msg_rows(rows: list[dict[str, Any]], system: str, services: bool) -> list[l
 def _msg_header(services: bool) -> list[str]:
     return ["system", "offered/s", "delivered/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "CPU µs/msg",
             "µs/msg above idle", "server CPU % (by process)", *(["services µs/msg"] if services else []),
-            "lost/dup/reord", "errors/shed", "polls aborted", "loadgen CPU %"]
+            "lost/dup/reord", "errors/refused/shed", "polls aborted", "loadgen CPU %"]
 
 
 def _w3(results: Results) -> list[str]:
@@ -343,11 +344,13 @@ def _w3(results: Results) -> list[str]:
             "Agents send to random sessions (one message in flight per session) at a fixed offered rate while every "
             "session long-polls. Latency is agent send → customer receipt. CPU µs/msg = server CPU in the window ÷ "
             "delivered messages (it includes the idle polling of all sessions; the next column subtracts W2's idle "
-            "CPU at the same session count). \"shed\": messages the sender did not send because more than 2 s "
-            "worth were already waiting for the server (overload). \"polls aborted\": polls the clients gave up "
-            "on after 1.3 × hold, as the web widget does; when an answer is already on its way at that moment it "
-            "is lost with the server-side cursor (no client acknowledges anything in this protocol), which only "
-            "happens when the server is overloaded.", "", *_table(_msg_header(services), rows)]
+            "CPU at the same session count). \"refused\": sends the server answered 503 (an overloaded frontdesk "
+            "sheds new sends before doing anything; never counted as sent). \"shed\": messages the sender did not "
+            "send because more than 2 s worth were already waiting for the server (overload). \"polls aborted\": "
+            "polls the clients gave up on after 1.3 × hold, as the web widget does; an answer already on its way "
+            "at that moment is lost with the server-side cursor (no client acknowledges anything in this "
+            "protocol), which frontdesk avoids by answering a poll it reaches too late empty.", "",
+            *_table(_msg_header(services), rows)]
 
 
 def _w4(results: Results) -> list[str]:

@@ -200,11 +200,12 @@ class _Targets:
                 continue
             p99 = row["latency"]["p99_ms"]
             lost = int(row.get("lost_after_settle", row["lost"]))
-            short = int(row.get("shed", 0)) + int(row.get("skipped", 0)) + int(row["send_errors"])
+            short = (int(row.get("shed", 0)) + int(row.get("skipped", 0)) + int(row.get("refused", 0))
+                     + int(row["send_errors"]))
             in_full = (lost == 0 and short == 0 and row["delivered"] == row["sent"]
                        and row["sent_rate"] >= 0.95 * rate)
             measured = (f"delivered {fmt(row['delivered_rate'])}/s, p99 {fmt(p99)} ms, {lost:,} lost, "
-                        f"{short:,} not sent (shed, errors)")
+                        f"{short:,} not sent (shed, refused, errors)")
             ref = f"baseline p99 {fmt(reference['latency']['p99_ms'])} ms" if reference else "–"
             met = in_full and p99 is not None and p99 <= PER_PROCESS_P99_MS
             self.add("scale-out", label, measured, ref, self.at_scale(met))

@@ -34,6 +34,7 @@ SEND_TIMEOUT_SECS = 60.0
 CONNECT_CONCURRENCY = 200
 CONNECT_ATTEMPTS = 5
 WIDGET_ABORT_FACTOR = 1.3  # the web widget aborts a poll at 13 s against a 10 s hold
+SERVER_REFUSED = 503  # an overloaded server sheds a send before doing anything (docs/operations.md, "Overload")
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ class Phase:
         self.lags = array("q")  # actual send time − scheduled send time
         self.inflight = 0
         self.max_inflight = 0  # beyond this the sender sheds instead of queueing without bound
-        self.shed = 0
+        self.shed = 0  # not sent: the sender's own bound (more than 2 s worth waiting for the server)
+        self.refused = 0  # not sent: the server refused it before doing anything (HTTP 503, overloaded)
         self.send_errors = 0
         self.skipped = 0
         self.events_ok = 0
@@ -561,6 +563,8 @@ class Runner:
             if reply.status == 200:
                 phase.check.on_sent(customer.idx, seq)
                 phase.send_latencies.append(reply.done_ns - sent_ns)
+            elif reply.status == SERVER_REFUSED:
+                phase.refused += 1  # nothing of it was stored: not sent, never expected to arrive
             else:
                 phase.send_errors += 1
                 self.errors[f"send: HTTP {reply.status} {reply.body[:80]!r}"] += 1
@@ -599,6 +603,7 @@ class Runner:
             "send_latency": latency_summary(phase.send_latencies),
             "schedule_lag": latency_summary(phase.lags),
             **delivery, "send_errors": phase.send_errors, "skipped": phase.skipped, "shed": phase.shed,
+            "refused": phase.refused,
             "drained": drained,
             **self.cpu_figures(before, after, window, delivery["delivered"], "msg"),
             "loadgen_cpu_pct": round((own_after - own_before) / ((ended_ns - started_ns) / 1e9) * 100, 1),
@@ -655,7 +660,7 @@ class Runner:
         p99 = row["latency"]["p99_ms"]
         if p99 is None or p99 > self.scale.w4_p99_limit_ms:
             reasons.append(f"p99 {p99} ms > {self.scale.w4_p99_limit_ms} ms")
-        for key in ("lost", "duplicated", "reordered", "send_errors"):
+        for key in ("lost", "duplicated", "reordered", "send_errors", "refused"):
             if row[key]:
                 reasons.append(f"{key} {row[key]}")
         if not row["drained"]:
@@ -748,6 +753,8 @@ class Runner:
                 phase.send_latencies.append(reply.done_ns - sent_ns)
                 if not typing:
                     phase.check.on_sent(customer.idx, seq)
+            elif reply.status == SERVER_REFUSED:
+                phase.refused += 1
             else:
                 phase.send_errors += 1
                 self.errors[f"post: HTTP {reply.status} {reply.body[:80]!r}"] += 1

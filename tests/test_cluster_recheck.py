@@ -104,9 +104,9 @@ async def test_the_recheck_is_one_query_per_process_and_wakes_exactly_the_polls_
     queries: list[int] = []
     storage_read = quiet_cluster.frontdesk.storage.read
 
-    def counted_read() -> AbstractAsyncContextManager[Transaction]:
+    def counted_read(snapshot: bool = True) -> AbstractAsyncContextManager[Transaction]:
         queries.append(1)
-        return storage_read()
+        return storage_read(snapshot)
 
     anna = await quiet_cluster.agent()
     chats = [await connected(quiet_cluster, anna, client_id=f"device-{n}") for n in range(3)]

@@ -143,6 +143,21 @@ async def test_a_read_does_not_wait_for_an_open_write_transaction(nodes: list[St
     assert after is not None and after.state == "completed"
 
 
+async def test_a_read_sees_one_snapshot_while_another_node_commits(nodes: list[Storage]) -> None:
+    """``read()`` (a snapshot): its statements agree even when a commit lands between them."""
+    async with nodes[0].transaction() as tx:
+        await tx.sessions.insert(chat())
+    async with nodes[1].read() as tx:
+        first = await tx.sessions.get("c1")
+        async with nodes[0].transaction() as writer:
+            changed = await writer.sessions.get("c1")
+            assert changed is not None
+            changed.state = "completed"
+            await writer.sessions.update(changed)
+        second = await tx.sessions.get("c1")
+    assert first is not None and second is not None and (first.state, second.state) == ("connected", "connected")
+
+
 async def test_mark_routed_keeps_what_another_writer_changed(nodes: list[Storage]) -> None:
     from tests.test_storage_contract import _agent
 

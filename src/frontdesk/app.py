@@ -19,6 +19,7 @@ from frontdesk.agents.handoff_api import HandoffApi
 from frontdesk.agents.supervisor_api import overview_body
 from frontdesk.api.customer import ANY_METHOD, CustomerApi, LongPollRoute, build_customer_routes
 from frontdesk.api.middleware import BodySizeLimit, CollapseSlashes, CustomerCors
+from frontdesk.api.overload import OverloadMonitor, ShedLimits, ShedWhenOverloaded
 from frontdesk.api.static import build_static_routes
 from frontdesk.api.wire import json_error, json_ok
 from frontdesk.bus.interfaces import CONFIG_TOPIC, EVERY_TOPIC, Bus, ChatLocks, Presence
@@ -81,6 +82,7 @@ class Frontdesk:
     presence: Presence
     stream: AgentStream
     metrics: Metrics
+    overload: OverloadMonitor
     asgi: ASGIApp = field(init=False)
     draining: bool = False
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -94,6 +96,7 @@ class Frontdesk:
         await self.bus.start()
         await self.presence.start()
         await self.agents.provision()
+        self.overload.start()
         self.metrics.seed_chats(await live_chats(self.agents.journal, self.live.current))
         if self.settings.timers_enabled:
             self._tasks.append(asyncio.ensure_future(self.timers.run(self._stop)))
@@ -167,6 +170,7 @@ class Frontdesk:
         self._stop.set()
         self._config_notice.set()  # _follow_config waits for a notice (or bus_recheck_secs): stop now
         self.begin_drain()
+        self.overload.stop()
         await self.supervisor_feed.close()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
@@ -202,6 +206,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     notifier = Notifier(settings.bus_recheck_secs if bus.cross_process else None)
     bus.add_listener(notifier.wake)
     metrics = Metrics()
+    overload = OverloadMonitor(ShedLimits(settings.shed_loop_lag_secs, settings.shed_queue_age_secs), metrics)
     journal = Journal(storage, bus, clock, metrics)
     live = LiveConfig(settings.contact_center)
     config = live.current
@@ -220,12 +225,13 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     server = Frontdesk(settings=settings, clock=clock, storage=storage, notifier=notifier, customers=customers,
                        agents=agents, access=access, files=files, timers=timers, live=live, polls=polls,
                        supervisor_feed=supervisor_feed, bus=bus, presence=presence, stream=stream,
-                       metrics=metrics)
+                       metrics=metrics, overload=overload)
     probes = Probes(server.not_ready, server.scrape)
 
     customer_routes = build_customer_routes(CustomerApi(live=live, customers=customers, polls=polls,
                                                         files=files, server_version=__version__,
-                                                        cookie_secure=settings.cookie_secure))
+                                                        cookie_secure=settings.cookie_secure,
+                                                        poll_deadline=overload.poll_deadline))
     agent_app = build_agent_app(AgentApi(live=live, agents=agents, access=access, files=files,
                                          stream=stream, notifier=notifier,
                                          version=__version__, cookie_secure=settings.cookie_secure,
@@ -267,5 +273,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
         lifespan=lifespan,
     )
     bus.add_listener(server.on_config_notice)
-    server.asgi = AccessLog(CollapseSlashes(CustomerCors(LongPollRoute(starlette, customer_routes), live)))
+    # polls go straight to their endpoint (never shed); everything else passes the overload guard
+    shedding = ShedWhenOverloaded(starlette, overload)
+    server.asgi = AccessLog(CollapseSlashes(CustomerCors(LongPollRoute(shedding, customer_routes), live)))
     return server

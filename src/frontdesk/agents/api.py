@@ -33,7 +33,7 @@ from frontdesk.agents.sockets import (
     serve_while_session_lives,
 )
 from frontdesk.agents.supervisor_api import build_supervisor_router
-from frontdesk.bus.interfaces import chat_topic
+from frontdesk.bus.interfaces import ChatLockTimeout, chat_topic
 from frontdesk.delivery.agent_stream import AgentStream
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.delivery.supervisor_feed import SupervisorFeed
@@ -123,6 +123,11 @@ def build_agent_app(api: AgentApi) -> FastAPI:
     @app.exception_handler(StorageUnavailable)
     async def storage_unavailable(request: Request, exc: StorageUnavailable) -> JSONResponse:
         return JSONResponse({"detail": "the database is not reachable now; try again"}, status_code=503,
+                            headers={"Retry-After": "1"})
+
+    @app.exception_handler(ChatLockTimeout)
+    async def chat_busy(request: Request, exc: ChatLockTimeout) -> JSONResponse:
+        return JSONResponse({"detail": "the chat is busy on another server now; try again"}, status_code=503,
                             headers={"Retry-After": "1"})
 
     current_credential = authentication(api.access)

@@ -20,10 +20,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.api.ice import MAX_SESSION_ID_CHARS, IceSealer
 from frontdesk.api.identity import identify, resolve_tenant, visitor_cookie_header
+from frontdesk.api.overload import PollDeadline
 from frontdesk.api.photos import initials_svg
 from frontdesk.api.widget import widget_document
 from frontdesk.api.wire import NO_STORE, json_error, json_ok, read_json
-from frontdesk.delivery.longpoll import CustomerPolls, PollWaiter
+from frontdesk.delivery.longpoll import ChatLockTimeout, CustomerPolls, PollWaiter
 from frontdesk.domain.config import ContactCenterConfig, LiveConfig
 from frontdesk.domain.customers import CaseNotSpecified, CustomerIdentity, CustomerService
 from frontdesk.domain.errors import DomainError, Forbidden, Invalid, NotFound, Unavailable
@@ -53,6 +54,8 @@ class CustomerApi:
     files: FileService
     server_version: str
     cookie_secure: bool = True
+    # the deadline of a poll arriving now (an overloaded server estimates its arrival back by the loop lag)
+    poll_deadline: Callable[[], PollDeadline] = PollDeadline.from_now
     ice: IceSealer = field(default_factory=IceSealer)
 
     @property
@@ -62,6 +65,8 @@ class CustomerApi:
 
 # the database is unreachable (restarting, its connections lost): a 5001 now, the next try connects anew
 DATABASE_UNAVAILABLE = ApiError(ErrorCode.SERVER_NOT_AVAILABLE, "the server's database is not reachable now")
+# the chat's delivery lock could not be had in time (bus.interfaces.ChatLockTimeout): nothing was read or moved
+CHAT_BUSY = ApiError(ErrorCode.SERVER_NOT_AVAILABLE, "the chat is busy on another server now; try again")
 
 
 def _domain_to_api(error: DomainError, not_found: ErrorCode) -> ApiError:
@@ -159,9 +164,10 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
 
     @endpoint()
     async def get_events(request: Request) -> Response:
+        deadline = api.poll_deadline()
         identity, headers = who(request)
         return LongPollResponse(api.polls, identity, request.path_params["chat_id"], _after_cursor(request),
-                                headers)
+                                headers, deadline)
 
     @endpoint()
     async def history(request: Request) -> Response:
@@ -382,7 +388,6 @@ def _limit_receive(receive: Receive, limit: int) -> Receive:
     return limited
 
 
-STALE_POLL_SECS = 12.0  # the hold is at most 11.5 s; the web widget gives up at 13 s
 _YIELDS_BEFORE_WRITE = 3  # select() → connection_lost → our watcher task: three loop turns
 
 
@@ -437,6 +442,8 @@ class HistoryResponse(Response):
                 await answer.commit()
         except NotFound:
             await json_error(ApiError(ErrorCode.CHAT_NOT_FOUND))(scope, receive, send)
+        except ChatLockTimeout:
+            await json_error(CHAT_BUSY)(scope, receive, send)
         except StorageUnavailable:
             if not written:  # else the answer is out and only its cursor did not move
                 await json_error(DATABASE_UNAVAILABLE)(scope, receive, send)
@@ -449,35 +456,41 @@ class LongPollResponse(Response):
     the client was still connected (see ``frontdesk.delivery.longpoll``)."""
 
     def __init__(self, polls: CustomerPolls, identity: CustomerIdentity, chat_id: str, after: int | None,
-                 headers: dict[str, str]) -> None:
+                 headers: dict[str, str], deadline: PollDeadline | None = None) -> None:
         super().__init__(status_code=200, headers={**NO_STORE, **headers}, media_type="application/json")
         self.polls = polls
         self.identity = identity
         self.chat_id = chat_id
         self.after = after
+        self.deadline = deadline or PollDeadline.from_now()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         waiter = PollWaiter()
         watcher = asyncio.ensure_future(_watch_disconnect(receive, waiter))
-        started = asyncio.get_running_loop().time()
         written = False
         try:
             async with self.polls.poll(self.identity, self.chat_id, self.after, waiter) as batch:
-                if asyncio.get_running_loop().time() - started > STALE_POLL_SECS:
-                    # an overloaded server reached this poll so late that its client (the web
-                    # widget aborts at 13 s) may already be gone: answer empty, move no cursor
-                    batch = batch.withheld()
                 # a poll whose client left is answered by nobody and commits nothing, so its
                 # events go to the next poll (an empty answer needs no extra check)
                 connected = await _still_connected(waiter) if batch.last_seq else not waiter.disconnected
                 if not connected:
                     return
+                if batch.last_seq and self.deadline.passed():
+                    # an overloaded server reached this answer so late that its client (the web
+                    # widget aborts at 13 s) may be gone: answer empty, move no cursor (api.overload)
+                    batch = batch.withheld()
+                if not batch.lease.held:
+                    # the chat's cross-process lease ran out meanwhile (a stalled process): another
+                    # node may be answering these events now, so this answer moves nothing
+                    batch = batch.withheld()
                 watcher.cancel()
                 written = True
                 await _write_json(send, self.raw_headers, {"events": batch.events})
                 await batch.commit()
         except NotFound:
             await json_error(ApiError(ErrorCode.CHAT_NOT_FOUND))(scope, receive, send)
+        except ChatLockTimeout:
+            await json_error(CHAT_BUSY)(scope, receive, send)
         except StorageUnavailable:
             if not written:  # else the answer is out and only its cursor did not move (sent again next poll)
                 await json_error(DATABASE_UNAVAILABLE)(scope, receive, send)

@@ -39,17 +39,32 @@ class Bus(Protocol):
     async def close(self) -> None: ...
 
 
+class Lease(Protocol):
+    """What ``ChatLocks.hold`` yields: the holder's claim on the chat."""
+
+    @property
+    def held(self) -> bool:
+        """Whether the chat is still this holder's alone. False once a cross-process lease ran out
+        without a renewal or was found taken: whatever was read under it must not be written now."""
+        ...
+
+
 class ChatLocks(Protocol):
     """A per-chat mutual exclusion that holds across the deployment's processes."""
 
     @property
     def cross_process(self) -> bool: ...
 
-    def hold(self, chat_id: str) -> AbstractAsyncContextManager[None]: ...
+    def hold(self, chat_id: str) -> AbstractAsyncContextManager[Lease]:
+        """Wait for the chat's lock and hold it for the block; raises ``ChatLockTimeout`` when it
+        cannot be had in time."""
+        ...
 
 
 class ChatLockTimeout(Exception):
-    """A chat's lock stayed taken by others far beyond the time one answer takes."""
+    """A chat's lock could not be taken in time: others held it far beyond the time one answer
+    takes, or Redis answered too slowly. The request fails like a storage outage (customer API
+    ``5001``, agent API 503 with ``Retry-After``); nothing was read or moved."""
 
 
 class Presence(Protocol):

@@ -28,14 +28,23 @@ class LocalBus:
         self._listeners.clear()
 
 
+class ProcessLease:
+    """The lease of a lock that excludes nothing beyond this process: held while the block runs."""
+
+    held = True
+
+
+PROCESS_LEASE = ProcessLease()
+
+
 class LocalChatLocks:
     """Nothing to exclude beyond this process: the poll's own per-chat ``asyncio.Lock`` suffices."""
 
     cross_process = False
 
     @asynccontextmanager
-    async def hold(self, chat_id: str) -> AsyncIterator[None]:
-        yield
+    async def hold(self, chat_id: str) -> AsyncIterator[ProcessLease]:
+        yield PROCESS_LEASE
 
 
 class LocalPresence:

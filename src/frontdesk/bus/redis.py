@@ -14,6 +14,12 @@ every ``recheck_secs`` (``frontdesk.delivery.notifier``), and after each (re)con
 password); both tasks reconnect by themselves, waiting ``BACKOFF_FIRST_SECS`` doubling up to
 ``BACKOFF_MAX_SECS`` between tries. While the link is down ``RedisLink.up`` is False and the locks
 and the presence fall back to this process's own view instead of waiting on timeouts.
+
+Only a failed connection marks the link down. A command that gets no answer within
+``COMMAND_TIMEOUT_SECS`` (a slow Redis, or this process's event loop lagging under overload) raises
+``CommandTimeout`` and leaves the link up: the command may well have run, and a link that died
+silently is noticed by the subscription's PING. Callers that only want an answer or nothing catch
+``NoAnswer`` (both); the chat locks tell them apart (``frontdesk.bus.redis_locks``).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from frontdesk.bus.interfaces import EVERY_TOPIC, WakeListener
 
@@ -48,6 +55,8 @@ MAX_QUEUED = 100_000  # wake-ups waiting for Redis; beyond, the oldest are dropp
 MAX_BATCH = 1_000  # wake-ups per PUBLISH
 
 LINK_ERRORS = (RedisError, OSError)
+# redis-py's own, and asyncio's (the builtin TimeoutError, an OSError) should one get through
+TIMEOUT_ERRORS = (RedisTimeoutError, TimeoutError)
 
 
 def redacted(url: str) -> str:
@@ -67,12 +76,13 @@ class RedisLink:
     """One deployment's Redis: a command client, its key prefix, this process's node id, and
     whether the link is up (kept by the bus's subscription)."""
 
-    def __init__(self, url: str, prefix: str, node_id: str = "") -> None:
+    def __init__(self, url: str, prefix: str, node_id: str = "",
+                 command_timeout_secs: float = COMMAND_TIMEOUT_SECS) -> None:
         self.url = url
         self.prefix = prefix
         self.node_id = node_id or secrets.token_hex(6)
         self.client: redis.Redis = redis.Redis.from_url(
-            url, socket_connect_timeout=CONNECT_TIMEOUT_SECS, socket_timeout=COMMAND_TIMEOUT_SECS,
+            url, socket_connect_timeout=CONNECT_TIMEOUT_SECS, socket_timeout=command_timeout_secs,
             retry=Retry(NoBackoff(), 1))  # one retry: a pooled connection may predate a Redis restart
         self.up = False
         self.up_since = 0.0  # loop time the link last came up
@@ -102,11 +112,15 @@ class RedisLink:
                         redacted(self.url), what, type(exc).__name__)
 
     async def call(self, what: str, command: Callable[[], Awaitable[Any]]) -> Any:
-        """Run ``command`` when the link is up; raises ``LinkDown`` when it is (or just went) down."""
+        """Run ``command`` when the link is up. Raises ``LinkDown`` when it is down or the connection
+        just failed (then it is marked down), ``CommandTimeout`` when no answer came in time (the
+        link stays up)."""
         if not self.up:
             raise LinkDown(what)
         try:
             return await command()
+        except TIMEOUT_ERRORS as exc:
+            raise CommandTimeout(what) from exc
         except LINK_ERRORS as exc:
             self.mark_down(what, exc)
             raise LinkDown(what) from exc
@@ -115,8 +129,17 @@ class RedisLink:
         await self.client.aclose()
 
 
-class LinkDown(Exception):
+class NoAnswer(Exception):
+    """A command got no answer from Redis (``LinkDown`` or ``CommandTimeout``)."""
+
+
+class LinkDown(NoAnswer):
     """Redis is not reachable now; the caller falls back to this process's own view."""
+
+
+class CommandTimeout(NoAnswer):
+    """No answer within ``COMMAND_TIMEOUT_SECS``: the command may or may not have run, and the
+    link is still taken as up."""
 
 
 class RedisBus:
@@ -170,7 +193,7 @@ class RedisBus:
                 batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
                 if not self.link.up:
                     continue
-                with contextlib.suppress(LinkDown):
+                with contextlib.suppress(NoAnswer):
                     await self._publish(orjson.dumps([self.link.node_id, batch]))
 
     async def _publish(self, message: bytes) -> None:
@@ -188,17 +211,20 @@ class RedisBus:
                 self.link.mark_up()
                 self._deliver(EVERY_TOPIC, 0)  # whatever was published meanwhile was missed
                 loop = asyncio.get_running_loop()
-                heard = pinged = loop.time()
+                heard = pinged = probed = loop.time()
                 while True:
                     message = await pubsub.get_message(timeout=POLL_SECS)
                     now = loop.time()
+                    if not self.link.up and now - probed >= POLL_SECS:
+                        # also while messages keep coming (the other processes' traffic): a busy
+                        # channel must not keep this process's link marked down
+                        probed = now
+                        await self._probe()
                     if message is not None:
                         heard = now  # a message or the answer to a PING
                         if message.get("type") == "message":
                             self._received(message["data"])
                         continue
-                    if not self.link.up:
-                        await self._probe()
                     if now - heard > 3 * HEALTH_CHECK_SECS:
                         raise ConnectionError("no answer to PING")  # a link that died silently
                     if now - pinged > HEALTH_CHECK_SECS:

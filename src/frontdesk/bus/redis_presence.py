@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 
-from frontdesk.bus.redis import LinkDown, RedisLink
+from frontdesk.bus.redis import NoAnswer, RedisLink
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class RedisPresence:
 
     async def join(self, agent_id: str) -> None:
         self._agents.add(agent_id)
-        with contextlib.suppress(LinkDown):
+        with contextlib.suppress(NoAnswer):
             await self._renew([agent_id])
 
     async def leave(self, agent_id: str) -> bool:
@@ -99,7 +99,7 @@ class RedisPresence:
         try:
             gone = await self.link.call("presence", lambda: self._leave(
                 keys=[self.link.node_id], args=[self.link.prefix, agent_id]))
-        except LinkDown:
+        except NoAnswer:
             return True
         return bool(gone)
 
@@ -109,7 +109,7 @@ class RedisPresence:
         try:
             count = await self.link.call("presence", lambda: self._present(
                 keys=[self.link.node_id], args=[self.link.prefix, agent_id]))
-        except LinkDown:
+        except NoAnswer:
             return False
         return int(count) > 0
 
@@ -121,7 +121,7 @@ class RedisPresence:
         try:
             agents = await self.link.call("presence", lambda: self._lapsed(
                 keys=[self.link.node_id], args=[self.link.prefix, MAX_LAPSED]))
-        except LinkDown:
+        except NoAnswer:
             return []
         return [a.decode() if isinstance(a, bytes) else str(a) for a in agents]
 
@@ -132,7 +132,7 @@ class RedisPresence:
         """Renew this process's leases every ``renew_secs`` (at once after the link comes back)."""
         while True:
             await asyncio.sleep(self.renew_secs)
-            with contextlib.suppress(LinkDown):
+            with contextlib.suppress(NoAnswer):
                 await self._renew(sorted(self._agents))
 
     async def close(self) -> None:

@@ -177,7 +177,7 @@ class AgentStream:
                 self.notifier.unsubscribe(chat_topic(chat_id), mark)
 
     async def _check(self, credential_hash: str) -> None:
-        async with self.agents.journal.read() as tx:
+        async with self.agents.journal.read(snapshot=False) as tx:
             if not await credential_alive(tx, credential_hash, self.agents.journal.clock.now()):
                 raise SessionEnded
 
@@ -219,7 +219,7 @@ class AgentStream:
         delivered = journal.metrics.events_delivered.labels("agent")
         latency = journal.metrics.delivery_latency.labels("agent")
         while True:
-            async with journal.read() as tx:
+            async with journal.read(snapshot=False) as tx:
                 records = await tx.events.read_after(chat_id, cursor, audience, MAX_EVENTS_PER_READ)
             for record in records:
                 await send({"type": "event", "chat_id": chat_id, "seq": record.seq, "event": record.payload})

@@ -19,9 +19,11 @@ that backlog out: the new page has just shown it. Another aborted poll forgets i
 
 Across processes (docs/operations.md, "Running several processes"): a poll announces itself on the
 bus (``poll:<chat id>`` with its id), and a process holding an older poll of the chat completes it.
-The delivery lock is this process's ``asyncio.Lock`` of the chat plus ``ChatLocks`` (a Redis lock
-with several processes), taken around every read that has something to deliver or commit, and
-around every history answer; an idle poll's reads take no cross-process lock. With a
+The delivery lock is this process's ``asyncio.Lock`` of the chat plus ``ChatLocks`` (a Redis lease
+with several processes, renewed while held), taken around every read that has something to deliver
+or commit, and around every history answer; an idle poll's reads take no cross-process lock. A
+batch carries the lease it was read under: once that ran out (``Lease.held``) it is answered
+withheld, since another process may now be delivering the same events. With a
 cross-process bus the notifier runs ``recheck_tails`` every ``notifier.recheck_secs``: one query
 asks which of the chats whose polls this process holds have new customer events (or ended) since
 their poll last read, and only those polls read again; a lost wake-up delays events by at most
@@ -39,8 +41,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from frontdesk.bus.interfaces import ChatLocks, chat_topic, poll_topic
-from frontdesk.bus.local import LocalChatLocks
+from frontdesk.bus.interfaces import ChatLocks, Lease, chat_topic, poll_topic
+from frontdesk.bus.interfaces import ChatLockTimeout as ChatLockTimeout  # polls and history raise it
+from frontdesk.bus.local import PROCESS_LEASE, LocalChatLocks
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.customers import WEB, CustomerIdentity, CustomerService, visible_names
 from frontdesk.domain.errors import NotFound
@@ -67,6 +70,7 @@ class PollBatch:
     from_seq: int = 0  # the cursor the batch was read after
     after_commit: Callable[[], None] | None = None
     appended_at: list[float] = field(default_factory=list)  # when each event of ``events`` was appended
+    lease: Lease = PROCESS_LEASE  # the chat's cross-process lock it was read under: write it only while held
     seen: SeenTail | None = None  # where the chat's customer log stood when the batch was read
 
     def withheld(self) -> PollBatch:
@@ -343,7 +347,7 @@ class CustomerPolls:
         held = [waiter.seen for slot in self._slots.values()
                 if (waiter := slot.current) is not None and waiter.seen is not None]
         for start in range(0, len(held), RECHECK_BATCH):
-            async with self.service.journal.read() as tx:
+            async with self.service.journal.read(snapshot=False) as tx:
                 moved = await tx.sessions.tails_moved(held[start:start + RECHECK_BATCH])
             for chat_id in moved:
                 slot = self._slots.get(chat_id)
@@ -359,8 +363,10 @@ class CustomerPolls:
         if not batch.last_seq or not self.locks.cross_process:
             yield batch
             return
-        async with self.locks.hold(chat_id):
-            yield await self._read(identity, chat_id, after)
+        async with self.locks.hold(chat_id) as lease:
+            batch = await self._read(identity, chat_id, after)
+            batch.lease = lease
+            yield batch
 
     def _forget_backlog(self, chat_id: str) -> None:
         self._backlogs.pop(chat_id, None)
@@ -369,7 +375,7 @@ class CustomerPolls:
         _remember(self._backlogs, chat_id, _Backlog(after, upto, self.service.journal.clock.now()))
 
     async def _read(self, identity: CustomerIdentity, chat_id: str, after: int | None) -> PollBatch:
-        async with self.service.journal.read() as tx:
+        async with self.service.journal.read(snapshot=False) as tx:
             state = await self.service.delivery_state(tx, identity, chat_id)
             cursor = state.customer_cursor if after is None else after
             if self.service.is_gone(state, cursor):

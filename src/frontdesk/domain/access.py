@@ -120,7 +120,7 @@ class AccessService(EngineService):
         if not token:
             raise Forbidden("invalid or expired token")
         hashed = token_hash(token)
-        async with self.journal.read() as tx:
+        async with self.journal.read(snapshot=False) as tx:
             record = await tx.agents.token(hashed)
             agent = await tx.agents.get(record.agent_id) if record is not None else None
         now = self.journal.clock.now()
@@ -135,7 +135,7 @@ class AccessService(EngineService):
                 await ctx.tx.agents.extend_token(record.token_hash, ctx.now + self.token_ttl_secs)
 
     async def alive(self, credential_hash: str) -> bool:
-        async with self.journal.read() as tx:
+        async with self.journal.read(snapshot=False) as tx:
             return await credential_alive(tx, credential_hash, self.journal.clock.now())
 
     # ---- WebSocket tickets --------------------------------------------------------------------------

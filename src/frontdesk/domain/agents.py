@@ -151,7 +151,7 @@ class AgentService(EngineService):
             return await tx.sessions.list_for_agent(agent_id)
 
     async def view(self, agent_id: str, chat_id: str) -> ChatView:
-        async with self.journal.read() as tx:
+        async with self.journal.read(snapshot=False) as tx:
             session = await tx.sessions.get(chat_id)
             if session is None:
                 raise NotFound("no such chat")
@@ -184,7 +184,7 @@ class AgentService(EngineService):
 
     async def read_events(self, agent_id: str, chat_id: str, after_seq: int, limit: int = 500) -> list[EventRecord]:
         view = await self.view(agent_id, chat_id)
-        async with self.journal.read() as tx:
+        async with self.journal.read(snapshot=False) as tx:
             agent = await tx.agents.get(agent_id)
             # a supervisor monitoring a chat (not a party of it) reads what supervisors may see
             party = any(p.agent_id == agent_id for p in view.parties)

@@ -25,7 +25,7 @@ def digest(document: JsonObject) -> str:
 
 
 async def stored_version(journal: Journal) -> int:
-    async with journal.read() as tx:
+    async with journal.read(snapshot=False) as tx:
         return await tx.applied_config.version()
 
 

@@ -139,7 +139,7 @@ class CustomerService(EngineService):
 
     async def check_owned(self, identity: CustomerIdentity, chat_id: str) -> None:
         """The chat exists and belongs to the caller; ``NotFound`` otherwise."""
-        async with self.journal.read() as tx:
+        async with self.journal.read(snapshot=False) as tx:
             await self.delivery_state(tx, identity, chat_id)
 
     @staticmethod
@@ -382,7 +382,7 @@ class CustomerService(EngineService):
         ``after`` (frontdesk's explicit cursor, as for polls): only the history events after that
         sequence number, each with its ``seq``; "gone" is judged by that cursor, so a client that
         has not seen a chat's end yet can still read it."""
-        async with self.journal.read() as tx:
+        async with self.journal.read(snapshot=False) as tx:
             session = await self.delivery_state(tx, identity, chat_id)
             if self.is_gone(session, after):
                 raise NotFound("chat is over")

@@ -98,7 +98,7 @@ class FileService:
 
     async def open(self, file_id: str, chat_id: str | None = None) -> StoredFile:
         """A file by id; when ``chat_id`` is given the file must belong to that chat."""
-        async with self.journal.read() as tx:
+        async with self.journal.read(snapshot=False) as tx:
             record = await tx.files.get(file_id)
         if record is None or (chat_id is not None and record.chat_id != chat_id):
             raise NotFound("file not found")

@@ -160,11 +160,6 @@ class ActionContext:
         await self.flush()
         return [await self.tx.agents.count_chats(agent_id) for agent_id in agent_ids]
 
-    async def chat_loads(self, tenant: str) -> dict[str, int]:
-        """Every agent's load in the tenant, with this action's changes stored first."""
-        await self.flush()
-        return await self.tx.agents.chat_loads(tenant)
-
     async def queued_head(self, tenant: str, queue_id: str, limit: int) -> list[SessionRecord]:
         """The first ``limit`` chats queued in the queue, in service order (this action's changes
         stored first)."""
@@ -289,10 +284,11 @@ class Journal:
         ctx.committed()
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Transaction]:
+    async def read(self, snapshot: bool = True) -> AsyncIterator[Transaction]:
+        """``Storage.read``: ``snapshot=False`` where the statements need not agree (see there)."""
         started = time.perf_counter()
         try:
-            async with self.storage.read() as tx:
+            async with self.storage.read(snapshot) as tx:
                 yield tx
         except Exception as exc:
             if is_storage_error(exc):

@@ -84,13 +84,10 @@ class Candidate:
 
 
 async def ready_candidates(ctx: ActionContext, tenant: str) -> list[Candidate]:
-    """Ready agents with spare capacity and their current load."""
-    ready = [agent for agent in await ctx.tx.agents.list_for_tenant(tenant) if agent.state == "ready"]
-    if not ready:
-        return []
-    loads = await ctx.chat_loads(tenant)
-    return [Candidate(agent, loads.get(agent.agent_id, 0)) for agent in ready
-            if loads.get(agent.agent_id, 0) < agent.max_chats]
+    """Ready agents with spare capacity and their current load (the storage's counters, with this
+    action's changes stored first)."""
+    await ctx.flush()
+    return [Candidate(agent, load) for agent, load in await ctx.tx.agents.ready_with_room(tenant)]
 
 
 async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
@@ -264,56 +261,69 @@ async def overflow(ctx: ActionContext, config: ContactCenterConfig, session: Ses
 # ---- staffing and estimated wait -------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Staffing:
-    """What the estimate knows of the agents who can serve a queue."""
+    """What the estimate knows of the agents who can serve a queue, from the agents' rows alone: the
+    chats they hold are read only when a model is computed (``TenantStaff.busy_elapsed_secs``)."""
 
     logged_in: int
     free_slots: int
-    busy_elapsed_secs: list[float]
-    connected_since: tuple[float, ...] = ()  # when each busy slot's chat connected (offered slots: none)
-
-    @property
-    def key(self) -> str:
-        """What a model computed for this staffing assumed: the free and busy slots and which chats
-        hold them. It changes when a chat connects or ends or an agent's state or load changes, not
-        as time passes."""
-        held = hashlib.blake2b(repr(sorted(self.connected_since)).encode(), digest_size=8).hexdigest()
-        return f"{self.free_slots}/{len(self.busy_elapsed_secs)}/{held}"
+    busy_slots: int  # chats the ready agents hold or are offered
+    ready: frozenset[str] = frozenset()  # the ready agents counted
+    key: str = "0/0/"  # what a model computed for this staffing assumed (``TenantStaff.staffing``)
 
 
 @dataclass(slots=True)
 class TenantStaff:
-    """The tenant's agents, their loads and the chats they are connected to: read once, then the
-    staffing of any number of queues is computed from it without another query."""
+    """The tenant's agents and their load counters: read once (O(agents), whatever the number of
+    chats), then the staffing of any number of queues is computed from it without another query.
+    The chats the agents are connected to are read once, and only for a model being computed."""
 
+    tenant: str
     now: float
     agents: list[AgentRecord]
     loads: dict[str, int]
-    connected: list[tuple[str, float]]  # (agent id, connected_at) of every active chat an agent is in
+    load_changes: dict[str, int]  # how many times each agent's load has moved (storage's counter)
+    connected: list[tuple[str, float]] | None = None  # (agent id, connected_at) of every active chat an agent is in
 
     def staffing(self, skills: dict[str, int]) -> Staffing:
+        """The key changes when an agent's state, capacity or load changes or one of its chats ends
+        and another starts (its ``load_changes``), not as time passes nor when an offered chat is
+        accepted (an offered slot is modelled as a chat starting now)."""
         agents = [a for a in self.agents if a.state != "logged_out" and has_skills(a, skills)]
         ready = {a.agent_id: a for a in agents if a.state == "ready"}
         if not ready:
-            return Staffing(logged_in=len(agents), free_slots=0, busy_elapsed_secs=[])
+            return Staffing(logged_in=len(agents), free_slots=0, busy_slots=0)
+        free = sum(max(0, a.max_chats - self.loads.get(a.agent_id, 0)) for a in ready.values())
+        busy = sum(self.loads.get(agent_id, 0) for agent_id in ready)
+        held = sorted((agent_id, self.loads.get(agent_id, 0), self.load_changes.get(agent_id, 0))
+                      for agent_id in ready)
+        digest = hashlib.blake2b(repr(held).encode(), digest_size=8).hexdigest()
+        return Staffing(logged_in=len(agents), free_slots=free, busy_slots=busy, ready=frozenset(ready),
+                        key=f"{free}/{busy}/{digest}")
+
+    async def busy_elapsed_secs(self, ctx: ActionContext, staff: Staffing) -> list[float]:
+        """How long each busy slot of the staffing's ready agents has been taken: the chats they are
+        connected to (read on first use), and an offered chat as one starting now."""
+        if self.connected is None:
+            self.connected = await ctx.tx.agents.connected_chats(self.tenant)
         busy: list[float] = []
-        since: list[float] = []
         held: dict[str, int] = {}
         for agent_id, connected_at in self.connected:
-            if agent_id in ready:
+            if agent_id in staff.ready:
                 busy.append(max(0.0, self.now - connected_at))
-                since.append(connected_at)
                 held[agent_id] = held.get(agent_id, 0) + 1
-        for agent_id in ready:  # offered, not yet accepted: a slot whose chat starts now
+        for agent_id in staff.ready:  # offered, not yet accepted: a slot whose chat starts now
             busy.extend(0.0 for _ in range(max(0, self.loads.get(agent_id, 0) - held.get(agent_id, 0))))
-        free = sum(max(0, a.max_chats - self.loads.get(a.agent_id, 0)) for a in ready.values())
-        return Staffing(logged_in=len(agents), free_slots=free, busy_elapsed_secs=busy, connected_since=tuple(since))
+        return busy
 
 
 async def tenant_staff(ctx: ActionContext, tenant: str) -> TenantStaff:
-    return TenantStaff(now=ctx.now, agents=await ctx.tx.agents.list_for_tenant(tenant),
-                       loads=await ctx.chat_loads(tenant), connected=await ctx.tx.agents.connected_chats(tenant))
+    await ctx.flush()  # the counters follow the stored chats: store this action's changes first
+    counters = await ctx.tx.agents.load_counters(tenant)
+    return TenantStaff(tenant=tenant, now=ctx.now, agents=await ctx.tx.agents.list_for_tenant(tenant),
+                       loads={agent_id: c.load for agent_id, c in counters.items() if c.load},
+                       load_changes={agent_id: c.changes for agent_id, c in counters.items()})
 
 
 async def staffing(ctx: ActionContext, tenant: str, skills: dict[str, int]) -> Staffing:
@@ -339,21 +349,23 @@ async def _store_model(ctx: ActionContext, tenant: str, queue_id: str, staff: St
                                                        model.tail_step_secs))
 
 
-async def queue_model(ctx: ActionContext, queue: QueueConfig, tenant: str, staff: Staffing,
+async def queue_model(ctx: ActionContext, queue: QueueConfig, staff: TenantStaff,
                       fresh: bool = False) -> ewt.QueueModel | None:
     """The estimate model of the queue (None: nobody staffed): the cached one while it fits the
     staffing and is younger than ``EWT_REFRESH_SECS``, else computed from the recent handle times
     (and cached, in an action that writes). ``fresh`` always computes it (the refresh timer)."""
-    if staff.free_slots == 0 and not staff.busy_elapsed_secs:
+    queue_staff = staff.staffing(queue.skills)
+    if queue_staff.free_slots == 0 and queue_staff.busy_slots == 0:
         return None
     if not fresh:
-        cached = _usable(await ctx.tx.queue_models.get(tenant, queue.queue_id), staff, ctx.now)
+        cached = _usable(await ctx.tx.queue_models.get(staff.tenant, queue.queue_id), queue_staff, ctx.now)
         if cached is not None:
             return cached
-    samples = await ctx.tx.sessions.recent_handle_times(tenant, queue.queue_id, HANDLE_SAMPLES)
-    model = ewt.queue_model(staff.free_slots, staff.busy_elapsed_secs, samples, queue.default_handle_secs)
+    samples = await ctx.tx.sessions.recent_handle_times(staff.tenant, queue.queue_id, HANDLE_SAMPLES)
+    model = ewt.queue_model(queue_staff.free_slots, await staff.busy_elapsed_secs(ctx, queue_staff), samples,
+                            queue.default_handle_secs)
     if model is not None:
-        await _store_model(ctx, tenant, queue.queue_id, staff, model)
+        await _store_model(ctx, staff.tenant, queue.queue_id, queue_staff, model)
     return model
 
 
@@ -369,7 +381,7 @@ async def queue_models(ctx: ActionContext, config: ContactCenterConfig, tenant: 
     stale: dict[str, Staffing] = {}
     for queue in tenant_config.queues.values():
         queue_staff = staff.staffing(queue.skills)
-        if queue_staff.free_slots == 0 and not queue_staff.busy_elapsed_secs:
+        if queue_staff.free_slots == 0 and queue_staff.busy_slots == 0:
             models[queue.queue_id] = None
         elif (usable := _usable(cached.get(queue.queue_id), queue_staff, ctx.now)) is not None:
             models[queue.queue_id] = usable
@@ -378,7 +390,7 @@ async def queue_models(ctx: ActionContext, config: ContactCenterConfig, tenant: 
     samples = await ctx.tx.sessions.recent_handle_times_of(tenant, sorted(stale), HANDLE_SAMPLES) if stale else {}
     for queue_id, queue_staff in stale.items():
         queue = tenant_config.queues[queue_id]
-        models[queue_id] = ewt.queue_model(queue_staff.free_slots, queue_staff.busy_elapsed_secs,
+        models[queue_id] = ewt.queue_model(queue_staff.free_slots, await staff.busy_elapsed_secs(ctx, queue_staff),
                                            samples.get(queue_id, []), queue.default_handle_secs)
     return models
 
@@ -388,7 +400,7 @@ async def estimate_of(ctx: ActionContext, config: ContactCenterConfig, session: 
     queue = _queue(config, session.tenant, session.queue_id)
     if queue is None:
         return None
-    model = await queue_model(ctx, queue, session.tenant, await staffing(ctx, session.tenant, queue.skills))
+    model = await queue_model(ctx, queue, await tenant_staff(ctx, session.tenant))
     return None if model is None else model.wait_at(await _place(ctx, session))
 
 
@@ -411,7 +423,7 @@ async def estimate_new_chat(ctx: ActionContext, config: ContactCenterConfig, ten
     queue = _queue(config, tenant, queue_id)
     if queue is None:
         return None
-    model = await queue_model(ctx, queue, tenant, await staffing(ctx, tenant, queue.skills))
+    model = await queue_model(ctx, queue, await tenant_staff(ctx, tenant))
     if model is None:
         return None
     await ctx.flush()
@@ -431,7 +443,7 @@ async def refresh_estimates(ctx: ActionContext, config: ContactCenterConfig, ten
         queue = _queue(config, tenant, queue_id)
         if queue is None:
             continue
-        model = await queue_model(ctx, queue, tenant, staff.staffing(queue.skills), fresh=True)
+        model = await queue_model(ctx, queue, staff, fresh=True)
         if model is None:
             continue
         for position, session in enumerate(s for s in queued if s.queue_id == queue_id):

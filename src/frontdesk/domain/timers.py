@@ -82,7 +82,7 @@ class TimerService(EngineService):
         fired = 0
         tried: set[tuple[str, str, float]] = set()  # a timer is tried once per pass, whatever happens
         while True:
-            async with self.journal.read() as tx:
+            async with self.journal.read(snapshot=False) as tx:
                 due = [t for t in await tx.timers.due(self.journal.clock.now(), BATCH)
                        if (t.chat_id, t.kind, t.due_at) not in tried]
             if not due:
@@ -204,7 +204,7 @@ class TimerService(EngineService):
         while not stop.is_set():
             try:
                 await self.fire_due()
-                async with self.journal.read() as tx:
+                async with self.journal.read(snapshot=False) as tx:
                     next_due = await tx.timers.next_due_at()
             except Exception:
                 log.exception("timer pass failed")

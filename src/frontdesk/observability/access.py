@@ -91,6 +91,8 @@ class AccessLog:
     def _line(self, scope: Scope, status: int, secs: float) -> None:
         if scope.get("path") in QUIET_PATHS and status < 500:
             level = logging.DEBUG
+        elif status == 503:  # refused on purpose (overload, connection limit, database away): its cause is logged once
+            level = logging.WARNING
         else:
             level = logging.ERROR if status >= 500 else logging.INFO
         if not self._log.isEnabledFor(level):

@@ -21,6 +21,7 @@ EWT_ERROR_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 3600.0)
 TIMER_LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 15.0, 60.0)
 POLL_OUTCOMES = ("events", "empty", "superseded", "disconnected", "drained", "gone")
 OFFER_OUTCOMES = ("offered", "accepted", "rejected", "timeout", "withdrawn")
+SHED_KINDS = ("new_chat", "customer_events", "customer_upload", "agent_send")  # frontdesk.api.overload
 
 
 class Metrics:
@@ -63,10 +64,24 @@ class Metrics:
                                       registry=r)
         self.offers = Counter("frontdesk_offers", "Chat offers to agents and how they ended", ["outcome"],
                               registry=r)
+        # overload shedding (frontdesk.api.overload)
+        self.requests_shed = Counter("frontdesk_requests_shed", "Requests refused with 503 because the server was "
+                                     "overloaded, by the kind of work they would have created", ["kind"], registry=r)
+        self.overloaded = Gauge("frontdesk_overloaded", "1 while the server sheds new work, else 0", registry=r)
+        self.loop_lag = Gauge("frontdesk_event_loop_lag_seconds",
+                              "How late the event loop ran a timer, the largest of the last second", registry=r)
+        self.load_queue_age = Gauge("frontdesk_load_queue_age_seconds",
+                                    "How long the 4th-oldest new chat or send in progress has waited for its answer",
+                                    registry=r)
+        self.polls_withheld_late = Counter("frontdesk_polls_withheld_late",
+                                           "Poll answers with events withheld (answered empty, nothing committed) "
+                                           "because they were reached too late for the client", registry=r)
         for outcome in POLL_OUTCOMES:
             self.poll_outcomes.labels(outcome)
         for outcome in OFFER_OUTCOMES:
             self.offers.labels(outcome)
+        for kind in SHED_KINDS:
+            self.requests_shed.labels(kind)
         for reason in ("credentials", "throttled"):
             self.logins_refused.labels(reason)
         for kind in ("write", "read"):

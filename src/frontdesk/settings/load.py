@@ -91,7 +91,9 @@ def parse_settings(raw: dict[str, Any], base_dir: Path, overrides: dict[str, Any
         "keep_alive_secs": server.keep_alive_secs, "max_header_bytes": server.max_header_bytes,
         "log_format": server.log_format, "log_level": server.log_level,
         "files_dir": base_dir / server.files_dir if server.files_dir else None, "redis_url": server.redis_url,
-        "redis_prefix": server.redis_prefix, "bus_recheck_secs": server.bus_recheck_secs, **(overrides or {})}
+        "redis_prefix": server.redis_prefix, "bus_recheck_secs": server.bus_recheck_secs,
+        "shed_loop_lag_secs": server.shed_loop_lag_secs, "shed_queue_age_secs": server.shed_queue_age_secs,
+        **(overrides or {})}
     config = contact_center(file.document(), base_dir, None, "server.default_tenant")
     return Settings(contact_center=config, is_demo=False, **values)
 

@@ -8,6 +8,7 @@ flag or an environment variable may set (text from the environment is converted:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +30,8 @@ from frontdesk.settings.vocabulary import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_REDIS_PREFIX,
+    DEFAULT_SHED_LOOP_LAG_SECS,
+    DEFAULT_SHED_QUEUE_AGE_SECS,
     HEADER_TIMEOUT_SECS,
     KEEP_ALIVE_SECS,
     LOG_FORMAT_NAMES,
@@ -39,6 +42,8 @@ from frontdesk.settings.vocabulary import (
     MAX_REDIS_PREFIX_CHARS,
     PORTS,
     REDIS_SCHEMES,
+    SHED_LOOP_LAG_SECS,
+    SHED_QUEUE_AGE_SECS,
     SQLITE_SYNCHRONOUS,
     TOKEN_TTL_SECS,
 )
@@ -76,6 +81,15 @@ def _bus_recheck(value: float) -> float:
     return value
 
 
+def _between(bounds: tuple[float, float]) -> Callable[[float], float]:
+    def check(value: float) -> float:
+        if not bounds[0] <= value <= bounds[1]:
+            raise field_error(f"must be between {bounds[0]:g} and {bounds[1]:g}")
+        return value
+
+    return check
+
+
 DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
 
 
@@ -111,6 +125,12 @@ MaxHeaderBytes = Annotated[int, Between(*MAX_HEADER_BYTES), Field(
 PollHold = Annotated[float, AfterValidator(_poll_hold), Field(
     json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_POLL_HOLD_SECS},
     description="long-poll hold (the web widget aborts polls at 13 s)")]
+ShedLoopLag = Annotated[float, AfterValidator(_between(SHED_LOOP_LAG_SECS)), Field(
+    json_schema_extra={"minimum": SHED_LOOP_LAG_SECS[0], "maximum": SHED_LOOP_LAG_SECS[1]},
+    description="new chats and sends are refused (503) while the event loop lags this much")]
+ShedQueueAge = Annotated[float, AfterValidator(_between(SHED_QUEUE_AGE_SECS)), Field(
+    json_schema_extra={"minimum": SHED_QUEUE_AGE_SECS[0], "maximum": SHED_QUEUE_AGE_SECS[1]},
+    description="new chats and sends are refused (503) while those in progress wait this long for their answer")]
 Synchronous = Annotated[str, OneOf(SQLITE_SYNCHRONOUS, transform=str.upper)]
 LogFormat = Annotated[str, OneOf(LOG_FORMAT_NAMES, transform=str.lower), Field(
     description="log lines as text (key=value, for a terminal) or json (one object per line)")]
@@ -144,6 +164,8 @@ class ServerTable(Model):
     redis_url: RedisUrl = ""
     redis_prefix: RedisPrefix = DEFAULT_REDIS_PREFIX
     bus_recheck_secs: BusRecheck = DEFAULT_BUS_RECHECK_SECS
+    shed_loop_lag_secs: ShedLoopLag = DEFAULT_SHED_LOOP_LAG_SECS
+    shed_queue_age_secs: ShedQueueAge = DEFAULT_SHED_QUEUE_AGE_SECS
 
 
 class ServerOverrides(BaseModel):
@@ -170,6 +192,8 @@ class ServerOverrides(BaseModel):
     redis_url: RedisUrl | None = None
     redis_prefix: RedisPrefix | None = None
     bus_recheck_secs: BusRecheck | None = None
+    shed_loop_lag_secs: ShedLoopLag | None = None
+    shed_queue_age_secs: ShedQueueAge | None = None
 
     def given(self) -> dict[str, Any]:
         return {key: value for key, value in self.model_dump().items() if value is not None}
@@ -216,6 +240,9 @@ class Settings:
     redis_url: str = ""  # "": one process, the in-process bus
     redis_prefix: str = DEFAULT_REDIS_PREFIX
     bus_recheck_secs: float = DEFAULT_BUS_RECHECK_SECS
+    # overload shedding (frontdesk.api.overload, docs/operations.md "Overload")
+    shed_loop_lag_secs: float = DEFAULT_SHED_LOOP_LAG_SECS
+    shed_queue_age_secs: float = DEFAULT_SHED_QUEUE_AGE_SECS
     contact_center: ContactCenterConfig = field(default_factory=demo_contact_center)
     is_demo: bool = True
     config_file: Path | None = None  # the TOML file the settings came from (re-read by a reload)

@@ -34,6 +34,11 @@ KEEP_ALIVE_SECS = (1, 3600)
 DEFAULT_KEEP_ALIVE_SECS = 30  # idle between requests; a held poll is not idle
 MAX_HEADER_BYTES = (1024, 1024 * 1024)
 DEFAULT_MAX_HEADER_BYTES = 32 * 1024
+# overload shedding (frontdesk.api.overload, docs/operations.md "Overload"): ranges and defaults
+SHED_LOOP_LAG_SECS = (0.05, 30.0)
+DEFAULT_SHED_LOOP_LAG_SECS = 0.5  # far above a healthy loop's lag (ms), well below what makes polls late
+SHED_QUEUE_AGE_SECS = (0.1, 120.0)
+DEFAULT_SHED_QUEUE_AGE_SECS = 2.0  # new chats and sends waiting this long for their answer
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FORM_FIELD_TYPES = ("text", "email", "phone", "number", "choice", "rating")
 UNAVAILABLE_VALUES = ("notAvailable", "unavailable")

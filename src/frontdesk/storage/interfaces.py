@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from frontdesk.storage.records import (
+    AgentLoad,
     AgentRecord,
     AppliedConfigRecord,
     Audience,
@@ -122,12 +123,26 @@ class AgentStore(Protocol):
         ...
     async def get_by_username(self, tenant: str, username: str) -> AgentRecord | None: ...
     async def list_for_tenant(self, tenant: str) -> list[AgentRecord]: ...
-    async def count_chats(self, agent_id: str) -> int: ...
+    async def ready_with_room(self, tenant: str) -> list[tuple[AgentRecord, int]]:
+        """The tenant's ready agents whose load (``count_chats``) is below ``max_chats``, with that
+        load, in ``list_for_tenant``'s order: routing's candidates in one read of the agents' rows (with
+        every agent busy, none are read)."""
+        ...
+    async def count_chats(self, agent_id: str) -> int:
+        """The agent's load: the distinct live chats it is a party of and has not left, plus the live
+        chats offered to it (``connecting``). Read from a counter on the agent's row that the storage
+        keeps in every writing transaction (not counted from the chats): O(1)."""
+        ...
     async def chat_loads(self, tenant: str) -> dict[str, int]:
-        """Chats each agent of the tenant holds or is offered (agents with none are left out)."""
+        """``count_chats`` of every agent of the tenant, from the counters: O(agents), however many
+        chats are live (agents with none are left out)."""
+        ...
+    async def load_counters(self, tenant: str) -> dict[str, AgentLoad]:
+        """The load counters of every agent of the tenant (O(agents))."""
         ...
     async def connected_chats(self, tenant: str) -> list[tuple[str, float]]:
-        """(agent id, connected_at of the chat) for every active chat an agent of the tenant is in."""
+        """(agent id, connected_at of the chat) for every active chat an agent of the tenant is in:
+        O(chats the agents hold), so read only to compute an estimate model, never per chat routed."""
         ...
     async def add_token(self, token: TokenRecord) -> None: ...
     async def token(self, token_hash: str) -> TokenRecord | None: ...
@@ -314,13 +329,17 @@ class Storage(Protocol):
     lock, until commit; sequence numbers come from the locked chat row, so they stay gap-free and
     ordered however many writers append; a timer is taken with ``timers.claim``; ``read()`` never
     takes the writers' lock (a report does not hold up a chat) and sees one committed snapshot.
+    ``read(snapshot=False)`` is for reads whose statements need not agree with each other (one
+    statement, or a row and then what it points to, such as a chat and the log after its cursor):
+    each statement sees a committed state at least as new as the one before, and a backend may
+    run them without a transaction (PostgreSQL: no BEGIN or COMMIT round trips).
     A write transaction that meets another one may fail with ``TransientConflict``."""
 
     async def open(self) -> None:
         """Connect and migrate (a transaction opens the storage itself if nobody did)."""
         ...
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
-    def read(self) -> AbstractAsyncContextManager[Transaction]: ...
+    def read(self, snapshot: bool = True) -> AbstractAsyncContextManager[Transaction]: ...
     async def ready(self) -> str | None:
         """Readiness (``/readyz``): None when the database answers and has every migration, else
         why not (``"storage: …"``)."""

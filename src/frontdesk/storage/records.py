@@ -159,6 +159,14 @@ class TimerRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentLoad:
+    """An agent's load counters (``AgentStore.load_counters``)."""
+
+    load: int  # the chats it holds or is offered (``AgentStore.count_chats``)
+    changes: int  # how many times the load has moved: another value means other chats, even at one load
+
+
+@dataclass(frozen=True, slots=True)
 class QueueModelRecord:
     """The cached estimate model of one queue (``domain/ewt.QueueModel``) and what it was computed for."""
 

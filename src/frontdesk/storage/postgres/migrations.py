@@ -286,6 +286,110 @@ MIGRATIONS: list[str] = [
         applied_at DOUBLE PRECISION NOT NULL
     );
     """,
+    # 9: each agent's load (the chats it holds or is offered, routing's capacity check) as a counter on
+    # its row, kept by triggers in the writing transaction: routing reads every agent's load in O(agents),
+    # not O(live chats). The load is the distinct live chats the agent is a party of and has not left,
+    # plus the live chats being offered to it (state 'connecting'). Parties' agent and chat never change;
+    # a party only leaves (left_at set); neither sessions nor parties are deleted. Every change of a
+    # counter takes the tenant's routing lock first, then the agent's row (the concurrency contract's
+    # order: docs/event-delivery.md "Concurrency"), so a load only moves under the locks routing
+    # decides capacity under.
+    """
+    CREATE FUNCTION frontdesk_lock_routing(tenant TEXT) RETURNS void LANGUAGE sql AS $$
+        SELECT pg_advisory_xact_lock(hashtextextended('routing:' || tenant, 0))
+    $$;
+    CREATE FUNCTION agent_counted_load(agent TEXT, agent_tenant TEXT) RETURNS BIGINT LANGUAGE sql STABLE AS $$
+        SELECT (SELECT COUNT(DISTINCT p.chat_id) FROM parties p JOIN sessions s ON s.chat_id = p.chat_id
+                WHERE p.agent_id = agent AND p.left_at IS NULL AND NOT s.terminal)
+            + (SELECT COUNT(*) FROM sessions s WHERE s.tenant = agent_tenant AND s.state = 'connecting'
+                AND NOT s.terminal AND s.offered_agent_id = agent)
+    $$;
+    ALTER TABLE agents ADD COLUMN load BIGINT NOT NULL DEFAULT 0;
+    UPDATE agents SET load = agent_counted_load(agent_id, tenant);
+    CREATE FUNCTION agent_load_add(agent TEXT, agent_tenant TEXT, delta INTEGER) RETURNS void
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM frontdesk_lock_routing(agent_tenant);
+        UPDATE agents SET load = load + delta WHERE agent_id = agent;
+    END
+    $$;
+    CREATE FUNCTION agent_load_new_agent() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM frontdesk_lock_routing(NEW.tenant);
+        UPDATE agents SET load = agent_counted_load(NEW.agent_id, NEW.tenant) WHERE agent_id = NEW.agent_id;
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER agent_load_new_agent AFTER INSERT ON agents
+        FOR EACH ROW EXECUTE FUNCTION agent_load_new_agent();
+    CREATE FUNCTION agent_load_follow_party() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        chat_tenant TEXT;
+    BEGIN
+        -- joining (an insert still in the chat) or leaving (left_at set) changes the load only when the
+        -- chat is live and the agent has no other party left in it
+        SELECT tenant INTO chat_tenant FROM sessions WHERE chat_id = NEW.chat_id AND NOT terminal;
+        IF FOUND AND NOT EXISTS (SELECT 1 FROM parties WHERE chat_id = NEW.chat_id AND agent_id = NEW.agent_id
+                                 AND left_at IS NULL AND party_id != NEW.party_id) THEN
+            PERFORM agent_load_add(NEW.agent_id, chat_tenant, CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END);
+        END IF;
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER agent_load_party_joins AFTER INSERT ON parties
+        FOR EACH ROW WHEN (NEW.agent_id != '' AND NEW.left_at IS NULL) EXECUTE FUNCTION agent_load_follow_party();
+    CREATE TRIGGER agent_load_party_leaves AFTER UPDATE ON parties
+        FOR EACH ROW WHEN (OLD.agent_id != '' AND OLD.left_at IS NULL AND NEW.left_at IS NOT NULL)
+        EXECUTE FUNCTION agent_load_follow_party();
+    CREATE FUNCTION agent_load_follow_chat() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        was_offered TEXT := CASE WHEN TG_OP = 'UPDATE' AND OLD.state = 'connecting' AND NOT OLD.terminal
+                                 THEN OLD.offered_agent_id ELSE '' END;
+        is_offered TEXT := CASE WHEN NEW.state = 'connecting' AND NOT NEW.terminal
+                                THEN NEW.offered_agent_id ELSE '' END;
+        held INTEGER := CASE WHEN TG_OP = 'UPDATE' AND OLD.terminal AND NOT NEW.terminal THEN 1
+                             WHEN TG_OP = 'UPDATE' AND NOT OLD.terminal AND NEW.terminal THEN -1 ELSE 0 END;
+        agent TEXT;
+    BEGIN
+        IF was_offered != is_offered THEN
+            IF was_offered != '' THEN
+                PERFORM agent_load_add(was_offered, NEW.tenant, -1);
+            END IF;
+            IF is_offered != '' THEN
+                PERFORM agent_load_add(is_offered, NEW.tenant, 1);
+            END IF;
+        END IF;
+        IF held != 0 THEN  -- the chat ends (or resumes): every agent still in it, once
+            FOR agent IN SELECT DISTINCT agent_id FROM parties
+                    WHERE chat_id = NEW.chat_id AND left_at IS NULL AND agent_id != '' ORDER BY agent_id LOOP
+                PERFORM agent_load_add(agent, NEW.tenant, held);
+            END LOOP;
+        END IF;
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER agent_load_chat_inserted AFTER INSERT ON sessions
+        FOR EACH ROW WHEN (NEW.state = 'connecting' AND NOT NEW.terminal) EXECUTE FUNCTION agent_load_follow_chat();
+    CREATE TRIGGER agent_load_chat_changes AFTER UPDATE ON sessions
+        FOR EACH ROW WHEN (OLD.terminal != NEW.terminal OR OLD.state != NEW.state
+                           OR OLD.offered_agent_id != NEW.offered_agent_id)
+        EXECUTE FUNCTION agent_load_follow_chat();
+    """,
+    # 10: how many times each agent's load has moved (``agents.load_changes``): with the loads, what the
+    # estimates' cached models are keyed by (a chat ending and another one starting for the same agent
+    # leaves its load as it was, not its busy slots), read from the agents' rows instead of every chat
+    # the agents hold
+    """
+    ALTER TABLE agents ADD COLUMN load_changes BIGINT NOT NULL DEFAULT 0;
+    CREATE FUNCTION agent_load_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        NEW.load_changes := OLD.load_changes + 1;
+        RETURN NEW;
+    END
+    $$;
+    CREATE TRIGGER agent_load_changes BEFORE UPDATE OF load ON agents
+        FOR EACH ROW WHEN (OLD.load IS DISTINCT FROM NEW.load) EXECUTE FUNCTION agent_load_changes();
+    """,
 ]
 
 _MIGRATION_LOCK = 0x66726F6E74  # the advisory lock key nodes migrate under ("front")

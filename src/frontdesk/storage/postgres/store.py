@@ -1,4 +1,5 @@
-"""PostgreSQL implementation of every storage interface (asyncpg, one pool per process).
+"""PostgreSQL implementation of every storage interface (asyncpg; per process a pool of connections for
+write transactions and one for reads).
 
 The dialect of this backend lives here and in ``migrations.py``: ``$n`` parameters, ``FOR UPDATE``,
 ``GREATEST``, ``arrival`` for SQLite's ``rowid`` ties. The concurrency contract
@@ -11,10 +12,20 @@ The dialect of this backend lives here and in ``migrations.py``: ``$n`` paramete
   ``last_seq``: gap-free and ordered);
 - ``lock_routing`` is a transaction-scoped advisory lock per tenant;
 - ``timers.claim`` is ``DELETE … RETURNING``: of concurrent claims one gets the row;
-- a read transaction is READ ONLY at REPEATABLE READ on its own pooled connection: one snapshot,
-  no row locks, never waiting for writers;
+- a read runs on a connection of the read pool, takes no row locks and never waits for writers
+  (neither for their locks nor for a connection one of them holds while it waits for a lock):
+  ``read()`` is a READ ONLY transaction at REPEATABLE READ (one snapshot for all its statements);
+  ``read(snapshot=False)`` runs each statement by itself (autocommit: each sees the newest commit),
+  one round trip per statement and no BEGIN or COMMIT;
 - PostgreSQL's serialization failures and deadlocks leave as ``TransientConflict``.
 - A lost connection or a database that cannot be reached leaves as ``StorageUnavailable``.
+
+A connection goes back to the pool as it is (``_keep_session``): these stores never change a
+session's state (no ``SET``, ``LISTEN``, cursors or session-level advisory locks; the routing lock is
+transaction-scoped), so asyncpg's default reset query would be one more round trip per transaction
+for nothing; asyncpg itself still rolls back a transaction left open. The connection keeps its
+prepared statements (``statement_cache_size``): every statement is a constant text, prepared once
+per connection.
 
 PostgreSQL's text cannot hold NUL (code point 0; SQLite's can): every text parameter is written and looked
 up with NUL replaced by U+FFFD (``_Connection``), so such input is stored and found alike instead of
@@ -24,9 +35,10 @@ failing the statement (JSON columns never hold a raw NUL: the encoder escapes it
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 import asyncpg
 import orjson
@@ -35,6 +47,7 @@ from asyncpg.pool import PoolConnectionProxy
 from frontdesk.storage.interfaces import StorageUnavailable, TransientConflict
 from frontdesk.storage.postgres.migrations import MIGRATIONS, migrate
 from frontdesk.storage.records import (
+    AgentLoad,
     AgentRecord,
     AppliedConfigRecord,
     Audience,
@@ -55,6 +68,8 @@ from frontdesk.storage.records import (
     TokenRecord,
     WrapUpRecord,
 )
+
+log = logging.getLogger(__name__)
 
 Row = asyncpg.Record
 Conn: TypeAlias = "asyncpg.Connection[Row] | PoolConnectionProxy[Row]"  # a connection of the pool
@@ -138,7 +153,7 @@ class _Store:
 
 
 async def _lock_routing(conn: _Connection, tenant: str) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"routing:{tenant}")
+    await conn.execute("SELECT frontdesk_lock_routing($1)", tenant)  # a function of migration 9's: its triggers take it
 
 
 _SESSION_INSERT = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({_marks(len(_SESSION_NAMES))})"
@@ -424,27 +439,22 @@ class _Agents(_Store):
                                    "ORDER BY state_since, arrival", tenant)
         return [_agent(r) for r in rows]
 
+    async def ready_with_room(self, tenant: str) -> list[tuple[AgentRecord, int]]:
+        rows = await self._c.fetch(f"SELECT {_AGENT_COLUMNS}, load FROM agents WHERE tenant = $1 AND state = 'ready' "
+                                   "AND load < max_chats ORDER BY state_since, arrival", tenant)
+        return [(_agent(r), int(r[16])) for r in rows]
+
     async def count_chats(self, agent_id: str) -> int:
-        held = await self._c.fetchval(
-            "SELECT COUNT(DISTINCT p.chat_id) FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
-            "WHERE p.agent_id = $1 AND p.left_at IS NULL AND NOT s.terminal", agent_id)
-        offered = await self._c.fetchval(
-            "SELECT COUNT(*) FROM sessions WHERE tenant = (SELECT tenant FROM agents WHERE agent_id = $1) "
-            "AND state = 'connecting' AND NOT terminal AND offered_agent_id = $1", agent_id)
-        return int(held) + int(offered)
+        value = await self._c.fetchval("SELECT load FROM agents WHERE agent_id = $1", agent_id)
+        return int(value or 0)
 
     async def chat_loads(self, tenant: str) -> dict[str, int]:
-        loads: dict[str, int] = {}
-        for agent_id, count in await self._c.fetch(
-                "SELECT p.agent_id, COUNT(DISTINCT p.chat_id) FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
-                "WHERE p.left_at IS NULL AND p.agent_id > '' AND s.tenant = $1 AND NOT s.terminal "
-                "GROUP BY p.agent_id", tenant):
-            loads[agent_id] = int(count)
-        for agent_id, count in await self._c.fetch(
-                "SELECT offered_agent_id, COUNT(*) FROM sessions WHERE tenant = $1 AND state = 'connecting' "
-                "AND NOT terminal AND offered_agent_id != '' GROUP BY offered_agent_id", tenant):
-            loads[agent_id] = loads.get(agent_id, 0) + int(count)
-        return loads
+        rows = await self._c.fetch("SELECT agent_id, load FROM agents WHERE tenant = $1 AND load != 0", tenant)
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    async def load_counters(self, tenant: str) -> dict[str, AgentLoad]:
+        rows = await self._c.fetch("SELECT agent_id, load, load_changes FROM agents WHERE tenant = $1", tenant)
+        return {str(r[0]): AgentLoad(int(r[1]), int(r[2])) for r in rows}
 
     async def connected_chats(self, tenant: str) -> list[tuple[str, float]]:
         rows = await self._c.fetch(
@@ -787,6 +797,8 @@ _TRANSIENT = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 # the server went away or refuses work now (terminated, restarting, shutting down): not this request's fault
 _LOST = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError)
 CONNECT_TIMEOUT_SECS = 5.0  # a database that does not answer a new connection fails requests this fast
+DEFAULT_POOL_SIZE = 10  # connections for transactions per process, half as many for reads (docs/operations.md)
+STATEMENT_CACHE_SIZE = 1024  # prepared statements per connection: more than the stores have
 
 
 @asynccontextmanager
@@ -803,46 +815,67 @@ async def _unavailable_as_such(acquired: list[bool]) -> AsyncIterator[None]:
         raise StorageUnavailable(f"the database cannot be reached: {type(exc).__name__}") from exc
 
 
+async def _keep_session(conn: asyncpg.Connection[Row]) -> None:
+    """The pool's reset on release: nothing to send (see the module's docstring)."""
+
+
+class _Pools(NamedTuple):
+    writes: asyncpg.Pool[Row]  # write transactions (which may wait for each other's locks)
+    reads: asyncpg.Pool[Row]  # reads, which so never wait for a connection a writer holds
+
+
+async def _pool(url: str, size: int) -> asyncpg.Pool[Row]:
+    return await asyncpg.create_pool(url, min_size=1, max_size=size, reset=_keep_session,
+                                     statement_cache_size=STATEMENT_CACHE_SIZE, timeout=CONNECT_TIMEOUT_SECS)
+
+
 class PostgresStorage:
-    """The PostgreSQL backend: a pool of connections to the database a ``postgresql://`` URL names.
+    """The PostgreSQL backend: pools of connections to the database a ``postgresql://`` URL names.
 
-    ``open()`` creates the pool and migrates the schema; the first transaction opens it if nobody
-    did. ``pool_size`` bounds the connections of this process (a held long poll holds none: reads
-    are short transactions)."""
+    ``open()`` creates the pools and migrates the schema; the first transaction opens them if nobody
+    did. Write transactions and reads have a pool each: transactions waiting for a chat's row or a
+    tenant's routing lock hold their connections meanwhile, and a read must not wait behind them
+    (the contract: reads never wait for writers). ``pool_size`` bounds this process's connections
+    for transactions, ``read_pool_size`` (default half of it) those for reads (a held long poll holds
+    none: reads are short); they are opened as the load needs them and kept while it lasts."""
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE, read_pool_size: int | None = None) -> None:
         self._url = url
         self._pool_size = pool_size
-        self._pool: asyncpg.Pool[Row] | None = None
+        self._read_pool_size = read_pool_size if read_pool_size is not None else max(1, pool_size // 2)
+        self._pools: _Pools | None = None
         self._opening = asyncio.Lock()
         self.schema_version = 0
 
     async def open(self) -> None:
         async with self._opening:
-            if self._pool is not None:
+            if self._pools is not None:
                 return
-            pool = await asyncpg.create_pool(self._url, min_size=1, max_size=self._pool_size,
-                                             statement_cache_size=1024, timeout=CONNECT_TIMEOUT_SECS)
+            writes = await _pool(self._url, self._pool_size)
             try:
-                async with pool.acquire() as conn:
+                async with writes.acquire() as conn:
                     self.schema_version = await migrate(conn)
+                    if await conn.fetchval("SHOW autovacuum") == "off":
+                        log.warning("PostgreSQL runs with autovacuum off: its planner has no statistics of "
+                                    "frontdesk's tables unless someone runs ANALYZE (docs/operations.md)")
+                reads = await _pool(self._url, self._read_pool_size)
             except BaseException:
-                await pool.close()
+                await writes.close()
                 raise
-            self._pool = pool
+            self._pools = _Pools(writes, reads)
 
-    async def _ready(self) -> asyncpg.Pool[Row]:
-        if self._pool is None:
+    async def _ready(self) -> _Pools:
+        if self._pools is None:
             await self.open()
-        assert self._pool is not None
-        return self._pool
+        assert self._pools is not None
+        return self._pools
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
         acquired: list[bool] = []
         async with _unavailable_as_such(acquired):
-            pool = await self._ready()
-            async with pool.acquire() as conn:
+            pools = await self._ready()
+            async with pools.writes.acquire() as conn:
                 acquired.append(True)
                 try:
                     async with conn.transaction():
@@ -851,20 +884,27 @@ class PostgresStorage:
                     raise TransientConflict(str(exc)) from exc
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[PostgresTransaction]:
+    async def read(self, snapshot: bool = True) -> AsyncIterator[PostgresTransaction]:
+        """A read (see the module's docstring): with ``snapshot`` one READ ONLY REPEATABLE READ
+        transaction, else each statement by itself."""
         acquired: list[bool] = []
         async with _unavailable_as_such(acquired):
-            pool = await self._ready()
-            async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-                acquired.append(True)
-                yield PostgresTransaction(conn, writes=False)
+            pools = await self._ready()
+            async with pools.reads.acquire() as conn:
+                if not snapshot:
+                    acquired.append(True)
+                    yield PostgresTransaction(conn, writes=False)
+                    return
+                async with conn.transaction(isolation="repeatable_read", readonly=True):
+                    acquired.append(True)
+                    yield PostgresTransaction(conn, writes=False)
 
     async def ready(self) -> str | None:
-        pool = self._pool
-        if pool is None:
+        pools = self._pools
+        if pools is None:
             return "storage: not connected"
         try:
-            async with pool.acquire() as conn:
+            async with pools.reads.acquire() as conn:
                 version = await conn.fetchval("SELECT version FROM frontdesk_schema")
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             return f"storage: {type(exc).__name__}: {exc}"
@@ -874,6 +914,7 @@ class PostgresStorage:
 
     async def close(self) -> None:
         async with self._opening:
-            if self._pool is not None:
-                await self._pool.close()
-                self._pool = None
+            if self._pools is not None:
+                for pool in self._pools:
+                    await pool.close()
+                self._pools = None

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 
+
+def _counted_load(agent: str) -> str:
+    """The load of the agent row ``agent`` counted from the chats (the counter's definition, for
+    migration 9's backfill and a new agent's row): the distinct live chats it is a party of and has
+    not left, plus the live chats offered to it."""
+    return (f"(SELECT COUNT(DISTINCT p.chat_id) FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
+            f"WHERE p.agent_id = {agent}.agent_id AND p.left_at IS NULL AND s.terminal = 0) "
+            f"+ (SELECT COUNT(*) FROM sessions s WHERE s.tenant = {agent}.tenant AND s.state = 'connecting' "
+            f"AND s.terminal = 0 AND s.offered_agent_id = {agent}.agent_id)")
+
+
 MIGRATIONS: list[str] = [
     # 1: the initial schema
     """
@@ -268,6 +279,75 @@ MIGRATIONS: list[str] = [
         file_digest TEXT NOT NULL,
         applied_at REAL NOT NULL
     );
+    """,
+    # 9: each agent's load (the chats it holds or is offered, routing's capacity check) as a counter on
+    # its row, kept by triggers in the writing transaction: routing reads every agent's load in O(agents),
+    # not O(live chats). The load is the distinct live chats the agent is a party of and has not left,
+    # plus the live chats being offered to it (state 'connecting'). Parties' agent and chat never change;
+    # a party only leaves (left_at set); neither sessions nor parties are deleted.
+    f"""
+    ALTER TABLE agents ADD COLUMN load INTEGER NOT NULL DEFAULT 0;
+    UPDATE agents SET load = {_counted_load("agents")};
+    CREATE TRIGGER agent_load_new_agent AFTER INSERT ON agents
+    BEGIN
+        UPDATE agents SET load = {_counted_load("NEW")} WHERE agent_id = NEW.agent_id;
+    END;
+    CREATE TRIGGER agent_load_party_joins AFTER INSERT ON parties
+        WHEN NEW.agent_id != '' AND NEW.left_at IS NULL
+    BEGIN
+        UPDATE agents SET load = load + 1 WHERE agent_id = NEW.agent_id
+            AND EXISTS (SELECT 1 FROM sessions WHERE chat_id = NEW.chat_id AND terminal = 0)
+            AND NOT EXISTS (SELECT 1 FROM parties WHERE chat_id = NEW.chat_id AND agent_id = NEW.agent_id
+                AND left_at IS NULL AND party_id != NEW.party_id);
+    END;
+    CREATE TRIGGER agent_load_party_leaves AFTER UPDATE ON parties
+        WHEN OLD.agent_id != '' AND OLD.left_at IS NULL AND NEW.left_at IS NOT NULL
+    BEGIN
+        UPDATE agents SET load = load - 1 WHERE agent_id = OLD.agent_id
+            AND EXISTS (SELECT 1 FROM sessions WHERE chat_id = OLD.chat_id AND terminal = 0)
+            AND NOT EXISTS (SELECT 1 FROM parties WHERE chat_id = OLD.chat_id AND agent_id = OLD.agent_id
+                AND left_at IS NULL);
+    END;
+    CREATE TRIGGER agent_load_chat_ends AFTER UPDATE ON sessions
+        WHEN OLD.terminal = 0 AND NEW.terminal != 0
+    BEGIN
+        UPDATE agents SET load = load - 1 WHERE agent_id IN
+            (SELECT agent_id FROM parties WHERE chat_id = NEW.chat_id AND left_at IS NULL AND agent_id != '');
+    END;
+    CREATE TRIGGER agent_load_chat_resumes AFTER UPDATE ON sessions
+        WHEN OLD.terminal != 0 AND NEW.terminal = 0
+    BEGIN
+        UPDATE agents SET load = load + 1 WHERE agent_id IN
+            (SELECT agent_id FROM parties WHERE chat_id = NEW.chat_id AND left_at IS NULL AND agent_id != '');
+    END;
+    CREATE TRIGGER agent_load_offer_made AFTER INSERT ON sessions
+        WHEN NEW.state = 'connecting' AND NEW.terminal = 0 AND NEW.offered_agent_id != ''
+    BEGIN
+        UPDATE agents SET load = load + 1 WHERE agent_id = NEW.offered_agent_id;
+    END;
+    CREATE TRIGGER agent_load_offer_begins AFTER UPDATE ON sessions
+        WHEN NEW.state = 'connecting' AND NEW.terminal = 0 AND NEW.offered_agent_id != ''
+            AND NOT (OLD.state = 'connecting' AND OLD.terminal = 0 AND OLD.offered_agent_id = NEW.offered_agent_id)
+    BEGIN
+        UPDATE agents SET load = load + 1 WHERE agent_id = NEW.offered_agent_id;
+    END;
+    CREATE TRIGGER agent_load_offer_ends AFTER UPDATE ON sessions
+        WHEN OLD.state = 'connecting' AND OLD.terminal = 0 AND OLD.offered_agent_id != ''
+            AND NOT (NEW.state = 'connecting' AND NEW.terminal = 0 AND NEW.offered_agent_id = OLD.offered_agent_id)
+    BEGIN
+        UPDATE agents SET load = load - 1 WHERE agent_id = OLD.offered_agent_id;
+    END
+    """,
+    # 10: how many times each agent's load has moved (``agents.load_changes``): with the loads, what the
+    # estimates' cached models are keyed by (a chat ending and another one starting for the same agent
+    # leaves its load as it was, not its busy slots), read from the agents' rows instead of every chat
+    # the agents hold
+    """
+    ALTER TABLE agents ADD COLUMN load_changes INTEGER NOT NULL DEFAULT 0;
+    CREATE TRIGGER agent_load_changes AFTER UPDATE OF load ON agents WHEN NEW.load != OLD.load
+    BEGIN
+        UPDATE agents SET load_changes = load_changes + 1 WHERE agent_id = NEW.agent_id;
+    END
     """,
 ]
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import orjson
 
 from frontdesk.storage.records import (
+    AgentLoad,
     AgentRecord,
     AppliedConfigRecord,
     Audience,
@@ -433,31 +434,22 @@ class _Agents:
                                (tenant,)).fetchall()
         return [_agent(r) for r in rows]
 
+    async def ready_with_room(self, tenant: str) -> list[tuple[AgentRecord, int]]:
+        rows = self._c.execute(f"SELECT {_AGENT_COLUMNS}, load FROM agents WHERE tenant = ? AND state = 'ready' "
+                               "AND load < max_chats ORDER BY state_since", (tenant,)).fetchall()
+        return [(_agent(r), int(r[16])) for r in rows]
+
     async def count_chats(self, agent_id: str) -> int:
-        row = self._c.execute(
-            "SELECT COUNT(DISTINCT p.chat_id) FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
-            "WHERE p.agent_id = ? AND p.left_at IS NULL AND s.terminal = 0", (agent_id,)).fetchone()
-        # offers stay within the agent's tenant: naming it lets the (tenant, state) index find the few
-        # chats being offered instead of scanning every session
-        offered = self._c.execute(
-            "SELECT COUNT(*) FROM sessions WHERE tenant = (SELECT tenant FROM agents WHERE agent_id = ?1) "
-            "AND state = 'connecting' AND terminal = 0 AND offered_agent_id = ?1", (agent_id,)).fetchone()
-        return int(row[0]) + int(offered[0])
+        row = self._c.execute("SELECT load FROM agents WHERE agent_id = ?", (agent_id,)).fetchone()
+        return int(row[0]) if row else 0
 
     async def chat_loads(self, tenant: str) -> dict[str, int]:
-        loads: dict[str, int] = {}
-        for agent_id, count in self._c.execute(
-                # from the partial index of parties still in a chat: active chats only, never the history;
-                # "> ''" skips the scenario's parties (no agent) of every waiting chat in the index
-                "SELECT p.agent_id, COUNT(DISTINCT p.chat_id) FROM parties p INDEXED BY parties_agent "
-                "JOIN sessions s ON s.chat_id = p.chat_id WHERE p.left_at IS NULL AND p.agent_id > '' "
-                "AND s.tenant = ? AND s.terminal = 0 GROUP BY p.agent_id", (tenant,)):
-            loads[agent_id] = int(count)
-        for agent_id, count in self._c.execute(
-                "SELECT offered_agent_id, COUNT(*) FROM sessions WHERE tenant = ? AND state = 'connecting' "
-                "AND terminal = 0 AND offered_agent_id != '' GROUP BY offered_agent_id", (tenant,)):
-            loads[agent_id] = loads.get(agent_id, 0) + int(count)
-        return loads
+        rows = self._c.execute("SELECT agent_id, load FROM agents WHERE tenant = ? AND load != 0", (tenant,))
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    async def load_counters(self, tenant: str) -> dict[str, AgentLoad]:
+        rows = self._c.execute("SELECT agent_id, load, load_changes FROM agents WHERE tenant = ?", (tenant,))
+        return {str(r[0]): AgentLoad(int(r[1]), int(r[2])) for r in rows}
 
     async def connected_chats(self, tenant: str) -> list[tuple[str, float]]:
         rows = self._c.execute(
@@ -875,9 +867,10 @@ class SqliteStorage:
             self._conn.execute("COMMIT")
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[SqliteTransaction]:
+    async def read(self, snapshot: bool = True) -> AsyncIterator[SqliteTransaction]:
         """A read transaction on a reader connection of its own: the snapshot of the last commit,
-        whatever the writer does meanwhile (readers do not take the writer's lock)."""
+        whatever the writer does meanwhile (readers do not take the writer's lock). Always a
+        snapshot, ``snapshot`` or not: on a local file it costs nothing."""
         conn = self._reader()
         conn.execute("BEGIN")
         try:
