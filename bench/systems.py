@@ -28,7 +28,7 @@ import orjson
 from bench import procstats
 from bench.loadgen import ConnectionPool, HttpConnection, HttpError, Reply, build_request
 from bench.processes import ServerProcess
-from bench.services import Database, RedisKeys, ServiceUrls, unique_name
+from bench.services import Analyzer, Database, RedisKeys, ServiceUrls, unique_name
 
 TENANT = "bench.local"
 APP_ID = "bench"
@@ -342,6 +342,7 @@ class FrontdeskCluster(Frontdesk):
     services: ServiceUrls = field(default_factory=ServiceUrls)
     database: Database | None = None
     redis: RedisKeys | None = None
+    analyzer: Analyzer | None = None
 
     @property
     def services_database(self) -> str | None:
@@ -353,8 +354,10 @@ class FrontdeskCluster(Frontdesk):
 
     def describe(self) -> str:
         processes = "one process" if self.workers == 1 else f"`--workers {self.workers}`"
+        analyzed = (f"; the machine's PostgreSQL has autovacuum off, so the harness ran `ANALYZE` on the run's "
+                    f"database every {self.analyzer.every_secs:g} s in its stead") if self.analyzer is not None else ""
         return (f"{self.name}: `frontdesk serve` {processes} on PostgreSQL (`database_url`, a database made for "
-                "this run) and Redis (`redis_url`, a key prefix of this run)")
+                f"this run) and Redis (`redis_url`, a key prefix of this run){analyzed}")
 
     def server_lines(self) -> tuple[str, ...]:
         assert self.database is not None and self.redis is not None
@@ -367,6 +370,9 @@ class FrontdeskCluster(Frontdesk):
         self.redis.check()
         self.database = Database(self.services, unique_name(label))
         self.database.create()
+        if not self.database.autovacuum_on():
+            self.analyzer = Analyzer(self.database)
+            self.analyzer.start()
         super().prepare()
 
     def command(self) -> list[str]:
@@ -375,6 +381,9 @@ class FrontdeskCluster(Frontdesk):
 
     def cleanup(self) -> None:
         try:
+            if self.analyzer is not None:
+                self.analyzer.stop()
+                self.extra["analyze_runs"] = self.analyzer.runs
             super().cleanup()
             if self.redis is not None:
                 self.extra["redis_keys_deleted"] = self.redis.delete_all()

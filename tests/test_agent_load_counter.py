@@ -330,3 +330,15 @@ async def test_a_waiting_chats_estimate_costs_the_same_rows_whatever_the_chats_t
     few = await _queued_chat_cost(start_server, tmp_path / "few", held=2)
     many = await _queued_chat_cost(start_server, tmp_path / "many", held=40)
     assert (many.statements, many.rows_read, many.rows_written) == (few.statements, few.rows_read, few.rows_written)
+
+
+async def test_routing_reads_only_the_ready_agents_with_room_with_their_loads(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        for agent_id, state, since, max_chats in (("full", "ready", 1.0, 1), ("room", "ready", 3.0, 2),
+                                                  ("away", "not_ready", 0.5, 2), ("idle", "ready", 2.0, 2)):
+            await tx.agents.upsert(AgentRecord(agent_id, "t", agent_id, "x", "A", "", "A", max_chats, state, since))
+        await tx.sessions.insert(_chat("c1", state="connecting", offered_agent_id="full"))
+        await tx.sessions.insert(_chat("c2", state="connecting", offered_agent_id="room"))
+    async with storage.read() as tx:
+        ready = [(agent.agent_id, load) for agent, load in await tx.agents.ready_with_room("t")]
+    assert ready == [("idle", 0), ("room", 1)]  # by the time they became ready

@@ -1,5 +1,6 @@
-"""The benchmark harness still works: a seconds-long ``python -m bench --quick`` against a real
-frontdesk process and the baseline. Checks shape and correctness (nothing lost, duplicated or
+"""The benchmark harness still works: a seconds-long ``python -m bench --quick --systems all``
+against real frontdesk processes (SQLite; PostgreSQL + Redis with one and with two workers) and the
+baseline. Checks shape and correctness (nothing lost, duplicated or
 reordered), never absolute times. Nothing it starts outlives it: the bench runs in its own process
 group, every process it starts inherits a marker in its environment, and both are killed in
 ``finally``, also when the bound runs out."""
@@ -16,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from bench.services import DEFAULT_PG_ADMIN_URL, DEFAULT_REDIS_URL, RedisKeys, ServiceUrls
 
 REPO = Path(__file__).resolve().parent.parent
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6")
-# generous: the run takes about a minute on an idle machine; a loaded one must not fail it
+# generous: the run takes two to three minutes on an idle machine; a loaded one must not fail it
 BOUND_SECS = 900
 MARKER_VARIABLE = "FRONTDESK_BENCH_SMOKE_RUN"  # inherited by every process the run starts
 
@@ -62,11 +64,20 @@ def _kill_everything_started(bench: subprocess.Popen[str], marker: str) -> list[
     return left
 
 
-def test_quick_bench_run_measures_every_workload_on_both_systems(tmp_path: Path) -> None:
+def _left_by_run(bench_pid: int) -> tuple[list[str], list[str]]:
+    """The databases and Redis keys still named after the bench process (bench.services.unique_name)."""
+    query = f"SELECT datname FROM pg_database WHERE datname LIKE 'fd_bench_%_{int(bench_pid)}_%'"  # noqa: S608
+    databases = subprocess.run(["psql", DEFAULT_PG_ADMIN_URL, "-X", "-A", "-t", "-c", query],  # noqa: S603,S607
+                               capture_output=True, text=True, check=True).stdout.split()
+    keys = RedisKeys(ServiceUrls(redis_url=DEFAULT_REDIS_URL), f"fd:bench:*:{bench_pid}:").keys()
+    return databases, keys
+
+
+def test_quick_bench_run_measures_every_workload_on_every_system(tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
     bench = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
-        [sys.executable, "-m", "bench", "--quick", "--no-pin", "--no-progress", "--update-latest", "no",
-         "--out", str(tmp_path)],
+        [sys.executable, "-m", "bench", "--quick", "--systems", "all", "--no-pin", "--no-progress",
+         "--update-latest", "no", "--out", str(tmp_path)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         env={**os.environ, MARKER_VARIABLE: marker})
     timed_out = False
@@ -84,7 +95,8 @@ def test_quick_bench_run_measures_every_workload_on_both_systems(tmp_path: Path)
     assert left == [], "the bench left processes running"
     (run_dir,) = tmp_path.iterdir()
     results = orjson.loads((run_dir / "results.json").read_bytes())
-    assert set(results["systems"]) == {"frontdesk", "baseline"}
+    assert set(results["systems"]) == {"frontdesk", "frontdesk-pg1", "frontdesk-pg2", "baseline"}
+    assert _left_by_run(bench.pid) == ([], []), "the PostgreSQL + Redis systems left a database or keys"
     for name, system in results["systems"].items():
         for workload in WORKLOADS:
             assert workload in system, f"{name} has no {workload}"

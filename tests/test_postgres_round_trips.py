@@ -2,7 +2,7 @@
 stores, the BEGIN and COMMIT a transaction needs, and nothing else (no reset query when a connection
 goes back to the pool, no transaction around a read that does not ask for a snapshot).
 
-Counted with asyncpg's query logger on the only connection of a pool of one."""
+Counted with asyncpg's query logger on the only connection of each pool (writes, reads)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from frontdesk.storage.postgres.store import PostgresStorage
+from frontdesk.storage.records import SessionRecord
 from tests.test_storage_contract import event, session
 
 
 @pytest.fixture
 async def store(pg_url: str) -> AsyncIterator[PostgresStorage]:
-    storage = PostgresStorage(pg_url, pool_size=1)
+    storage = PostgresStorage(pg_url, pool_size=1, read_pool_size=1)
     await storage.open()
     async with storage.transaction() as tx:
         await tx.sessions.insert(session("c1"))
@@ -29,9 +30,10 @@ async def store(pg_url: str) -> AsyncIterator[PostgresStorage]:
 async def sent(store: PostgresStorage) -> list[str]:
     """The texts of the queries the pool's connection runs from now on."""
     queries: list[str] = []
-    assert store._pool is not None  # the test looks at the backend's own connection
-    async with store._pool.acquire() as conn:  # the pool's only connection
-        conn.add_query_logger(lambda query: queries.append(query.query))
+    assert store._pools is not None  # the test looks at the backend's own connections
+    for pool in store._pools:
+        async with pool.acquire() as conn:  # the pool's only connection
+            conn.add_query_logger(lambda query: queries.append(query.query))
     await asyncio.sleep(0)  # the logger's calls are scheduled on the loop
     queries.clear()  # whatever the release above sent
     return queries
@@ -65,3 +67,28 @@ async def test_a_transaction_sends_begin_its_statements_and_commit(store: Postgr
         await tx.events.append("c1", current.last_seq + 1, 200.0, [event("hello")])
     assert await settled(sent) == ["BEGIN", "SELECT", "INSERT", "COMMIT"]
 
+
+
+async def read_chat(store: PostgresStorage) -> SessionRecord | None:
+    async with store.read() as tx:
+        return await tx.sessions.get("c1")
+
+
+async def test_a_read_does_not_wait_for_a_connection_a_waiting_writer_holds(store: PostgresStorage) -> None:
+    """Every connection for transactions is taken by a writer waiting for a chat's row: a read
+    still runs (it has connections of its own)."""
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:
+        async with store.transaction() as tx:
+            assert await tx.sessions.get("c1") is not None  # the chat's row, locked until commit
+            holding.set()
+            await release.wait()
+
+    task = asyncio.ensure_future(holder())
+    await holding.wait()
+    try:
+        assert await asyncio.wait_for(read_chat(store), timeout=30) is not None
+    finally:
+        release.set()
+        await task

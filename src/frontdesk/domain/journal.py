@@ -160,11 +160,6 @@ class ActionContext:
         await self.flush()
         return [await self.tx.agents.count_chats(agent_id) for agent_id in agent_ids]
 
-    async def chat_loads(self, tenant: str) -> dict[str, int]:
-        """Every agent's load in the tenant, with this action's changes stored first."""
-        await self.flush()
-        return await self.tx.agents.chat_loads(tenant)
-
     async def queued_head(self, tenant: str, queue_id: str, limit: int) -> list[SessionRecord]:
         """The first ``limit`` chats queued in the queue, in service order (this action's changes
         stored first)."""

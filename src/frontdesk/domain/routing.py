@@ -84,13 +84,10 @@ class Candidate:
 
 
 async def ready_candidates(ctx: ActionContext, tenant: str) -> list[Candidate]:
-    """Ready agents with spare capacity and their current load."""
-    ready = [agent for agent in await ctx.tx.agents.list_for_tenant(tenant) if agent.state == "ready"]
-    if not ready:
-        return []
-    loads = await ctx.chat_loads(tenant)
-    return [Candidate(agent, loads.get(agent.agent_id, 0)) for agent in ready
-            if loads.get(agent.agent_id, 0) < agent.max_chats]
+    """Ready agents with spare capacity and their current load (the storage's counters, with this
+    action's changes stored first)."""
+    await ctx.flush()
+    return [Candidate(agent, load) for agent, load in await ctx.tx.agents.ready_with_room(tenant)]
 
 
 async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,

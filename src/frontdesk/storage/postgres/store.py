@@ -1,4 +1,5 @@
-"""PostgreSQL implementation of every storage interface (asyncpg, one pool per process).
+"""PostgreSQL implementation of every storage interface (asyncpg; per process a pool of connections for
+write transactions and one for reads).
 
 The dialect of this backend lives here and in ``migrations.py``: ``$n`` parameters, ``FOR UPDATE``,
 ``GREATEST``, ``arrival`` for SQLite's ``rowid`` ties. The concurrency contract
@@ -11,7 +12,8 @@ The dialect of this backend lives here and in ``migrations.py``: ``$n`` paramete
   ``last_seq``: gap-free and ordered);
 - ``lock_routing`` is a transaction-scoped advisory lock per tenant;
 - ``timers.claim`` is ``DELETE … RETURNING``: of concurrent claims one gets the row;
-- a read runs on its own pooled connection, takes no row locks and never waits for writers:
+- a read runs on a connection of the read pool, takes no row locks and never waits for writers
+  (neither for their locks nor for a connection one of them holds while it waits for a lock):
   ``read()`` is a READ ONLY transaction at REPEATABLE READ (one snapshot for all its statements);
   ``read(snapshot=False)`` runs each statement by itself (autocommit: each sees the newest commit),
   one round trip per statement and no BEGIN or COMMIT;
@@ -33,9 +35,10 @@ failing the statement (JSON columns never hold a raw NUL: the encoder escapes it
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 import asyncpg
 import orjson
@@ -63,6 +66,8 @@ from frontdesk.storage.records import (
     TokenRecord,
     WrapUpRecord,
 )
+
+log = logging.getLogger(__name__)
 
 Row = asyncpg.Record
 Conn: TypeAlias = "asyncpg.Connection[Row] | PoolConnectionProxy[Row]"  # a connection of the pool
@@ -413,6 +418,11 @@ class _Agents(_Store):
         rows = await self._c.fetch(f"SELECT {_AGENT_COLUMNS} FROM agents WHERE tenant = $1 "
                                    "ORDER BY state_since, arrival", tenant)
         return [_agent(r) for r in rows]
+
+    async def ready_with_room(self, tenant: str) -> list[tuple[AgentRecord, int]]:
+        rows = await self._c.fetch(f"SELECT {_AGENT_COLUMNS}, load FROM agents WHERE tenant = $1 AND state = 'ready' "
+                                   "AND load < max_chats ORDER BY state_since, arrival", tenant)
+        return [(_agent(r), int(r[16])) for r in rows]
 
     async def count_chats(self, agent_id: str) -> int:
         value = await self._c.fetchval("SELECT load FROM agents WHERE agent_id = $1", agent_id)
@@ -767,7 +777,7 @@ _TRANSIENT = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 # the server went away or refuses work now (terminated, restarting, shutting down): not this request's fault
 _LOST = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError)
 CONNECT_TIMEOUT_SECS = 5.0  # a database that does not answer a new connection fails requests this fast
-DEFAULT_POOL_SIZE = 10  # connections per process (docs/operations.md: sizing per worker)
+DEFAULT_POOL_SIZE = 10  # connections for transactions per process, half as many for reads (docs/operations.md)
 STATEMENT_CACHE_SIZE = 1024  # prepared statements per connection: more than the stores have
 
 
@@ -789,46 +799,63 @@ async def _keep_session(conn: asyncpg.Connection[Row]) -> None:
     """The pool's reset on release: nothing to send (see the module's docstring)."""
 
 
+class _Pools(NamedTuple):
+    writes: asyncpg.Pool[Row]  # write transactions (which may wait for each other's locks)
+    reads: asyncpg.Pool[Row]  # reads, which so never wait for a connection a writer holds
+
+
+async def _pool(url: str, size: int) -> asyncpg.Pool[Row]:
+    return await asyncpg.create_pool(url, min_size=1, max_size=size, reset=_keep_session,
+                                     statement_cache_size=STATEMENT_CACHE_SIZE, timeout=CONNECT_TIMEOUT_SECS)
+
+
 class PostgresStorage:
-    """The PostgreSQL backend: a pool of connections to the database a ``postgresql://`` URL names.
+    """The PostgreSQL backend: pools of connections to the database a ``postgresql://`` URL names.
 
-    ``open()`` creates the pool and migrates the schema; the first transaction opens it if nobody
-    did. ``pool_size`` bounds the connections of this process (a held long poll holds none: reads
-    are short); they are opened as the load needs them and kept while it lasts."""
+    ``open()`` creates the pools and migrates the schema; the first transaction opens them if nobody
+    did. Write transactions and reads have a pool each: transactions waiting for a chat's row or a
+    tenant's routing lock hold their connections meanwhile, and a read must not wait behind them
+    (the contract: reads never wait for writers). ``pool_size`` bounds this process's connections
+    for transactions, ``read_pool_size`` (default half of it) those for reads (a held long poll holds
+    none: reads are short); they are opened as the load needs them and kept while it lasts."""
 
-    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE, read_pool_size: int | None = None) -> None:
         self._url = url
         self._pool_size = pool_size
-        self._pool: asyncpg.Pool[Row] | None = None
+        self._read_pool_size = read_pool_size if read_pool_size is not None else max(1, pool_size // 2)
+        self._pools: _Pools | None = None
         self._opening = asyncio.Lock()
         self.schema_version = 0
 
     async def open(self) -> None:
         async with self._opening:
-            if self._pool is not None:
+            if self._pools is not None:
                 return
-            pool = await asyncpg.create_pool(self._url, min_size=1, max_size=self._pool_size, reset=_keep_session,
-                                             statement_cache_size=STATEMENT_CACHE_SIZE, timeout=CONNECT_TIMEOUT_SECS)
+            writes = await _pool(self._url, self._pool_size)
             try:
-                async with pool.acquire() as conn:
+                async with writes.acquire() as conn:
                     self.schema_version = await migrate(conn)
+                    if await conn.fetchval("SHOW autovacuum") == "off":
+                        log.warning("PostgreSQL runs with autovacuum off: its planner has no statistics of "
+                                    "frontdesk's tables unless someone runs ANALYZE (docs/operations.md)")
+                reads = await _pool(self._url, self._read_pool_size)
             except BaseException:
-                await pool.close()
+                await writes.close()
                 raise
-            self._pool = pool
+            self._pools = _Pools(writes, reads)
 
-    async def _ready(self) -> asyncpg.Pool[Row]:
-        if self._pool is None:
+    async def _ready(self) -> _Pools:
+        if self._pools is None:
             await self.open()
-        assert self._pool is not None
-        return self._pool
+        assert self._pools is not None
+        return self._pools
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
         acquired: list[bool] = []
         async with _unavailable_as_such(acquired):
-            pool = await self._ready()
-            async with pool.acquire() as conn:
+            pools = await self._ready()
+            async with pools.writes.acquire() as conn:
                 acquired.append(True)
                 try:
                     async with conn.transaction():
@@ -842,8 +869,8 @@ class PostgresStorage:
         transaction, else each statement by itself."""
         acquired: list[bool] = []
         async with _unavailable_as_such(acquired):
-            pool = await self._ready()
-            async with pool.acquire() as conn:
+            pools = await self._ready()
+            async with pools.reads.acquire() as conn:
                 if not snapshot:
                     acquired.append(True)
                     yield PostgresTransaction(conn, writes=False)
@@ -853,11 +880,11 @@ class PostgresStorage:
                     yield PostgresTransaction(conn, writes=False)
 
     async def ready(self) -> str | None:
-        pool = self._pool
-        if pool is None:
+        pools = self._pools
+        if pools is None:
             return "storage: not connected"
         try:
-            async with pool.acquire() as conn:
+            async with pools.reads.acquire() as conn:
                 version = await conn.fetchval("SELECT version FROM frontdesk_schema")
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             return f"storage: {type(exc).__name__}: {exc}"
@@ -867,6 +894,7 @@ class PostgresStorage:
 
     async def close(self) -> None:
         async with self._opening:
-            if self._pool is not None:
-                await self._pool.close()
-                self._pool = None
+            if self._pools is not None:
+                for pool in self._pools:
+                    await pool.close()
+                self._pools = None

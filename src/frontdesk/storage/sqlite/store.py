@@ -415,6 +415,11 @@ class _Agents:
                                (tenant,)).fetchall()
         return [_agent(r) for r in rows]
 
+    async def ready_with_room(self, tenant: str) -> list[tuple[AgentRecord, int]]:
+        rows = self._c.execute(f"SELECT {_AGENT_COLUMNS}, load FROM agents WHERE tenant = ? AND state = 'ready' "
+                               "AND load < max_chats ORDER BY state_since", (tenant,)).fetchall()
+        return [(_agent(r), int(r[16])) for r in rows]
+
     async def count_chats(self, agent_id: str) -> int:
         row = self._c.execute("SELECT load FROM agents WHERE agent_id = ?", (agent_id,)).fetchone()
         return int(row[0]) if row else 0
