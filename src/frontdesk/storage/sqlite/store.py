@@ -841,16 +841,17 @@ class SqliteStorage:
         self.schema_version = migrate(self._conn)
         self._tx = SqliteTransaction(self._conn)
         self._lock = asyncio.Lock()
-        self._readers: list[sqlite3.Connection] = []  # idle reader connections
+        # idle reader connections, each with its stores (made once: a poll's read allocates none)
+        self._readers: list[tuple[sqlite3.Connection, SqliteTransaction]] = []
         self._counts: StatementCounts | None = None
 
-    def _reader(self) -> sqlite3.Connection:
+    def _reader(self) -> tuple[sqlite3.Connection, SqliteTransaction]:
         if self._readers:
             return self._readers.pop()
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA query_only = ON")
         conn.execute("PRAGMA busy_timeout = 5000")
-        return conn
+        return conn, SqliteTransaction(conn)
 
     async def open(self) -> None:
         """Nothing to do: the constructor connected and migrated."""
@@ -871,14 +872,15 @@ class SqliteStorage:
         """A read transaction on a reader connection of its own: the snapshot of the last commit,
         whatever the writer does meanwhile (readers do not take the writer's lock). Always a
         snapshot, ``snapshot`` or not: on a local file it costs nothing."""
-        conn = self._reader()
+        reader = self._reader()
+        conn, stores = reader
         conn.execute("BEGIN")
         try:
             counts = self._counts
-            yield SqliteTransaction(conn if counts is None else CountingConnection(conn, counts))
+            yield stores if counts is None else SqliteTransaction(CountingConnection(conn, counts))
         finally:
             conn.execute("ROLLBACK")
-            self._readers.append(conn)
+            self._readers.append(reader)
 
     @contextmanager
     def counting(self) -> Iterator[StatementCounts]:
@@ -906,7 +908,7 @@ class SqliteStorage:
 
     async def close(self) -> None:
         async with self._lock:
-            for reader in self._readers:
+            for reader, _ in self._readers:
                 reader.close()
             self._readers.clear()
             self._conn.close()
