@@ -159,6 +159,16 @@ async def live(start_server: StartServer) -> LiveServer:
 
 
 @pytest.fixture
+async def anna(live: LiveServer) -> AsyncIterator[AgentClient]:
+    """The demo agent, signed in to ``live`` and ready."""
+    agent = await live.agent()
+    try:
+        yield agent
+    finally:
+        await agent.aclose()
+
+
+@pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=10.0) as client:
         yield client

@@ -6,7 +6,6 @@ answered empty and moves no cursor; the metrics move."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -63,15 +62,6 @@ class Signals:
 @pytest.fixture
 async def signals(live: LiveServer) -> Signals:
     return Signals(live.frontdesk.overload)
-
-
-@pytest.fixture
-async def anna(live: LiveServer) -> AsyncIterator[AgentClient]:
-    agent = await live.agent()
-    try:
-        yield agent
-    finally:
-        await agent.aclose()
 
 
 async def new_chat(http: httpx.AsyncClient, live: LiveServer) -> httpx.Response:
