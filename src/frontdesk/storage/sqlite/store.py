@@ -26,6 +26,7 @@ from frontdesk.storage.records import (
     AgentRecord,
     AppliedConfigRecord,
     Audience,
+    DeliveryState,
     EventRecord,
     FileRecord,
     FormRequestRecord,
@@ -36,6 +37,7 @@ from frontdesk.storage.records import (
     OfferRecord,
     PartyRecord,
     QueueModelRecord,
+    SeenTail,
     SessionRecord,
     TimerRecord,
     TokenRecord,
@@ -147,6 +149,12 @@ def _session(row: sqlite3.Row) -> SessionRecord:
         invited_agents=orjson.loads(row[28]))
 
 
+_DELIVERY_STATE = ("SELECT tenant, app_id, client_id, visitor_cookie, customer_cursor, customer_last_seq, terminal "
+                   "FROM sessions WHERE chat_id = ?")
+_TAILS_MOVED = ("SELECT s.chat_id FROM json_each(?) AS h JOIN sessions s ON s.chat_id = h.value ->> 0 "
+                "WHERE s.customer_last_seq > h.value ->> 1 OR s.terminal > h.value ->> 2")
+
+
 class _Sessions:
     def __init__(self, conn: Connection) -> None:
         self._c = conn
@@ -164,6 +172,17 @@ class _Sessions:
         assignments = ", ".join(f"{name} = ?" for name in names)
         row = _session_row(session)
         self._c.execute(f"UPDATE sessions SET {assignments} WHERE chat_id = ?", (*row[1:], row[0]))
+
+    async def delivery_state(self, chat_id: str) -> DeliveryState | None:
+        row = self._c.execute(_DELIVERY_STATE, (chat_id,)).fetchone()
+        return DeliveryState(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6])) if row else None
+
+    async def tails_moved(self, seen: Sequence[SeenTail]) -> list[str]:
+        if not seen:
+            return []
+        # one statement whatever the number of chats: the list goes in as one JSON parameter
+        held = _dumps([(t.chat_id, t.customer_last_seq, int(t.terminal)) for t in seen])
+        return [str(r[0]) for r in self._c.execute(_TAILS_MOVED, (held,))]
 
     async def set_customer_cursor(self, chat_id: str, seq: int) -> None:
         self._c.execute("UPDATE sessions SET customer_cursor = MAX(customer_cursor, ?) WHERE chat_id = ?",
