@@ -21,6 +21,10 @@ from frontdesk.settings import DEMO_AGENT_PASSWORD, DEMO_AGENT_USERNAME, Setting
 from tests import pg
 
 TEST_HOLD_SECS = 0.25  # an idle poll's real hold: short, tests wait for it
+# Test servers shed load only far beyond the defaults: a test's client shares the server's event loop,
+# on a machine other work loads too; tests/test_overload.py injects the signals it tests with
+TEST_SHED_LOOP_LAG_SECS = 5.0
+TEST_SHED_QUEUE_AGE_SECS = 30.0
 # FRONTDESK_TEST_DATABASE=postgres: the servers the tests start keep their data in the local
 # PostgreSQL (a schema per data directory) instead of SQLite; tests marked sqlite_only keep SQLite
 TEST_DATABASE = os.environ.get("FRONTDESK_TEST_DATABASE", "sqlite")
@@ -116,7 +120,9 @@ async def start_server(request: pytest.FixtureRequest, tmp_path: Path,
         base = settings or Settings(contact_center=demo_config)
         chosen = replace(base, data_dir=data_dir or tmp_path / "data", poll_hold_secs=base.poll_hold_secs
                          if settings else TEST_HOLD_SECS, timers_enabled=False, port=port or free_port(),
-                         password_hash_cost=TEST_PASSWORD_COST)
+                         password_hash_cost=TEST_PASSWORD_COST,
+                         shed_loop_lag_secs=max(base.shed_loop_lag_secs, TEST_SHED_LOOP_LAG_SECS),
+                         shed_queue_age_secs=max(base.shed_queue_age_secs, TEST_SHED_QUEUE_AGE_SECS))
         if database and not chosen.database_url:
             if chosen.data_dir not in schemas:
                 schemas[chosen.data_dir] = await pg.new_schema(database)
@@ -150,6 +156,16 @@ async def start_server(request: pytest.FixtureRequest, tmp_path: Path,
 @pytest.fixture
 async def live(start_server: StartServer) -> LiveServer:
     return await start_server()
+
+
+@pytest.fixture
+async def anna(live: LiveServer) -> AsyncIterator[AgentClient]:
+    """The demo agent, signed in to ``live`` and ready."""
+    agent = await live.agent()
+    try:
+        yield agent
+    finally:
+        await agent.aclose()
 
 
 @pytest.fixture

@@ -101,15 +101,6 @@ async def me(agent: AgentClient) -> JsonObject:
     return dict(response.json())
 
 
-@pytest.fixture
-async def anna(live: LiveServer) -> AsyncIterator[AgentClient]:
-    agent = await live.agent()
-    try:
-        yield agent
-    finally:
-        await agent.aclose()
-
-
 async def connected(live: LiveServer, agent: AgentClient, client_id: str = "device-1") -> tuple[CustomerClient, str]:
     customer = live.customer(client_id=client_id)
     chat_id = (await customer.request_chat({"first_name": "Ada", "email": "ada@example.com"}))["chat_id"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from frontdesk.bus.interfaces import EVERY_TOPIC
+from frontdesk.bus.interfaces import EVERY_TOPIC, LapsedClaim
 from frontdesk.bus.redis import RedisBus, RedisLink
 from frontdesk.bus.redis_locks import RedisChatLocks
 from frontdesk.bus.redis_presence import RedisPresence
@@ -212,7 +212,7 @@ async def test_presence_holds_while_any_process_has_a_desktop(links: list[RedisL
     assert await a.present("demo/ann")
     assert await b.leave("demo/ann")
     assert not await a.present("demo/ann")
-    assert await a.lapsed() == []  # left properly: nothing to release
+    assert await a.claim_lapsed() == []  # left properly: nothing to release
 
 
 async def test_a_dead_processes_leases_lapse_once(links: list[RedisLink]) -> None:
@@ -221,11 +221,11 @@ async def test_a_dead_processes_leases_lapse_once(links: list[RedisLink]) -> Non
     await dead.join("demo/ann")  # and then the process dies: no renewal, no leave
     await dead.join("demo/bob")
     assert await survivors[0].present("demo/ann")
-    claimed: list[str] = []
+    claimed: list[LapsedClaim] = []
 
     async def claim() -> bool:
         for survivor in survivors:
-            claimed.extend(await survivor.lapsed())
+            claimed.extend(await survivor.claim_lapsed())
         return len(claimed) >= 2
 
     async with asyncio.timeout(30):
@@ -233,9 +233,13 @@ async def test_a_dead_processes_leases_lapse_once(links: list[RedisLink]) -> Non
             if await claim():
                 break
             await asyncio.sleep(0.05)
-    assert sorted(claimed) == ["demo/ann", "demo/bob"]  # each to one claimant
+    assert sorted(c.agent_id for c in claimed) == ["demo/ann", "demo/bob"]  # each to one claimant
     assert not await survivors[1].present("demo/ann")
-    assert await survivors[0].lapsed() == [] and await survivors[1].lapsed() == []
+    assert await survivors[0].claim_lapsed() == [] and await survivors[1].claim_lapsed() == []
+    for c in claimed:
+        await survivors[0].confirm_released(c)
+    assert await links[1].client.zcard(links[1].key("releasing")) == 0  # confirmed: never offered again
+    assert await links[1].client.hlen(links[1].key("claims")) == 0
 
 
 async def test_renewed_leases_do_not_lapse(links: list[RedisLink]) -> None:
@@ -246,7 +250,7 @@ async def test_renewed_leases_do_not_lapse(links: list[RedisLink]) -> None:
         await alive.join("demo/ann")
         for _ in range(10):
             await asyncio.sleep(0.1)
-            assert await other.lapsed() == []
+            assert await other.claim_lapsed() == []
         assert await other.present("demo/ann")
     finally:
         await alive.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Callable, Iterator
 from http.cookies import SimpleCookie
 from typing import Any
@@ -13,11 +14,12 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import structlog
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 
 from frontdesk.observability.context import bound
-from frontdesk.observability.logs import configure_logging, get_logger, remove_handler
+from frontdesk.observability.logs import configure_logging, get_logger, log_direct, remove_handler
 from frontdesk.observability.redact import MASK, redact_text
 from frontdesk.settings import DEMO_AGENT_PASSWORD, DEMO_AGENT_USERNAME
 from tests.conftest import LiveServer
@@ -199,3 +201,23 @@ def test_uvicorn_lines_go_through_the_same_format_and_redaction() -> None:
     (line,) = [orjson.loads(text) for text in stream.getvalue().splitlines()]
     assert line["logger"] == "uvicorn.error" and line["level"] == "warning"
     assert "leaked-ticket" not in line["event"] and f"ticket={MASK}" in line["event"]
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_a_direct_line_is_the_line_structlog_writes(log_format: str) -> None:
+    stream = io.StringIO()
+    handler = configure_logging(log_format, "info", stream)
+    fields = {"method": "GET", "path": "/agent/api/v1/ws?ticket=t-123", "status": 200, "client": "10.0.0.1:5000"}
+    try:
+        with structlog.contextvars.bound_contextvars(request_id="r-1", chat="c-1"):
+            get_logger("frontdesk.access").info("request", **fields)
+            log_direct(logging.getLogger("frontdesk.access"), logging.INFO, "request", dict(fields))
+            log_direct(logging.getLogger("frontdesk.access"), logging.DEBUG, "request", dict(fields))
+    finally:
+        remove_handler(handler)
+    standard, direct = (_without_timestamp(line) for line in stream.getvalue().splitlines())
+    assert direct == standard and "t-123" not in direct and "r-1" in direct
+
+
+def _without_timestamp(line: str) -> str:
+    return re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+Z", "<ts>", line)

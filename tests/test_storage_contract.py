@@ -13,6 +13,7 @@ from frontdesk.storage.postgres.store import PostgresStorage
 from frontdesk.storage.records import (
     AgentRecord,
     Audience,
+    DeliveryState,
     FileRecord,
     FormRequestRecord,
     LeftMessageRecord,
@@ -21,6 +22,7 @@ from frontdesk.storage.records import (
     OfferRecord,
     PartyRecord,
     QueueModelRecord,
+    SeenTail,
     SessionRecord,
     TimerRecord,
     TokenRecord,
@@ -139,6 +141,34 @@ async def test_customer_cursor_only_moves_forward(storage: Storage) -> None:
     async with storage.read() as tx:
         loaded = await tx.sessions.get("c1")
     assert loaded is not None and loaded.customer_cursor == 5
+
+
+async def test_a_poll_reads_only_its_delivery_state(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session(client_kind="web", client_id="WebChat", visitor_cookie="v1",
+                                         customer_cursor=3, customer_last_seq=7, last_seq=9, terminal=True))
+    async with storage.read() as tx:
+        state = await tx.sessions.delivery_state("c1")
+        missing = await tx.sessions.delivery_state("nope")
+    assert state == DeliveryState(tenant="t", app_id="a", client_id="WebChat", visitor_cookie="v1",
+                                  customer_cursor=3, customer_last_seq=7, terminal=True)
+    assert missing is None
+
+
+async def test_tails_moved_names_the_chats_whose_customer_log_grew_or_that_ended(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        for chat_id, last_seq, terminal in (("grew", 5, False), ("same", 4, False), ("ended", 4, True),
+                                            ("was-ended", 4, True), ("behind", 2, False)):
+            await tx.sessions.insert(session(chat_id, customer_last_seq=last_seq, terminal=terminal))
+    seen = [SeenTail("grew", 4, False), SeenTail("same", 4, False), SeenTail("ended", 4, False),
+            SeenTail("was-ended", 4, True), SeenTail("behind", 3, False), SeenTail("unknown", 0, False)]
+    async with storage.read() as tx:
+        moved = await tx.sessions.tails_moved(seen)
+        nothing = await tx.sessions.tails_moved([])
+        many = await tx.sessions.tails_moved([SeenTail(f"x{i}", 0, False) for i in range(5000)]
+                                             + [SeenTail("grew", 0, False)])
+    assert sorted(moved) == ["ended", "grew"]
+    assert nothing == [] and many == ["grew"]
 
 
 async def test_session_queries(storage: Storage) -> None:

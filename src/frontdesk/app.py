@@ -101,6 +101,7 @@ class Frontdesk:
         if self.settings.timers_enabled:
             self._tasks.append(asyncio.ensure_future(self.timers.run(self._stop)))
         if self.bus.cross_process:
+            self._tasks.append(asyncio.ensure_future(self.notifier.run_rechecks(self._stop)))
             self._tasks.append(asyncio.ensure_future(self._release_lapsed_agents()))
             self._tasks.append(asyncio.ensure_future(self._follow_config()))
         return list(self._tasks)
@@ -167,6 +168,7 @@ class Frontdesk:
 
     async def stop(self, tasks: list[asyncio.Task[None]]) -> None:
         self._stop.set()
+        self._config_notice.set()  # _follow_config waits for a notice (or bus_recheck_secs): stop now
         self.begin_drain()
         self.overload.stop()
         await self.supervisor_feed.close()

@@ -58,7 +58,7 @@ log = get_logger(__name__)
 
 LAG_SAMPLE_SECS = 0.05
 LAG_WINDOW_SECS = 1.0
-SUSTAINED_SAMPLES = 3  # consecutive late ticks: at a lag of 0.5 s, the loop was behind for 1.5 s
+SUSTAINED_SAMPLES = 3  # consecutive late ticks: at a lag of 0.25 s, the loop was behind for 0.75 s
 QUEUE_QUORUM = 4
 MIN_SHED_SECS = 1.0  # once started, shedding lasts at least this long: no flapping edge per tick
 RETRY_AFTER_SECS = 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Protocol
 
 WakeListener = Callable[[str, int], None]
@@ -67,6 +68,15 @@ class ChatLockTimeout(Exception):
     ``5001``, agent API 503 with ``Retry-After``); nothing was read or moved."""
 
 
+@dataclass(frozen=True, slots=True)
+class LapsedClaim:
+    """One agent claimed by ``Presence.claim_lapsed``; ``claim_id`` tells this claim from a later one
+    of the same agent (only this claim's confirmation ends it)."""
+
+    agent_id: str
+    claim_id: str
+
+
 class Presence(Protocol):
     """Which agents have a desktop (WebSocket) open on some process of the deployment."""
 
@@ -83,9 +93,20 @@ class Presence(Protocol):
         process's own view)."""
         ...
 
-    async def lapsed(self) -> list[str]:
-        """Agents whose every desktop lease ran out without a ``leave`` (their process died or lost
-        the bus); each is returned to one caller only."""
+    async def claim_lapsed(self) -> list[LapsedClaim]:
+        """Claim the agents whose every desktop lease ran out without a ``leave`` (their process
+        died or lost the bus), to start their release.
+
+        At least once: a claim holds an agent for a short lease only. The caller starts the release
+        durably (the "agent lost" timer committed), then ``confirm_released``; a claim not confirmed
+        within its lease (its answer was lost, the caller failed or died) is offered again to any
+        caller, unless a desktop of the agent came back meanwhile. So the release must be idempotent.
+        While a claim holds, no other caller gets the agent."""
+        ...
+
+    async def confirm_released(self, claim: LapsedClaim) -> None:
+        """The claim's release has durably started (or there was nothing to release): it ends here.
+        A confirmation that gets no answer is harmless: the claim is offered again later."""
         ...
 
     async def start(self) -> None: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from frontdesk.bus.interfaces import WakeListener
+from frontdesk.bus.interfaces import LapsedClaim, WakeListener
 
 
 class LocalBus:
@@ -63,8 +63,11 @@ class LocalPresence:
     async def present(self, agent_id: str) -> bool:
         return agent_id in self._agents
 
-    async def lapsed(self) -> list[str]:
-        return []
+    async def claim_lapsed(self) -> list[LapsedClaim]:
+        return []  # one process: its desktops' ``leave`` starts every release
+
+    async def confirm_released(self, claim: LapsedClaim) -> None:
+        return None
 
     async def start(self) -> None:
         return None

@@ -16,8 +16,11 @@ so nothing of a later login ever reaches a socket of an earlier one.
 Presence (``frontdesk.bus.interfaces.Presence``): the agent is present while any process of the
 deployment has a connection of it. This process's first connection of an agent joins, its last
 one leaves; only when no process has one left is the "agent lost" timer set. ``release_lapsed``
-sets it for the agents whose process died (their leases ran out). With a cross-process bus a
-stream also reads its chats and snapshot again every ``notifier.recheck_secs`` without a wake-up.
+sets it for the agents whose process died (their leases ran out), at least once: each claim is
+confirmed only after the timer is committed, so a claim whose answer was lost or whose release
+failed is offered again (``Presence.claim_lapsed``), and setting the timer again is a no-op
+(``AgentService.desktops_lapsed``). With a cross-process bus a stream also reads its chats and
+snapshot again every ``notifier.recheck_secs`` without a wake-up.
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ from frontdesk.domain.access import credential_alive
 from frontdesk.domain.agents import AgentService
 from frontdesk.domain.lifecycle import OFFER_TIMEOUT
 from frontdesk.domain.roles import is_supervisor
+from frontdesk.observability.logs import get_logger
 from frontdesk.protocol import events as ev
 from frontdesk.storage.records import Audience, JsonObject, SessionRecord
+
+log = get_logger(__name__)
 
 MAX_EVENTS_PER_READ = 500
 AGENT_KEY = ""  # the agent's own topic among the woken keys (chat ids are never empty)
@@ -96,13 +102,26 @@ class AgentStream:
                 if await self.presence.leave(agent_id):
                     await self.agents.desktop_lost(agent_id)
 
-    async def release_lapsed(self) -> int:
-        """Set the "agent lost" timer of every agent whose desktops' process died; how many."""
-        lapsed = await self.presence.lapsed()
-        for agent_id in lapsed:
-            if agent_id not in self._desktops:
-                await self.agents.desktop_lost(agent_id)
-        return len(lapsed)
+    async def release_lapsed(self) -> list[str]:
+        """Start the release (the "agent lost" timer) of the agents whose desktops' process died;
+        returns the agents this call claimed and confirmed.
+
+        A claim is confirmed only once its release is committed, or once there is nothing to
+        release (a desktop of the agent is open here or on another process again). A release that
+        fails is logged and left unconfirmed: the claim is offered again, to any process, when its
+        lease ends; the claims after it are still released in this call."""
+        confirmed = []
+        for claim in await self.presence.claim_lapsed():
+            agent_id = claim.agent_id
+            try:
+                if agent_id not in self._desktops and not await self.presence.present(agent_id):
+                    await self.agents.desktops_lapsed(agent_id)
+            except Exception:
+                log.exception("releasing the agent of a lost process failed: offered again later", agent=agent_id)
+                continue
+            await self.presence.confirm_released(claim)
+            confirmed.append(agent_id)
+        return confirmed
 
     async def _stream(self, agent_id: str, credential_hash: str, send: Send, cursors: dict[str, int],
                       stop: asyncio.Event) -> None:

@@ -24,8 +24,10 @@ with several processes, renewed while held), taken around every read that has so
 or commit, and around every history answer; an idle poll's reads take no cross-process lock. A
 batch carries the lease it was read under: once that ran out (``Lease.held``) it is answered
 withheld, since another process may now be delivering the same events. With a
-cross-process bus a held poll also re-reads the log every ``notifier.recheck_secs``: a lost
-wake-up delays its events by at most that long.
+cross-process bus the notifier runs ``recheck_tails`` every ``notifier.recheck_secs``: one query
+asks which of the chats whose polls this process holds have new customer events (or ended) since
+their poll last read, and only those polls read again; a lost wake-up delays events by at most
+that long, and the re-check costs one query per process per period, not one read per held poll.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from frontdesk.bus.local import PROCESS_LEASE, LocalChatLocks
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.customers import WEB, CustomerIdentity, CustomerService, visible_names
 from frontdesk.domain.errors import NotFound
-from frontdesk.storage.records import Audience, JsonObject
+from frontdesk.storage.records import Audience, JsonObject, SeenTail
 
 MAX_BATCH_EVENTS = 500  # events per poll response; the rest go to the next poll at once
 # a history request this soon after a backlog answer comes from the page that got that answer (the
@@ -53,6 +55,7 @@ MAX_BATCH_EVENTS = 500  # events per poll response; the rest go to the next poll
 RELOAD_WINDOW_SECS = 5.0
 _T = TypeVar("_T")
 MAX_REMEMBERED_CHATS = 10_000  # chats with a remembered backlog or aborted poll (oldest forgotten)
+RECHECK_BATCH = 1000  # held polls asked about in one query of the cross-process re-check
 
 
 @dataclass(slots=True)
@@ -68,6 +71,7 @@ class PollBatch:
     after_commit: Callable[[], None] | None = None
     appended_at: list[float] = field(default_factory=list)  # when each event of ``events`` was appended
     lease: Lease = PROCESS_LEASE  # the chat's cross-process lock it was read under: write it only while held
+    seen: SeenTail | None = None  # where the chat's customer log stood when the batch was read
 
     def withheld(self) -> PollBatch:
         """The same poll answered with nothing and committing nothing: its events stay queued."""
@@ -126,7 +130,7 @@ class PollWaiter:
     """One held poll. Wake-ups, being superseded, the client going away and the end of the hold
     all set ``signal``."""
 
-    __slots__ = ("disconnected", "expired", "poll_id", "recheck", "signal", "superseded")
+    __slots__ = ("disconnected", "expired", "poll_id", "seen", "signal", "superseded")
 
     def __init__(self) -> None:
         self.signal = asyncio.Event()
@@ -134,7 +138,7 @@ class PollWaiter:
         self.disconnected = False
         self.expired = False
         self.poll_id = 0  # announced to the other processes (a newer poll elsewhere supersedes this one)
-        self.recheck: asyncio.TimerHandle | None = None
+        self.seen: SeenTail | None = None  # where the chat's log stood at the poll's last read (re-checks)
 
     def supersede(self) -> None:
         self.superseded = True
@@ -185,6 +189,8 @@ class CustomerPolls:
         self._draining = False
         self._backlogs: OrderedDict[str, _Backlog] = OrderedDict()
         self._aborted: OrderedDict[str, None] = OrderedDict()  # chats whose last poll's client went away
+        if notifier.recheck_secs is not None:
+            notifier.on_recheck(self.recheck_tails)
 
     @property
     def held(self) -> int:
@@ -255,8 +261,6 @@ class CustomerPolls:
             self._announce(poll_topic(chat_id), waiter.poll_id)
         topic = chat_topic(chat_id)
         self.notifier.subscribe(topic, waiter.signal)
-        if self.notifier.recheck_secs is not None:
-            self._recheck(waiter, self.notifier.recheck_secs, first=True)
         # the end of the hold is a flag set by a timer, not a timeout that cancels the wait: no
         # exception on every idle poll, and no re-arming for "a hair left" when uvloop (which
         # rounds timers to the millisecond) fires it early
@@ -275,6 +279,7 @@ class CustomerPolls:
                         yield PollBatch(chat_id, [], 0, self.service)
                         return
                     async with self._read_locked(identity, chat_id, after) as batch:
+                        waiter.seen = batch.seen
                         # a batch of events this client cannot decode is not worth an answer: keep
                         # holding, and let the final (empty) answer move the cursor past them
                         if batch.events or waiter.expired:
@@ -299,8 +304,6 @@ class CustomerPolls:
             else:
                 self._aborted.pop(chat_id, None)
             hold_timer.cancel()
-            if waiter.recheck is not None:
-                waiter.recheck.cancel()
             self.notifier.unsubscribe(topic, waiter.signal)
             if slot.current is waiter:
                 slot.current = None
@@ -336,12 +339,20 @@ class CustomerPolls:
             finally:
                 slot.readers.remove(waiter)
 
-    def _recheck(self, waiter: PollWaiter, every: float, first: bool = False) -> None:
-        """Wake the poll every ``every`` seconds: it reads the log again (a lost wake-up costs at
-        most that long)."""
-        if not first:
-            waiter.signal.set()
-        waiter.recheck = asyncio.get_running_loop().call_later(every, self._recheck, waiter, every)
+    async def recheck_tails(self) -> None:
+        """The cross-process re-check (run by the notifier every ``recheck_secs``): ask the log,
+        ``RECHECK_BATCH`` chats per query, which chats of the polls held here have new customer
+        events or ended since their poll last read, and wake exactly those polls. A poll that has
+        not read yet is left out: its first read is still to come."""
+        held = [waiter.seen for slot in self._slots.values()
+                if (waiter := slot.current) is not None and waiter.seen is not None]
+        for start in range(0, len(held), RECHECK_BATCH):
+            async with self.service.journal.read(snapshot=False) as tx:
+                moved = await tx.sessions.tails_moved(held[start:start + RECHECK_BATCH])
+            for chat_id in moved:
+                slot = self._slots.get(chat_id)
+                if slot is not None and slot.current is not None:
+                    slot.current.signal.set()
 
     @asynccontextmanager
     async def _read_locked(self, identity: CustomerIdentity, chat_id: str,
@@ -365,13 +376,13 @@ class CustomerPolls:
 
     async def _read(self, identity: CustomerIdentity, chat_id: str, after: int | None) -> PollBatch:
         async with self.service.journal.read(snapshot=False) as tx:
-            session = await self.service.load_owned(tx, identity, chat_id)
-            cursor = session.customer_cursor if after is None else after
-            if self.service.is_gone(session, cursor):
+            state = await self.service.delivery_state(tx, identity, chat_id)
+            cursor = state.customer_cursor if after is None else after
+            if self.service.is_gone(state, cursor):
                 raise NotFound("chat is over")
             # customer_last_seq is the newest customer-audience event: nothing to read beyond it
             records = (await tx.events.read_after(chat_id, cursor, Audience.CUSTOMER, MAX_BATCH_EVENTS)
-                       if cursor < session.customer_last_seq else [])
+                       if cursor < state.customer_last_seq else [])
         names = visible_names(identity.kind)
         events: list[JsonObject] = []
         appended_at: list[float] = []
@@ -380,7 +391,8 @@ class CustomerPolls:
                 events.append({**record.payload, "seq": record.seq} if after is not None else record.payload)
                 appended_at.append(record.ts)
         last_seq = records[-1].seq if records else 0
-        return PollBatch(chat_id, events, last_seq, self.service, from_seq=cursor, appended_at=appended_at)
+        return PollBatch(chat_id, events, last_seq, self.service, from_seq=cursor, appended_at=appended_at,
+                         seen=SeenTail(chat_id, state.customer_last_seq, state.terminal))
 
 
 def _remember(table: OrderedDict[str, _T], chat_id: str, value: _T) -> None:

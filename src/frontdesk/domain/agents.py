@@ -98,14 +98,31 @@ class AgentService(EngineService):
 
     async def desktop_lost(self, agent_id: str) -> None:
         """The agent's last desktop disconnected: unless one reconnects within the tenant's
-        ``agent_lost_grace_secs``, the agent is logged out and its chats go back to their queues."""
+        ``agent_lost_grace_secs``, the agent is logged out and its chats go back to their queues.
+        The grace runs from now (a pending "agent lost" timer is moved)."""
+        await self._start_release(agent_id, restart_grace=True)
+
+    async def desktops_lapsed(self, agent_id: str) -> None:
+        """The process that had the agent's desktops died (their presence leases ran out): like
+        ``desktop_lost``, but idempotent. While the agent's "agent lost" timer is pending this
+        changes nothing (the grace runs from the first call), so a release that the at-least-once
+        presence claims offer twice starts once."""
+        await self._start_release(agent_id, restart_grace=False)
+
+    async def _start_release(self, agent_id: str, restart_grace: bool) -> None:
         async with self.journal.action() as ctx:
             agent = await ctx.tx.agents.get(agent_id)
             tenant = self.config.tenants.get(agent.tenant) if agent else None
             if agent is None or tenant is None or agent.state == "logged_out":
                 return
-            await ctx.tx.timers.set(TimerRecord(agent_key(agent_id), AGENT_LOST,
-                                                ctx.now + tenant.agent_lost_grace_secs, {"agent_id": agent_id}))
+            timer = TimerRecord(agent_key(agent_id), AGENT_LOST, ctx.now + tenant.agent_lost_grace_secs,
+                                {"agent_id": agent_id})
+            if restart_grace:
+                await ctx.tx.timers.set(timer)
+            elif await ctx.tx.timers.get(timer.chat_id, AGENT_LOST) is None:
+                await ctx.tx.timers.ensure(timer)  # (ensure: of two concurrent calls, the first one's)
+            else:
+                return  # its release has started already
             ctx.note("agent desktop disconnected: logged out unless it reconnects in time", agent=agent_id,
                      grace_secs=tenant.agent_lost_grace_secs)
 

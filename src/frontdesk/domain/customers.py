@@ -9,7 +9,7 @@ presented its visitor cookie is bound to that cookie: requests without it are re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from frontdesk.domain import routing, scenario, scenario_values
 from frontdesk.domain.config import EntryConfig, TenantConfig
@@ -24,7 +24,7 @@ from frontdesk.observability.context import bind
 from frontdesk.protocol import events as ev
 from frontdesk.protocol.client_events import ClientEvent
 from frontdesk.storage.interfaces import Transaction
-from frontdesk.storage.records import Audience, EventRecord, JsonObject, SessionRecord
+from frontdesk.storage.records import Audience, DeliveryState, EventRecord, JsonObject, SessionRecord
 
 WEB = "web"
 MOBILE = "mobile"
@@ -85,11 +85,35 @@ def history_view(records: list[EventRecord], kind: str, with_seq: bool = False) 
             if r.name in names and (r.origin == "customer" or r.audience & Audience.CUSTOMER)]
 
 
+class OwnedChat(Protocol):
+    """Who a chat belongs to: a ``SessionRecord`` or a poll's ``DeliveryState``."""
+
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def app_id(self) -> str: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def visitor_cookie(self) -> str: ...
+
+
+class CustomerTail(Protocol):
+    """Where a chat's customer log stands: a ``SessionRecord`` or a poll's ``DeliveryState``."""
+
+    @property
+    def customer_cursor(self) -> int: ...
+    @property
+    def customer_last_seq(self) -> int: ...
+    @property
+    def terminal(self) -> bool: ...
+
+
 class CustomerService(EngineService):
     # ---- access -------------------------------------------------------------------------------
 
     @staticmethod
-    def owns(identity: CustomerIdentity, session: SessionRecord) -> bool:
+    def owns(identity: CustomerIdentity, session: OwnedChat) -> bool:
         if session.tenant != identity.tenant.name or session.app_id != identity.entry.app_id:
             return False
         if session.client_id != identity.client_id:
@@ -105,13 +129,21 @@ class CustomerService(EngineService):
             raise NotFound("chat not found")
         return session
 
+    async def delivery_state(self, tx: Transaction, identity: CustomerIdentity, chat_id: str) -> DeliveryState:
+        """What a poll or a history read needs of the caller's chat (not the whole row);
+        ``NotFound`` when it is not there or not the caller's."""
+        state = await tx.sessions.delivery_state(chat_id)
+        if state is None or not self.owns(identity, state):
+            raise NotFound("chat not found")
+        return state
+
     async def check_owned(self, identity: CustomerIdentity, chat_id: str) -> None:
         """The chat exists and belongs to the caller; ``NotFound`` otherwise."""
         async with self.journal.read(snapshot=False) as tx:
-            await self.load_owned(tx, identity, chat_id)
+            await self.delivery_state(tx, identity, chat_id)
 
     @staticmethod
-    def is_gone(session: SessionRecord, after_seq: int | None = None) -> bool:
+    def is_gone(session: CustomerTail, after_seq: int | None = None) -> bool:
         """Terminal and every event meant for the customer was delivered (per the cursor)."""
         cursor = session.customer_cursor if after_seq is None else after_seq
         return session.terminal and cursor >= session.customer_last_seq
@@ -351,7 +383,7 @@ class CustomerService(EngineService):
         sequence number, each with its ``seq``; "gone" is judged by that cursor, so a client that
         has not seen a chat's end yet can still read it."""
         async with self.journal.read(snapshot=False) as tx:
-            session = await self.load_owned(tx, identity, chat_id)
+            session = await self.delivery_state(tx, identity, chat_id)
             if self.is_gone(session, after):
                 raise NotFound("chat is over")
             records = await tx.events.read_history(chat_id)

@@ -249,6 +249,7 @@ class Journal:
         self.bus = bus
         self.clock = clock
         self.metrics = metrics if metrics is not None else Metrics()
+        self._read_latency = self.metrics.storage_latency.labels("read")  # looked up once: every poll reads
 
     @asynccontextmanager
     async def action(self) -> AsyncIterator[ActionContext]:
@@ -301,4 +302,4 @@ class Journal:
                 self._failed("read", exc)
             raise
         finally:
-            self.metrics.storage_latency.labels("read").observe(time.perf_counter() - started)
+            self._read_latency.observe(time.perf_counter() - started)

@@ -9,13 +9,13 @@ cookies) and bodies are never logged. uvicorn's own access log stays off.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from frontdesk.observability import context
-from frontdesk.observability.logs import get_logger
-from frontdesk.observability.redact import redact_text
+from frontdesk.observability.logs import ensure_configured, log_direct
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -23,7 +23,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-log = get_logger("frontdesk.access")
+ACCESS_LOGGER = "frontdesk.access"
 # probes scraped every few seconds: logged at debug, so they do not drown the log
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -36,11 +36,12 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _target(scope: Scope) -> str:
+    """The path and query as requested (``log_direct`` masks the credentials in it)."""
     path = str(scope.get("path", ""))
     query = scope.get("query_string", b"")
     if query:
         path += "?" + bytes(query).decode("latin-1")
-    return redact_text(path)
+    return path
 
 
 def _client(scope: Scope) -> str:
@@ -53,6 +54,8 @@ class AccessLog:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        ensure_configured()
+        self._log = logging.getLogger(ACCESS_LOGGER)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -85,16 +88,17 @@ class AccessLog:
         finally:
             self._line(scope, status if status or not failed else 500, time.perf_counter() - started)
 
-    @staticmethod
-    def _line(scope: Scope, status: int, secs: float) -> None:
+    def _line(self, scope: Scope, status: int, secs: float) -> None:
+        if scope.get("path") in QUIET_PATHS and status < 500:
+            level = logging.DEBUG
+        elif status == 503:  # refused on purpose (overload, connection limit, database away): its cause is logged once
+            level = logging.WARNING
+        else:
+            level = logging.ERROR if status >= 500 else logging.INFO
+        if not self._log.isEnabledFor(level):
+            return
         fields = {"method": scope.get("method", "WS") if scope["type"] == "http" else "WS",
                   "path": _target(scope), "status": status, "duration_ms": round(secs * 1000, 1),
                   "client": _client(scope)}
-        if scope.get("path") in QUIET_PATHS and status < 500:
-            log.debug("request", **fields)
-        elif status == 503:  # refused on purpose (overload, connection limit, database away): its cause is logged once
-            log.warning("request", **fields)
-        elif status >= 500:
-            log.error("request", **fields)
-        else:
-            log.info("request", **fields)
+        # one line per request: written directly (same format, context and redaction as every line)
+        log_direct(self._log, level, "request", fields)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import IO
+from typing import IO, Any
 
 import structlog
 from structlog.typing import Processor
@@ -25,7 +25,18 @@ _QUIET_LOGGERS = ("uvicorn.access",)
 
 
 class _FrontdeskHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The handler ``configure_logging`` installs (and replaces when called again)."""
+    """The handler ``configure_logging`` installs (and replaces when called again); ``render``
+    is its formatter's renderer, for ``log_direct``."""
+
+    def __init__(self, stream: IO[str], render: Processor) -> None:
+        super().__init__(stream)
+        self.render = render
+
+    def write_line(self, line: str) -> None:
+        """What ``emit`` does with a formatted record, for a line rendered already."""
+        with self.lock:  # type: ignore[union-attr]
+            self.stream.write(line + self.terminator)
+            self.flush()
 
 
 def _shared() -> list[Processor]:
@@ -68,11 +79,11 @@ def configure_logging(log_format: str = "text", level: str = "info", stream: IO[
         raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
     ensure_configured()
     out = stream if stream is not None else sys.stderr
+    renderer = _renderer(log_format, colors=log_format == "text" and out.isatty())
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_shared(),
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    *_renderer(log_format, colors=log_format == "text" and out.isatty())])
-    handler = _FrontdeskHandler(out)
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer])
+    handler = _FrontdeskHandler(out, renderer[-1])
     handler.setFormatter(formatter)
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
@@ -87,6 +98,35 @@ def configure_logging(log_format: str = "text", level: str = "info", stream: IO[
 
 def remove_handler(handler: logging.Handler) -> None:
     logging.getLogger().removeHandler(handler)
+
+
+_TIMESTAMP = structlog.processors.TimeStamper(fmt="iso", utc=True)
+_LEVEL_NAMES = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning", logging.ERROR: "error"}
+
+
+def log_direct(logger: logging.Logger, level: int, event: str, fields: dict[str, Any]) -> None:
+    """Log ``event`` with ``fields`` as ``get_logger(logger.name)`` would — the bound context, level,
+    logger name, timestamp, the redaction rule, the configured format, the same handler — without
+    the per-line machinery of structlog's chain and a standard-library record in between: for the
+    line written on every request (the access log). ``fields`` must not hold an exception. Without
+    frontdesk's handler (tests, an embedding program) it logs the ordinary way."""
+    if not logger.isEnabledFor(level):
+        return
+    handler = next((h for h in logging.getLogger().handlers if isinstance(h, _FrontdeskHandler)), None)
+    if handler is None or level < handler.level:
+        if handler is None:
+            get_logger(logger.name).log(level, event, **fields)
+        return
+    line: dict[str, Any] = dict(fields)
+    line["event"] = event
+    for key, value in structlog.contextvars.get_contextvars().items():
+        line.setdefault(key, value)
+    method = _LEVEL_NAMES.get(level, "info")
+    line["level"] = method
+    line["logger"] = logger.name
+    _TIMESTAMP(None, method, line)
+    redact_fields(None, method, line)
+    handler.write_line(str(handler.render(None, method, line)))
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

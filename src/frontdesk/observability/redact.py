@@ -28,10 +28,24 @@ _HEADER = re.compile(r"((?:^|[\s\"'{,])(?:authorization|cookie|set-cookie)[\"']?
                      re.IGNORECASE)
 
 
+def _may_hold_secret(text: str) -> bool:
+    """Whether any pattern below could match ``text``: each needs a mark this checks for cheaply
+    (``=``, whitespace, ``(``, ``://`` with ``@``, or a header name with ``:``). Ids, paths without
+    a query and client addresses (``10.0.0.1:5000``) have none, so they skip the regexes."""
+    if not text.isascii() or "=" in text or " " in text or "(" in text or not text.isprintable():
+        return True  # (non-ASCII: the patterns ignore case the Unicode way; not printable: other spaces)
+    if "@" in text and "://" in text:
+        return True
+    if ":" in text:
+        lower = text.lower()
+        return "cookie" in lower or "authorization" in lower
+    return False
+
+
 def redact_text(text: str) -> str:
     """``text`` with every credential it carries masked."""
-    if "=" not in text and " " not in text and ":" not in text:
-        return text  # no query string, header or scheme: nothing to mask (the common case, cheaply)
+    if not _may_hold_secret(text):
+        return text  # nothing any pattern could match (the common case, cheaply)
     text = _QUERY_SECRET.sub(r"\1" + MASK, text)
     text = _URL_PASSWORD.sub(r"\1" + MASK + "@", text)
     text = _AUTH_SCHEME.sub(r"\1" + MASK, text)

@@ -16,6 +16,7 @@ from frontdesk.storage.records import (
     AgentRecord,
     AppliedConfigRecord,
     Audience,
+    DeliveryState,
     EventRecord,
     FileRecord,
     FormRequestRecord,
@@ -26,6 +27,7 @@ from frontdesk.storage.records import (
     OfferRecord,
     PartyRecord,
     QueueModelRecord,
+    SeenTail,
     SessionRecord,
     TimerRecord,
     TokenRecord,
@@ -40,6 +42,15 @@ class SessionStore(Protocol):
         ``list_for_agent`` and ``list_queued`` lock what they return the same way)."""
         ...
     async def update(self, session: SessionRecord) -> None: ...
+    async def delivery_state(self, chat_id: str) -> DeliveryState | None:
+        """The few columns of the chat a customer poll reads (owner, cursor, customer tail,
+        terminal), without loading or decoding the rest of its row; never locks it."""
+        ...
+    async def tails_moved(self, seen: Sequence[SeenTail]) -> list[str]:
+        """Of the chats in ``seen``, those whose customer log has grown past the
+        ``customer_last_seq`` given or that ended since (``terminal`` was false): one query for
+        every poll a process holds (the cross-process re-check, ``delivery/notifier.py``)."""
+        ...
     async def set_customer_cursor(self, chat_id: str, seq: int) -> None: ...
     async def find_active_for_client(self, tenant: str, app_id: str, client_id: str,
                                      visitor_cookie: str) -> SessionRecord | None: ...

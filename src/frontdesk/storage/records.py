@@ -55,6 +55,31 @@ class SessionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryState:
+    """What a customer poll needs of its chat and nothing more (``SessionStore.delivery_state``):
+    who owns it, the server-side cursor, the newest customer-audience sequence number and whether
+    the chat has ended. Reading these few columns instead of the whole session row keeps an idle
+    poll cheap."""
+
+    tenant: str
+    app_id: str
+    client_id: str
+    visitor_cookie: str
+    customer_cursor: int
+    customer_last_seq: int
+    terminal: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SeenTail:
+    """Where a held poll saw its chat's customer log stand (``SessionStore.tails_moved``)."""
+
+    chat_id: str
+    customer_last_seq: int
+    terminal: bool
+
+
+@dataclass(frozen=True, slots=True)
 class EventRecord:
     chat_id: str
     seq: int

@@ -51,6 +51,7 @@ from frontdesk.storage.records import (
     AgentRecord,
     AppliedConfigRecord,
     Audience,
+    DeliveryState,
     EventRecord,
     FileRecord,
     FormRequestRecord,
@@ -61,6 +62,7 @@ from frontdesk.storage.records import (
     OfferRecord,
     PartyRecord,
     QueueModelRecord,
+    SeenTail,
     SessionRecord,
     TimerRecord,
     TokenRecord,
@@ -160,6 +162,13 @@ _SESSION_UPDATE = ("UPDATE sessions SET " + ", ".join(f"{name} = ${i}" for i, na
                    + " WHERE chat_id = $1")
 
 
+_DELIVERY_STATE = ("SELECT tenant, app_id, client_id, visitor_cookie, customer_cursor, customer_last_seq, terminal "
+                   "FROM sessions WHERE chat_id = $1")
+_TAILS_MOVED = ("SELECT s.chat_id FROM unnest($1::text[], $2::bigint[], $3::boolean[]) AS h(chat_id, last_seq, ended) "
+                "JOIN sessions s ON s.chat_id = h.chat_id WHERE s.customer_last_seq > h.last_seq "
+                "OR (s.terminal AND NOT h.ended)")
+
+
 class _Sessions(_Store):
     async def insert(self, session: SessionRecord) -> None:
         await self._c.execute(_SESSION_INSERT, *_session_row(session))
@@ -171,6 +180,17 @@ class _Sessions(_Store):
 
     async def update(self, session: SessionRecord) -> None:
         await self._c.execute(_SESSION_UPDATE, *_session_row(session))
+
+    async def delivery_state(self, chat_id: str) -> DeliveryState | None:
+        row = await self._c.fetchrow(_DELIVERY_STATE, chat_id)
+        return DeliveryState(row[0], row[1], row[2], row[3], row[4], row[5], row[6]) if row else None
+
+    async def tails_moved(self, seen: Sequence[SeenTail]) -> list[str]:
+        if not seen:
+            return []
+        rows = await self._c.fetch(_TAILS_MOVED, [t.chat_id for t in seen], [t.customer_last_seq for t in seen],
+                                   [t.terminal for t in seen])
+        return [str(r[0]) for r in rows]
 
     async def set_customer_cursor(self, chat_id: str, seq: int) -> None:
         await self._c.execute("UPDATE sessions SET customer_cursor = GREATEST(customer_cursor, $1) "

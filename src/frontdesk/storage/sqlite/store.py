@@ -26,6 +26,7 @@ from frontdesk.storage.records import (
     AgentRecord,
     AppliedConfigRecord,
     Audience,
+    DeliveryState,
     EventRecord,
     FileRecord,
     FormRequestRecord,
@@ -36,6 +37,7 @@ from frontdesk.storage.records import (
     OfferRecord,
     PartyRecord,
     QueueModelRecord,
+    SeenTail,
     SessionRecord,
     TimerRecord,
     TokenRecord,
@@ -148,6 +150,12 @@ def _session(row: sqlite3.Row) -> SessionRecord:
         invited_agents=orjson.loads(row[28]))
 
 
+_DELIVERY_STATE = ("SELECT tenant, app_id, client_id, visitor_cookie, customer_cursor, customer_last_seq, terminal "
+                   "FROM sessions WHERE chat_id = ?")
+_TAILS_MOVED = ("SELECT s.chat_id FROM json_each(?) AS h JOIN sessions s ON s.chat_id = h.value ->> 0 "
+                "WHERE s.customer_last_seq > h.value ->> 1 OR s.terminal > h.value ->> 2")
+
+
 class _Sessions:
     def __init__(self, conn: Connection) -> None:
         self._c = conn
@@ -165,6 +173,17 @@ class _Sessions:
         assignments = ", ".join(f"{name} = ?" for name in names)
         row = _session_row(session)
         self._c.execute(f"UPDATE sessions SET {assignments} WHERE chat_id = ?", (*row[1:], row[0]))
+
+    async def delivery_state(self, chat_id: str) -> DeliveryState | None:
+        row = self._c.execute(_DELIVERY_STATE, (chat_id,)).fetchone()
+        return DeliveryState(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6])) if row else None
+
+    async def tails_moved(self, seen: Sequence[SeenTail]) -> list[str]:
+        if not seen:
+            return []
+        # one statement whatever the number of chats: the list goes in as one JSON parameter
+        held = _dumps([(t.chat_id, t.customer_last_seq, int(t.terminal)) for t in seen])
+        return [str(r[0]) for r in self._c.execute(_TAILS_MOVED, (held,))]
 
     async def set_customer_cursor(self, chat_id: str, seq: int) -> None:
         self._c.execute("UPDATE sessions SET customer_cursor = MAX(customer_cursor, ?) WHERE chat_id = ?",
@@ -826,16 +845,17 @@ class SqliteStorage:
         self.schema_version = migrate(self._conn)
         self._tx = SqliteTransaction(self._conn)
         self._lock = asyncio.Lock()
-        self._readers: list[sqlite3.Connection] = []  # idle reader connections
+        # idle reader connections, each with its stores (made once: a poll's read allocates none)
+        self._readers: list[tuple[sqlite3.Connection, SqliteTransaction]] = []
         self._counts: StatementCounts | None = None
 
-    def _reader(self) -> sqlite3.Connection:
+    def _reader(self) -> tuple[sqlite3.Connection, SqliteTransaction]:
         if self._readers:
             return self._readers.pop()
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA query_only = ON")
         conn.execute("PRAGMA busy_timeout = 5000")
-        return conn
+        return conn, SqliteTransaction(conn)
 
     async def open(self) -> None:
         """Nothing to do: the constructor connected and migrated."""
@@ -856,14 +876,15 @@ class SqliteStorage:
         """A read transaction on a reader connection of its own: the snapshot of the last commit,
         whatever the writer does meanwhile (readers do not take the writer's lock). Always a
         snapshot, ``snapshot`` or not: on a local file it costs nothing."""
-        conn = self._reader()
+        reader = self._reader()
+        conn, stores = reader
         conn.execute("BEGIN")
         try:
             counts = self._counts
-            yield SqliteTransaction(conn if counts is None else CountingConnection(conn, counts))
+            yield stores if counts is None else SqliteTransaction(CountingConnection(conn, counts))
         finally:
             conn.execute("ROLLBACK")
-            self._readers.append(conn)
+            self._readers.append(reader)
 
     @contextmanager
     def counting(self) -> Iterator[StatementCounts]:
@@ -891,7 +912,7 @@ class SqliteStorage:
 
     async def close(self) -> None:
         async with self._lock:
-            for reader in self._readers:
+            for reader, _ in self._readers:
                 reader.close()
             self._readers.clear()
             self._conn.close()
