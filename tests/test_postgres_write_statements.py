@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from frontdesk import app
+from frontdesk.client import CustomerClient
 from frontdesk.settings import Settings
 from frontdesk.storage.postgres.store import PostgresStorage
 from tests.center import Center, center_config
@@ -27,9 +29,11 @@ class Sent:
 
     def __init__(self) -> None:
         self.queries: list[str] = []
+        self.arrived = asyncio.Event()  # a statement was logged since ``queries`` was last cleared
 
     def log(self, query: Any) -> None:
         self.queries.append(str(query.query))
+        self.arrived.set()
 
     async def of(self, action: Callable[[], Awaitable[Any]]) -> list[str]:
         await asyncio.sleep(0)
@@ -37,6 +41,12 @@ class Sent:
         await action()
         await asyncio.sleep(0)  # the logger's calls are scheduled on the loop
         return [q.strip().rstrip(";").split(None, 1)[0].upper() for q in self.queries]
+
+    def under_routing_lock(self) -> int:
+        """How many of the last action's round trips ran holding its tenant's routing lock: every
+        one from the first that takes the lock to COMMIT."""
+        first = next(i for i, q in enumerate(self.queries) if "frontdesk_lock_routing" in q)
+        return len(self.queries) - first - 1
 
 
 @pytest.fixture
@@ -59,30 +69,55 @@ async def center(start_server: StartServer, pg_url: str, tmp_path: Path,
     await found.close()
 
 
-async def chat_cycle(center: Center, sent: Sent, client_id: str) -> dict[str, list[str]]:
-    """Bob ready, a customer's chat offered to him and accepted, a message each way: the
-    statements of each step's write transaction."""
+@dataclass
+class Cycle:
+    """What ``chat_cycle`` did: each step's statements and how many of them held the routing lock."""
+
+    customer: CustomerClient
+    chat_id: str
+    steps: dict[str, list[str]] = field(default_factory=dict)
+    locked: dict[str, int] = field(default_factory=dict)
+
+
+async def chat_cycle(center: Center, sent: Sent) -> Cycle:
+    """Bob ready, a customer's chat offered to him and accepted, a message each way."""
     bob = await center.agent("bob")
-    customer = center.customer(client_id)
-    steps: dict[str, list[str]] = {}
+    customer = center.customer("pg-writes")
     tickets: list[Any] = []
 
     async def request() -> None:
         tickets.append(await customer.request_chat({"first_name": "Pat"}))
 
-    steps["create"] = await sent.of(request)
-    chat_id = str(tickets[0]["chat_id"])
-    assert chat_id in [o["chat_id"] for o in await bob.offers()]
-    steps["accept"] = await sent.of(lambda: bob.accept(chat_id))
-    steps["agent message"] = await sent.of(lambda: bob.send_message(chat_id, "Hello"))
-    steps["customer message"] = await sent.of(lambda: customer.send_message(chat_id, "Hi"))
-    return steps
+    created = await sent.of(request)
+    cycle = Cycle(customer, str(tickets[0]["chat_id"]))
+    cycle.steps["create"], cycle.locked["create"] = created, sent.under_routing_lock()
+    assert [o["chat_id"] for o in await bob.offers()] == [cycle.chat_id]
+    cycle.steps["accept"] = await sent.of(lambda: bob.accept(cycle.chat_id))
+    cycle.locked["accept"] = sent.under_routing_lock()
+    cycle.steps["agent message"] = await sent.of(lambda: bob.send_message(cycle.chat_id, "Hello"))
+    cycle.steps["customer message"] = await sent.of(lambda: customer.send_message(cycle.chat_id, "Hi"))
+    return cycle
 
 
 async def test_the_hot_write_actions_send_a_pinned_number_of_statements(center: tuple[Center, Sent]) -> None:
     found, sent = center
-    steps = await chat_cycle(found, sent, "counted")
+    cycle = await chat_cycle(found, sent)
+    steps = cycle.steps
     assert steps["agent message"] == ["BEGIN", "SELECT", "SELECT", "WITH", "COMMIT"]  # chat, parties, append
     assert steps["customer message"] == ["BEGIN", "SELECT", "WITH", "COMMIT"]  # chat, append
     assert {name: len(statements) for name, statements in steps.items()} == {
         "create": 18, "accept": 13, "agent message": 5, "customer message": 4}
+    # the new chat is stored before routing takes the lock; accept holds it from loading the agent
+    assert cycle.locked == {"create": 12, "accept": 11}
+
+
+async def test_a_poll_answer_moves_the_customers_cursor_in_one_statement_alone(center: tuple[Center, Sent]) -> None:
+    found, sent = center
+    cycle = await chat_cycle(found, sent)
+    sent.queries.clear()
+    sent.arrived.clear()
+    assert "Hello" in [e.get("msg_text") for e in await cycle.customer.poll(cycle.chat_id)]
+    await asyncio.wait_for(sent.arrived.wait(), 30)  # the cursor moves once the answer was written
+    await asyncio.sleep(0.05)  # a COMMIT would follow at once
+    assert [q.split(None, 1)[0] for q in sent.queries] == ["UPDATE"]  # no BEGIN, no COMMIT
+    assert "customer_cursor" in sent.queries[0]

@@ -454,8 +454,9 @@ class CustomerService(EngineService):
         return entry.chat_icon_path
 
     async def acknowledge(self, chat_id: str, seq: int) -> None:
-        """The customer's poll response up to ``seq`` was written: move the server-side cursor."""
-        async with self.journal.action() as ctx:
+        """The customer's poll response up to ``seq`` was written: move the server-side cursor (one
+        statement, after every poll answer with events)."""
+        async with self.journal.action(single_statement=True) as ctx:
             await ctx.tx.sessions.set_customer_cursor(chat_id, seq)
 
 

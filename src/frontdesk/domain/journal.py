@@ -252,11 +252,13 @@ class Journal:
         self._read_latency = self.metrics.storage_latency.labels("read")  # looked up once: every poll reads
 
     @asynccontextmanager
-    async def action(self) -> AsyncIterator[ActionContext]:
-        """One write transaction (see ``retry_conflicts`` for what happens when it meets another)."""
+    async def action(self, single_statement: bool = False) -> AsyncIterator[ActionContext]:
+        """One write transaction (see ``retry_conflicts`` for what happens when it meets another).
+        ``single_statement``: the action is one statement of a store and changes no chat through the
+        context (``Storage.transaction``: on PostgreSQL it goes without BEGIN and COMMIT)."""
         started = time.perf_counter()
         try:
-            async with self.storage.transaction() as tx:
+            async with self.storage.transaction(single_statement) as tx:
                 ctx = ActionContext(tx, self.clock.now(), self.metrics)
                 yield ctx
                 await ctx.flush()

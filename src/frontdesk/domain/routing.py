@@ -99,6 +99,7 @@ async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
     ``arriving`` is a chat entering its queue in this action, not yet announced: when it is
     offered at once it is announced ``queued`` with no wait, otherwise with its estimate.
     Waiting customers' estimates are refreshed by the ``ewt_refresh`` timer, not here."""
+    await ctx.flush()  # this action's changes stored before the lock (its chats' rows are held already)
     await ctx.tx.lock_routing(tenant)  # the loads read below stay true until this action commits
     candidates = await ready_candidates(ctx, tenant)
     tenant_config = config.tenants.get(tenant)

@@ -17,6 +17,8 @@ The dialect of this backend lives here and in ``migrations.py``: ``$n`` paramete
   ``read()`` is a READ ONLY transaction at REPEATABLE READ (one snapshot for all its statements);
   ``read(snapshot=False)`` runs each statement by itself (autocommit: each sees the newest commit),
   one round trip per statement and no BEGIN or COMMIT;
+- ``transaction(single_statement=True)`` sends its one statement by itself (autocommit: PostgreSQL
+  runs a lone statement as a transaction of its own), without the BEGIN and COMMIT round trips;
 - PostgreSQL's serialization failures and deadlocks leave as ``TransientConflict``.
 - A lost connection or a database that cannot be reached leaves as ``StorageUnavailable``.
 
@@ -890,15 +892,20 @@ class PostgresStorage:
         return self._pools
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[PostgresTransaction]:
+    async def transaction(self, single_statement: bool = False) -> AsyncIterator[PostgresTransaction]:
+        """A write transaction (see the module's docstring); with ``single_statement`` its one
+        statement is sent by itself and commits by itself (no BEGIN or COMMIT round trips)."""
         acquired: list[bool] = []
         async with _unavailable_as_such(acquired):
             pools = await self._ready()
             async with pools.writes.acquire() as conn:
                 acquired.append(True)
                 try:
-                    async with conn.transaction():
+                    if single_statement:
                         yield PostgresTransaction(conn, writes=True)
+                    else:
+                        async with conn.transaction():
+                            yield PostgresTransaction(conn, writes=True)
                 except _TRANSIENT as exc:
                     raise TransientConflict(str(exc)) from exc
 

@@ -861,7 +861,8 @@ class SqliteStorage:
         """Nothing to do: the constructor connected and migrated."""
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+    async def transaction(self, single_statement: bool = False) -> AsyncIterator[SqliteTransaction]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (the one writer), one statement or many alike."""
         async with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
