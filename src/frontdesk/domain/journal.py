@@ -23,7 +23,15 @@ from frontdesk.domain.clock import Clock
 from frontdesk.observability.logs import get_logger
 from frontdesk.observability.metrics import Metrics
 from frontdesk.storage.interfaces import Storage, StorageUnavailable, Transaction, TransientConflict
-from frontdesk.storage.records import Audience, EventRecord, JsonObject, NewEvent, SessionRecord, last_customer_seq
+from frontdesk.storage.records import (
+    Audience,
+    EventRecord,
+    JsonObject,
+    NewEvent,
+    SessionRecord,
+    last_customer_seq,
+    numbered,
+)
 
 log = get_logger(__name__)
 
@@ -123,6 +131,10 @@ class ActionContext:
         self.metrics = metrics  # counted after commit (``after_commit``); None in a read context
         self._sessions: dict[str, SessionRecord] = {}
         self._saved: dict[str, str] = {}  # chat id → the fields as last stored
+        # chat id → the first sequence number and the events emitted since the last flush (stored then)
+        self._pending: dict[str, tuple[int, list[NewEvent]]] = {}
+        # chat id → its fields when appends are all that changed it since it was last stored
+        self._appended_only: dict[str, str] = {}
         self._before: dict[str, tuple[str, str] | None] = {}  # chat id → its live state when first seen
         self._connected_before: dict[str, bool] = {}
         self.wakes: dict[str, int] = {}
@@ -177,17 +189,19 @@ class ActionContext:
             return []
         if self.track(session) is not session:
             raise RuntimeError(f"two copies of chat {session.chat_id} in one action; load it through the context")
-        # a chat nothing else of changed yet: the store moves its sequence fields with the events (a
-        # message is one statement) and they are mirrored here; else the commit stores the whole chat
-        unchanged = self._saved.get(session.chat_id) == _stored(session)
-        records = await self.tx.events.append(session.chat_id, session.last_seq + 1, self.now, events,
-                                              advance=unchanged)
+        chat_id = session.chat_id
+        before = _stored(session)
+        appended_only = before in (self._saved.get(chat_id), self._appended_only.get(chat_id))
+        records = numbered(chat_id, session.last_seq + 1, self.now, events)
+        self._pending.setdefault(chat_id, (records[0].seq, []))[1].extend(events)
         session.last_seq = records[-1].seq
         customer_seq = last_customer_seq(records)
         if customer_seq is not None:
             session.customer_last_seq = customer_seq
-        if unchanged:
-            self._saved[session.chat_id] = _stored(session)
+        if appended_only:
+            self._appended_only[chat_id] = _stored(session)
+        else:
+            self._appended_only.pop(chat_id, None)
         self.wake(chat_topic(session.chat_id), session.last_seq)
         for event in events:
             self.appended[event.origin] = self.appended.get(event.origin, 0) + 1
@@ -225,9 +239,20 @@ class ActionContext:
 
     async def flush(self) -> None:
         """Store the tracked sessions that changed since they were loaded or last stored: an
-        action that looks at many chats writes only the ones it changed."""
+        action that looks at many chats writes only the ones it changed.
+
+        The events emitted since the last flush are stored here too, each chat's in one append (no
+        statement of a write action reads the log back): when appends are all that changed the chat,
+        the append moves its sequence fields and the chat is not stored again (a message is one
+        statement), else the whole chat is."""
         for chat_id, session in self._sessions.items():
             now = _stored(session)
+            pending = self._pending.pop(chat_id, None)
+            if pending is not None:
+                advance = now == self._appended_only.pop(chat_id, None)
+                await self.tx.events.append(chat_id, pending[0], self.now, pending[1], advance=advance)
+                if advance:
+                    self._saved[chat_id] = now
             if now != self._saved.get(chat_id):
                 await self.tx.sessions.update(session)
                 self._saved[chat_id] = now

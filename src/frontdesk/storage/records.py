@@ -105,6 +105,13 @@ class NewEvent:
         return str(self.payload["event"])
 
 
+def numbered(chat_id: str, first_seq: int, ts: float, events: Sequence[NewEvent]) -> list[EventRecord]:
+    """``events`` as the chat's log entries ``first_seq``, ``first_seq + 1``, … (what
+    ``EventStore.append`` stores and returns)."""
+    return [EventRecord(chat_id=chat_id, seq=first_seq + i, ts=ts, name=e.name, audience=e.audience,
+                        in_history=e.in_history, origin=e.origin, payload=e.payload) for i, e in enumerate(events)]
+
+
 def last_customer_seq(records: Sequence[EventRecord]) -> int | None:
     """The sequence number of the last of ``records`` the customer reads (a chat's
     ``customer_last_seq`` after appending them); None when the customer reads none of them."""

@@ -70,6 +70,7 @@ from frontdesk.storage.records import (
     TokenRecord,
     WrapUpRecord,
     last_customer_seq,
+    numbered,
 )
 
 log = logging.getLogger(__name__)
@@ -330,9 +331,7 @@ _ADVANCE = (f"WITH appended AS ({_INSERT_EVENTS}) UPDATE sessions SET last_seq =
 class _Events(_Store):
     async def append(self, chat_id: str, first_seq: int, ts: float, events: Sequence[NewEvent],
                      advance: bool = True) -> list[EventRecord]:
-        records = [EventRecord(chat_id=chat_id, seq=first_seq + i, ts=ts, name=e.name, audience=e.audience,
-                               in_history=e.in_history, origin=e.origin, payload=e.payload)
-                   for i, e in enumerate(events)]
+        records = numbered(chat_id, first_seq, ts, events)
         if not records:
             return records
         columns = (chat_id, first_seq, ts, [r.name for r in records], [str(int(r.audience)) for r in records],

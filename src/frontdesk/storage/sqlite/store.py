@@ -43,6 +43,7 @@ from frontdesk.storage.records import (
     TokenRecord,
     WrapUpRecord,
     last_customer_seq,
+    numbered,
 )
 from frontdesk.storage.sqlite.migrations import MIGRATIONS, migrate
 
@@ -320,9 +321,7 @@ class _Events:
 
     async def append(self, chat_id: str, first_seq: int, ts: float, events: Sequence[NewEvent],
                      advance: bool = True) -> list[EventRecord]:
-        records = [EventRecord(chat_id=chat_id, seq=first_seq + i, ts=ts, name=e.name, audience=e.audience,
-                               in_history=e.in_history, origin=e.origin, payload=e.payload)
-                   for i, e in enumerate(events)]
+        records = numbered(chat_id, first_seq, ts, events)
         self._c.executemany(
             f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
             [(r.chat_id, r.seq, r.ts, r.name, int(r.audience), int(r.in_history), r.origin, _dumps(r.payload))
