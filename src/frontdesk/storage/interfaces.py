@@ -340,7 +340,8 @@ class Storage(Protocol):
     ``read(snapshot=False)`` is for reads whose statements need not agree with each other (one
     statement, or a row and then what it points to, such as a chat and the log after its cursor):
     each statement sees a committed state at least as new as the one before, and a backend may
-    run them without a transaction (PostgreSQL: no BEGIN or COMMIT round trips).
+    run them without a transaction (PostgreSQL: no BEGIN or COMMIT round trips; SQLite: no BEGIN
+    or ROLLBACK statements), so a commit between two of them may be seen by the second.
     ``transaction(single_statement=True)`` is for a write of exactly one statement (one store
     method that is one statement, such as ``sessions.set_customer_cursor``): it is atomic by itself,
     so a backend may send it without a transaction around it (PostgreSQL: no BEGIN or COMMIT round

@@ -873,17 +873,21 @@ class SqliteStorage:
 
     @asynccontextmanager
     async def read(self, snapshot: bool = True) -> AsyncIterator[SqliteTransaction]:
-        """A read transaction on a reader connection of its own: the snapshot of the last commit,
-        whatever the writer does meanwhile (readers do not take the writer's lock). Always a
-        snapshot, ``snapshot`` or not: on a local file it costs nothing."""
+        """A read on a reader connection of its own (readers do not take the writer's lock). With
+        ``snapshot`` one transaction (``BEGIN`` … ``ROLLBACK``): the snapshot of the last commit,
+        whatever the writer does meanwhile. Without, each statement is its own implicit read
+        transaction and sees the last commit when it starts: an idle poll's one statement runs
+        without the two extra statements."""
         reader = self._reader()
         conn, stores = reader
-        conn.execute("BEGIN")
+        if snapshot:
+            conn.execute("BEGIN")
         try:
             counts = self._counts
             yield stores if counts is None else SqliteTransaction(CountingConnection(conn, counts))
         finally:
-            conn.execute("ROLLBACK")
+            if snapshot:
+                conn.execute("ROLLBACK")
             self._readers.append(reader)
 
     @contextmanager
