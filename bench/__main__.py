@@ -110,6 +110,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--load-note", help="what else ran on the machine during the run (goes into the report)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and load generator to CPUs")
     parser.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
+    parser.add_argument("--latest-name", default="latest", type=_latest_name,
+                        help="with --update-latest: write bench/<NAME>.md and bench/<name>/ instead of LATEST.md "
+                             "(a second committed run, e.g. 'scaleout'; only 'latest' updates bench/README.md)")
     parser.add_argument("--update-latest", choices=("auto", "yes", "no"), default="auto",
                         help="copy the report to bench/LATEST.md and bench/README.md (auto: full runs only)")
     return parser.parse_args(argv)
@@ -267,18 +270,26 @@ async def _main(args: argparse.Namespace, scale: Scale, run_dir: Path, pinned: b
         progress.close()
 
 
+def _latest_name(value: str) -> str:
+    if not value.isascii() or not value.isalnum():
+        raise argparse.ArgumentTypeError("letters and digits only")
+    return value.lower()
+
+
 def _update_latest(report_md: Path, results: dict[str, Any], before: dict[str, Any] | None,
-                   after: dict[str, Any] | None = None) -> None:
-    latest_dir = BENCH_DIR / "latest"
+                   after: dict[str, Any] | None = None, name: str = "latest") -> None:
+    """Copy the report to ``bench/<NAME>.md`` with its plots in ``bench/<name>/``; the latest run
+    (``latest``) also replaces the target table of bench/README.md."""
+    latest_dir = BENCH_DIR / name
     latest_dir.mkdir(exist_ok=True)
-    for name in report.PLOTS:
-        source = report_md.parent / name
+    for plot in report.PLOTS:
+        source = report_md.parent / plot
         if source.exists():
-            shutil.copyfile(source, latest_dir / name)
-    latest = report.render(results, image_prefix="latest/", before=before, after=after)
-    (BENCH_DIR / "LATEST.md").write_text(latest + "\n", encoding="utf-8")
+            shutil.copyfile(source, latest_dir / plot)
+    latest = report.render(results, image_prefix=f"{name}/", before=before, after=after)
+    (BENCH_DIR / f"{name.upper()}.md").write_text(latest + "\n", encoding="utf-8")
     readme = BENCH_DIR / "README.md"
-    if readme.exists():
+    if name == "latest" and readme.exists():
         text = readme.read_text(encoding="utf-8")
         if README_START in text and README_END in text:
             head, rest = text.split(README_START, 1)
@@ -296,7 +307,7 @@ def _report_only(args: argparse.Namespace) -> int:
     after = orjson.loads(args.compare_after.read_bytes()) if args.compare_after else None
     report_md = report.write(results, args.report_only.parent, before=before, after=after)
     if args.update_latest == "yes":
-        _update_latest(report_md, results, before, after)
+        _update_latest(report_md, results, before, after, args.latest_name)
     print(f"report:  {report_md}")
     return 0
 
@@ -331,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     before = orjson.loads(args.compare.read_bytes()) if args.compare else None
     report_md = report.write(results, run_dir, before=before)
     if args.update_latest == "yes" or (args.update_latest == "auto" and not args.quick):
-        _update_latest(report_md, results, before)
+        _update_latest(report_md, results, before, name=args.latest_name)
     print(f"results: {run_dir / 'results.json'}\nreport:  {report_md}")
     for target in report.evaluate_targets(results):
         verdict = "n/a" if target["met"] is None else ("met" if target["met"] else "MISSED")
