@@ -143,11 +143,15 @@ async def test_a_read_does_not_wait_for_an_open_write_transaction(nodes: list[St
     assert after is not None and after.state == "completed"
 
 
-async def test_a_read_sees_one_snapshot_while_another_node_commits(nodes: list[Storage]) -> None:
-    """``read()`` (a snapshot): its statements agree even when a commit lands between them."""
+@pytest.mark.parametrize(("snapshot", "second_sees"), [(True, "connected"), (False, "completed")])
+async def test_a_read_sees_a_commit_between_its_statements_only_without_a_snapshot(
+        nodes: list[Storage], snapshot: bool, second_sees: str) -> None:
+    """``read()`` (a snapshot): its statements agree even when a commit lands between them.
+    ``read(snapshot=False)`` opens no transaction on either backend (an idle poll's one statement is
+    all it sends): a commit landing between two of its statements is seen by the second."""
     async with nodes[0].transaction() as tx:
         await tx.sessions.insert(chat())
-    async with nodes[1].read() as tx:
+    async with nodes[1].read(snapshot=snapshot) as tx:
         first = await tx.sessions.get("c1")
         async with nodes[0].transaction() as writer:
             changed = await writer.sessions.get("c1")
@@ -155,23 +159,7 @@ async def test_a_read_sees_one_snapshot_while_another_node_commits(nodes: list[S
             changed.state = "completed"
             await writer.sessions.update(changed)
         second = await tx.sessions.get("c1")
-    assert first is not None and second is not None and (first.state, second.state) == ("connected", "connected")
-
-
-async def test_a_read_without_snapshot_runs_each_statement_by_itself(nodes: list[Storage]) -> None:
-    """``read(snapshot=False)`` opens no transaction on either backend (an idle poll's one statement
-    is all it sends): a commit landing between two of its statements is seen by the second."""
-    async with nodes[0].transaction() as tx:
-        await tx.sessions.insert(chat())
-    async with nodes[1].read(snapshot=False) as tx:
-        first = await tx.sessions.get("c1")
-        async with nodes[0].transaction() as writer:
-            changed = await writer.sessions.get("c1")
-            assert changed is not None
-            changed.state = "completed"
-            await writer.sessions.update(changed)
-        second = await tx.sessions.get("c1")
-    assert first is not None and second is not None and (first.state, second.state) == ("connected", "completed")
+    assert first is not None and second is not None and (first.state, second.state) == ("connected", second_sees)
 
 
 async def test_mark_routed_keeps_what_another_writer_changed(nodes: list[Storage]) -> None:
