@@ -3,15 +3,30 @@ offer timeouts, rejection, agents who log out or vanish, queue overflow, and the
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
 
-from frontdesk.client.agent import AgentError
+from frontdesk.client.agent import AgentClient, AgentError
 from frontdesk.domain import routing
 from frontdesk.domain.config import QueueConfig
+from frontdesk.domain.lifecycle import AGENT_LOST, agent_key
 from tests.center import Center, agent_config, center_config, names, start_center, statuses
 from tests.conftest import StartServer
+
+
+async def release_pending_since(center: Center, agent: AgentClient, grace_secs: float) -> None:
+    """Wait until the server has handled the closed desktop: the agent's "agent lost" timer runs from
+    now (the close reaches the server after the client's side of it, later on a slower backend)."""
+    due = center.live.clock.now() + grace_secs
+    for _ in range(2000):
+        async with center.live.frontdesk.agents.journal.read() as tx:
+            timer = await tx.timers.get(agent_key(str(agent.agent["agent_id"])), AGENT_LOST)
+        if timer is not None and timer.due_at == due:
+            return
+        await asyncio.sleep(0.005)
+    pytest.fail("the closed desktop's release did not start")
 
 
 async def offered(center: Center, username: str) -> list[str]:
@@ -133,11 +148,13 @@ async def test_agent_whose_desktop_vanishes_is_logged_out_after_the_grace(start_
     await bob.accept(chat_id)
     async with bob.live() as ws:
         assert (await ws.receive())["type"] == "snapshot"
+    await release_pending_since(center, bob, 30)
     await center.live.advance(10)
     async with bob.live() as ws:  # reconnected within the grace: nothing happens
         assert (await ws.receive())["type"] == "snapshot"
         await center.live.advance(40)
         assert (await bob.chat(chat_id))["state"] == "connected"
+    await release_pending_since(center, bob, 30)
     await center.live.advance(29)
     assert (await bob.chat(chat_id))["state"] == "connected"
     await center.live.advance(1)
