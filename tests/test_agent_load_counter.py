@@ -18,6 +18,8 @@ import pytest
 from frontdesk.client import AgentClient, CustomerClient
 from frontdesk.client.agent import AgentError
 from frontdesk.client.customer import ClientError
+from frontdesk.domain import routing
+from frontdesk.domain.journal import ActionContext
 from frontdesk.settings import Settings
 from frontdesk.storage.interfaces import AgentStore, PartyStore, SessionStore, Storage
 from frontdesk.storage.postgres import migrations as postgres_migrations
@@ -340,5 +342,66 @@ async def test_routing_reads_only_the_ready_agents_with_room_with_their_loads(st
         await tx.sessions.insert(_chat("c1", state="connecting", offered_agent_id="full"))
         await tx.sessions.insert(_chat("c2", state="connecting", offered_agent_id="room"))
     async with storage.read() as tx:
-        ready = [(agent.agent_id, load) for agent, load in await tx.agents.ready_with_room("t")]
+        ready = [(agent.agent_id, load) for agent, load in await tx.agents.ready_by_idle("t", None, 10)]
     assert ready == [("idle", 0), ("room", 1)]  # by the time they became ready
+
+
+async def test_routing_reads_the_ready_agents_a_page_at_a_time_longest_idle_first(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        # idle since: the later of becoming ready and the last offer; ties by agent id
+        for agent_id, since, routed in (("b", 1.0, 6.0), ("a", 5.0, 0.0), ("c", 2.0, 5.0), ("d", 4.0, 0.0),
+                                        ("e", 3.0, 0.0), ("B", 5.0, 0.0)):
+            await tx.agents.upsert(AgentRecord(agent_id, "t", agent_id, "x", "A", "", "A", 2, "ready", since,
+                                               last_routed_at=routed))
+        await tx.agents.upsert(AgentRecord("z", "t", "z", "x", "A", "", "A", 2, "not_ready", 0.0))
+        await tx.agents.upsert(AgentRecord("y", "other", "y", "x", "A", "", "A", 2, "ready", 0.0))
+    pages: list[list[str]] = []
+    after: tuple[float, str] | None = None
+    async with storage.read() as tx:
+        while True:
+            page = [agent for agent, _ in await tx.agents.ready_by_idle("t", after, 2)]
+            if not page:
+                break
+            pages.append([agent.agent_id for agent in page])
+            after = (max(page[-1].state_since, page[-1].last_routed_at), page[-1].agent_id)
+    assert pages == [["e", "d"], ["B", "a"], ["c", "b"]]  # "B" before "a": code point order
+
+
+async def test_the_candidates_read_a_page_at_a_time_are_the_longest_idle_eligible_agent_every_time(
+        storage: Storage) -> None:
+    """``routing.ReadyAgents`` against the rule it stands for: ``min`` of ``routing_order`` over every
+    ready agent with room, the skills and no decline, as a dispatch offers chats one after the other
+    (each chosen agent moves back in the order and fills up; its stored row changes too)."""
+    rng = random.Random(11)
+    agents: dict[str, AgentRecord] = {}
+    async with storage.transaction() as tx:
+        for n in range(30):
+            agent = AgentRecord(f"a{n:02}", "t", f"a{n:02}", "x", "A", "", "A", rng.randint(1, 3),
+                                "ready" if rng.random() < 0.8 else "not_ready", float(rng.randint(0, 20)),
+                                skills={"s": rng.randint(0, 2)}, last_routed_at=float(rng.randint(0, 20)))
+            await tx.agents.upsert(agent)
+            if agent.state == "ready":
+                agents[agent.agent_id] = agent
+    loads = dict.fromkeys(agents, 0)
+    chosen_ids: list[str | None] = []
+    async with storage.transaction() as tx:
+        ctx = ActionContext(tx, 100.0)
+        ready = routing.ReadyAgents(ctx, "t")
+        for n in range(70):
+            level, declined = rng.randint(0, 2), set(rng.sample(sorted(agents), 3))
+            eligible = [a for a in agents.values() if loads[a.agent_id] < a.max_chats
+                        and a.skills["s"] >= level and a.agent_id not in declined]
+            expected = min(eligible, key=routing.routing_order, default=None)
+            chosen = await ready.best({"s": level}, declined)
+            chosen_id = None if chosen is None else chosen.agent.agent_id
+            assert chosen_id == (None if expected is None else expected.agent_id), n
+            chosen_ids.append(chosen_id)
+            if chosen is None or expected is None:
+                continue
+            for record in (chosen.agent, expected):  # what ``routing.offer`` changes
+                record.last_routed_at = ctx.now
+            await tx.agents.mark_routed(chosen.agent.agent_id, ctx.now)
+            await tx.sessions.insert(_chat(f"c{n}", state="connecting", offered_agent_id=chosen.agent.agent_id))
+            loads[chosen.agent.agent_id] += 1
+            ready.took(chosen)
+    assert None in chosen_ids and len(set(chosen_ids)) > routing.FIRST_AGENT_PAGE * 2  # read on, and ran out

@@ -37,8 +37,9 @@ import functools
 import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import TypeVar
 
 from frontdesk.bus.interfaces import ChatLocks, Lease, chat_topic, poll_topic
@@ -47,6 +48,7 @@ from frontdesk.bus.local import PROCESS_LEASE, LocalChatLocks
 from frontdesk.delivery.notifier import Notifier
 from frontdesk.domain.customers import WEB, CustomerIdentity, CustomerService, visible_names
 from frontdesk.domain.errors import NotFound
+from frontdesk.observability.metrics import POLL_OUTCOMES
 from frontdesk.storage.records import Audience, JsonObject, SeenTail
 
 MAX_BATCH_EVENTS = 500  # events per poll response; the rest go to the next poll at once
@@ -189,6 +191,8 @@ class CustomerPolls:
         self._draining = False
         self._backlogs: OrderedDict[str, _Backlog] = OrderedDict()
         self._aborted: OrderedDict[str, None] = OrderedDict()  # chats whose last poll's client went away
+        outcomes = service.journal.metrics.poll_outcomes
+        self._outcomes = {outcome: outcomes.labels(outcome) for outcome in POLL_OUTCOMES}  # looked up once
         if notifier.recheck_secs is not None:
             notifier.on_recheck(self.recheck_tails)
 
@@ -222,18 +226,29 @@ class CustomerPolls:
         slot = self._slots.get(chat_id)
         return tuple(slot.readers) if slot else ()
 
-    @asynccontextmanager
-    async def _slot(self, chat_id: str) -> AsyncIterator[_ChatSlot]:
+    def _take_slot(self, chat_id: str) -> _ChatSlot:
+        """The chat's slot, made if needed, with one more user (``_release_slot`` when done)."""
         slot = self._slots.get(chat_id)
         if slot is None:
             slot = self._slots[chat_id] = _ChatSlot()
         slot.users += 1
+        return slot
+
+    def _release_slot(self, chat_id: str, slot: _ChatSlot) -> None:
+        slot.users -= 1
+        if slot.users == 0:
+            del self._slots[chat_id]
+
+    @asynccontextmanager
+    async def _slot(self, chat_id: str) -> AsyncIterator[_ChatSlot]:
+        slot = self._take_slot(chat_id)
         try:
             yield slot
         finally:
-            slot.users -= 1
-            if slot.users == 0:
-                del self._slots[chat_id]
+            self._release_slot(chat_id, slot)
+
+    def _count_outcome(self, outcome: str) -> None:
+        self._outcomes[outcome].inc()
 
     @asynccontextmanager
     async def delivery_lock(self, chat_id: str) -> AsyncIterator[None]:
@@ -242,71 +257,11 @@ class CustomerPolls:
         async with self._slot(chat_id) as slot, slot.lock, self.locks.hold(chat_id):
             yield
 
-    @asynccontextmanager
-    async def poll(self, identity: CustomerIdentity, chat_id: str, after: int | None,
-                   waiter: PollWaiter) -> AsyncIterator[PollBatch]:
-        """Wait for a batch; yields it with the chat's lock held so the write and commit are atomic
-        with respect to other polls of the same chat. Raises ``NotFound`` for unknown or gone chats."""
-        async with self._slot(chat_id) as slot, self._held(slot, identity, chat_id, after, waiter) as batch:
-            yield batch
-
-    @asynccontextmanager
-    async def _held(self, slot: _ChatSlot, identity: CustomerIdentity, chat_id: str, after: int | None,
-                    waiter: PollWaiter) -> AsyncIterator[PollBatch]:
-        if slot.current is not None:
-            slot.current.supersede()
-        slot.current = waiter
-        if self._announce is not None:
-            waiter.poll_id = secrets.randbits(62)
-            self._announce(poll_topic(chat_id), waiter.poll_id)
-        topic = chat_topic(chat_id)
-        self.notifier.subscribe(topic, waiter.signal)
-        # the end of the hold is a flag set by a timer, not a timeout that cancels the wait: no
-        # exception on every idle poll, and no re-arming for "a hair left" when uvloop (which
-        # rounds timers to the millisecond) fires it early
-        hold_timer = asyncio.get_running_loop().call_later(self.hold_secs, waiter.expire)
-        waited = False
-        slot.polls += 1
-        self._held_count += 1
-        outcome = "gone"
-        try:
-            while True:
-                async with slot.lock:
-                    waiter.signal.clear()
-                    if waiter.finished or self._draining:
-                        outcome = "disconnected" if waiter.disconnected else "drained" if self._draining \
-                            else "superseded"
-                        yield PollBatch(chat_id, [], 0, self.service)
-                        return
-                    async with self._read_locked(identity, chat_id, after) as batch:
-                        waiter.seen = batch.seen
-                        # a batch of events this client cannot decode is not worth an answer: keep
-                        # holding, and let the final (empty) answer move the cursor past them
-                        if batch.events or waiter.expired:
-                            if batch.events and not waited and after is None and identity.kind == WEB \
-                                    and chat_id in self._aborted:
-                                batch.after_commit = functools.partial(self._remember_backlog, chat_id,
-                                                                       batch.from_seq, batch.last_seq)
-                            outcome = "events" if batch.events else "empty"
-                            yield batch
-                            return
-                await waiter.signal.wait()
-                waited = True
-        finally:
-            slot.polls -= 1
-            self._held_count -= 1
-            self.service.journal.metrics.poll_outcomes.labels(outcome).inc()
-            if waiter.disconnected:
-                # a page went away (an unload aborts its held poll): a backlog it got is not on the
-                # next page's screen, and the next poll's backlog will be on it
-                self._forget_backlog(chat_id)
-                _remember(self._aborted, chat_id, None)
-            else:
-                self._aborted.pop(chat_id, None)
-            hold_timer.cancel()
-            self.notifier.unsubscribe(topic, waiter.signal)
-            if slot.current is waiter:
-                slot.current = None
+    def poll(self, identity: CustomerIdentity, chat_id: str, after: int | None, waiter: PollWaiter) -> HeldPoll:
+        """The poll, as an async context manager: it waits for a batch and enters the block with the
+        chat's lock held, so the write and commit are atomic with respect to other polls of the same
+        chat. Raises ``NotFound`` for unknown or gone chats."""
+        return HeldPoll(self, identity, chat_id, after, waiter)
 
     @asynccontextmanager
     async def history(self, identity: CustomerIdentity, chat_id: str,
@@ -354,20 +309,6 @@ class CustomerPolls:
                 if slot is not None and slot.current is not None:
                     slot.current.signal.set()
 
-    @asynccontextmanager
-    async def _read_locked(self, identity: CustomerIdentity, chat_id: str,
-                           after: int | None) -> AsyncIterator[PollBatch]:
-        """``_read``, and when there is something to deliver or commit, under the chat's
-        cross-process lock (read again once it is held: another process may have answered)."""
-        batch = await self._read(identity, chat_id, after)
-        if not batch.last_seq or not self.locks.cross_process:
-            yield batch
-            return
-        async with self.locks.hold(chat_id) as lease:
-            batch = await self._read(identity, chat_id, after)
-            batch.lease = lease
-            yield batch
-
     def _forget_backlog(self, chat_id: str) -> None:
         self._backlogs.pop(chat_id, None)
 
@@ -393,6 +334,151 @@ class CustomerPolls:
         last_seq = records[-1].seq if records else 0
         return PollBatch(chat_id, events, last_seq, self.service, from_seq=cursor, appended_at=appended_at,
                          seen=SeenTail(chat_id, state.customer_last_seq, state.terminal))
+
+
+
+class HeldPoll:
+    """One poll in progress (``CustomerPolls.poll``), an async context manager: ``async with``
+    waits for its batch and enters the block with the chat's lock held (and, when there is
+    something to deliver or commit, the chat's cross-process lock), releasing them and everything
+    the poll registered on the way out. A plain class rather than a generator-based context
+    manager: every poll makes one, and an idle poll's CPU is mostly such per-poll overhead."""
+
+    __slots__ = ("_after", "_chat_id", "_identity", "_lease", "_locked", "_outcome", "_polls", "_slot",
+                 "_timer", "_topic", "_waiter")
+
+    def __init__(self, polls: CustomerPolls, identity: CustomerIdentity, chat_id: str, after: int | None,
+                 waiter: PollWaiter) -> None:
+        self._polls = polls
+        self._identity = identity
+        self._chat_id = chat_id
+        self._after = after
+        self._waiter = waiter
+        self._slot: _ChatSlot | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._topic = ""
+        self._locked = False  # the slot's lock is held
+        self._lease: AbstractAsyncContextManager[Lease] | None = None  # the cross-process lock, while held
+        self._outcome = "gone"
+
+    async def __aenter__(self) -> PollBatch:
+        self._begin()
+        try:
+            return await self._answer()
+        except BaseException as error:
+            await self._end(type(error), error, error.__traceback__)
+            raise
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self._end(exc_type, exc, tb)
+
+    def _begin(self) -> None:
+        """Become the chat's current poll (superseding an older one) and listen for wake-ups."""
+        polls, chat_id, waiter = self._polls, self._chat_id, self._waiter
+        slot = self._slot = polls._take_slot(chat_id)
+        try:
+            if slot.current is not None:
+                slot.current.supersede()
+            slot.current = waiter
+            if polls._announce is not None:
+                waiter.poll_id = secrets.randbits(62)
+                polls._announce(poll_topic(chat_id), waiter.poll_id)
+            self._topic = chat_topic(chat_id)
+            polls.notifier.subscribe(self._topic, waiter.signal)
+            # the end of the hold is a flag set by a timer, not a timeout that cancels the wait: no
+            # exception on every idle poll, and no re-arming for "a hair left" when uvloop (which
+            # rounds timers to the millisecond) fires it early
+            self._timer = asyncio.get_running_loop().call_later(polls.hold_secs, waiter.expire)
+        except BaseException:
+            self._slot = None
+            polls._release_slot(chat_id, slot)
+            raise
+        slot.polls += 1
+        polls._held_count += 1
+
+    async def _answer(self) -> PollBatch:
+        """Wait for the batch to answer with; returns with the chat's lock held."""
+        polls, chat_id, waiter, after, identity = self._polls, self._chat_id, self._waiter, self._after, self._identity
+        slot = self._slot
+        assert slot is not None
+        waited = False
+        while True:
+            await slot.lock.acquire()
+            self._locked = True
+            waiter.signal.clear()
+            if waiter.finished or polls._draining:
+                self._outcome = "disconnected" if waiter.disconnected else "drained" if polls._draining \
+                    else "superseded"
+                return PollBatch(chat_id, [], 0, polls.service)
+            batch = await self._read_locked()
+            waiter.seen = batch.seen
+            # a batch of events this client cannot decode is not worth an answer: keep holding, and
+            # let the final (empty) answer move the cursor past them
+            if batch.events or waiter.expired:
+                if batch.events and not waited and after is None and identity.kind == WEB \
+                        and chat_id in polls._aborted:
+                    batch.after_commit = functools.partial(polls._remember_backlog, chat_id, batch.from_seq,
+                                                           batch.last_seq)
+                self._outcome = "events" if batch.events else "empty"
+                return batch
+            await self._unlock(None, None, None)
+            await waiter.signal.wait()
+            waited = True
+
+    async def _read_locked(self) -> PollBatch:
+        """``CustomerPolls._read``, and when there is something to deliver or commit, under the
+        chat's cross-process lock (read again once it is held: another process may have answered)."""
+        polls = self._polls
+        batch = await polls._read(self._identity, self._chat_id, self._after)
+        if not batch.last_seq or not polls.locks.cross_process:
+            return batch
+        hold = polls.locks.hold(self._chat_id)
+        lease = await hold.__aenter__()
+        self._lease = hold
+        batch = await polls._read(self._identity, self._chat_id, self._after)
+        batch.lease = lease
+        return batch
+
+    async def _unlock(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                      tb: TracebackType | None) -> None:
+        """Leave the cross-process lock (if held), then the chat's lock (if held)."""
+        try:
+            if self._lease is not None:
+                hold, self._lease = self._lease, None
+                await hold.__aexit__(exc_type, exc, tb)
+        finally:
+            if self._locked:
+                self._locked = False
+                assert self._slot is not None
+                self._slot.lock.release()
+
+    async def _end(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                   tb: TracebackType | None) -> None:
+        try:
+            await self._unlock(exc_type, exc, tb)
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        """The poll is over: count how it ended, remember an aborted one, stop listening."""
+        polls, chat_id, waiter, slot = self._polls, self._chat_id, self._waiter, self._slot
+        assert slot is not None and self._timer is not None
+        slot.polls -= 1
+        polls._held_count -= 1
+        polls._count_outcome(self._outcome)
+        if waiter.disconnected:
+            # a page went away (an unload aborts its held poll): a backlog it got is not on the
+            # next page's screen, and the next poll's backlog will be on it
+            polls._forget_backlog(chat_id)
+            _remember(polls._aborted, chat_id, None)
+        else:
+            polls._aborted.pop(chat_id, None)
+        self._timer.cancel()
+        polls.notifier.unsubscribe(self._topic, waiter.signal)
+        if slot.current is waiter:
+            slot.current = None
+        polls._release_slot(chat_id, slot)
 
 
 def _remember(table: OrderedDict[str, _T], chat_id: str, value: _T) -> None:

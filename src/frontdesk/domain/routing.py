@@ -17,6 +17,7 @@ Rules (docs/routing.md):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from frontdesk.domain import ewt
@@ -43,6 +44,8 @@ EWT_REFRESH_TIMER = "ewt_refresh"
 # at the head); only a head this long that no free agent may take (extra skills, declines) holds
 # back an eligible chat behind it, until the head moves.
 DISPATCH_SCAN = 50
+# ready agents a dispatch reads first, longest idle first (``ReadyAgents``); each further read doubles
+FIRST_AGENT_PAGE = 4
 
 
 def tenant_key(tenant: str) -> str:
@@ -77,17 +80,71 @@ def service_order(session: SessionRecord) -> tuple[int, float, float]:
     return -session.priority, session.queued_at or session.created_at, session.created_at
 
 
+def routing_order(agent: AgentRecord) -> tuple[float, str]:
+    """Which of two eligible agents is offered a chat first: the one idle longer, then the lower id."""
+    return idle_since(agent), agent.agent_id
+
+
 @dataclass(slots=True)
 class Candidate:
     agent: AgentRecord
     load: int
 
 
-async def ready_candidates(ctx: ActionContext, tenant: str) -> list[Candidate]:
-    """Ready agents with spare capacity and their current load (the storage's counters, with this
-    action's changes stored first)."""
-    await ctx.flush()
-    return [Candidate(agent, load) for agent, load in await ctx.tx.agents.ready_with_room(tenant)]
+class ReadyAgents:
+    """The tenant's ready agents with room, in ``routing_order``, read from storage a page at a time
+    (``AgentStore.ready_by_idle``) as far as a dispatch needs them: usually the first page holds the
+    agent chosen, so a dispatch costs the same however many agents the tenant has.
+
+    The agents read hold their load as this dispatch changes it, and an agent offered a chat moves
+    back in the order (its ``last_routed_at``). An agent not read yet comes after the last one read
+    (the frontier), and this dispatch changes none of them, so their stored order and loads stay
+    true until they are read; an agent already read is never taken from a later page again."""
+
+    def __init__(self, ctx: ActionContext, tenant: str) -> None:
+        self._ctx = ctx
+        self._tenant = tenant
+        self._held: list[Candidate] = []  # read and still with room
+        self._read: set[str] = set()
+        self._frontier: tuple[float, str] | None = None  # the stored order of the last agent read
+        self._page = FIRST_AGENT_PAGE
+        self.exhausted = False  # every ready agent with room has been read
+
+    @property
+    def none_left(self) -> bool:
+        return self.exhausted and not self._held
+
+    async def best(self, skills: dict[str, int], declined: Collection[str] = ()) -> Candidate | None:
+        """The first agent in routing order with the skills who has not declined: ``min`` of
+        ``routing_order`` over every eligible agent, reading on only while an agent not read yet
+        might come first."""
+        while True:
+            for candidate in sorted(self._held, key=lambda c: routing_order(c.agent)):
+                if not self.exhausted and self._frontier is not None \
+                        and routing_order(candidate.agent) > self._frontier:
+                    break  # an agent not read yet may come before this one
+                if has_skills(candidate.agent, skills) and candidate.agent.agent_id not in declined:
+                    return candidate
+            else:
+                if self.exhausted:
+                    return None
+            await self._read_more()
+
+    def took(self, candidate: Candidate) -> None:
+        """The candidate was offered a chat: one more in its load; gone from the pool once full."""
+        candidate.load += 1
+        if candidate.load >= candidate.agent.max_chats:
+            self._held.remove(candidate)
+
+    async def _read_more(self) -> None:
+        rows = await self._ctx.tx.agents.ready_by_idle(self._tenant, self._frontier, self._page)
+        self.exhausted = len(rows) < self._page
+        self._page *= 2
+        for agent, load in rows:
+            self._frontier = routing_order(agent)
+            if agent.agent_id not in self._read:
+                self._read.add(agent.agent_id)
+                self._held.append(Candidate(agent, load))
 
 
 async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
@@ -101,31 +158,27 @@ async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
     Waiting customers' estimates are refreshed by the ``ewt_refresh`` timer, not here."""
     await ctx.flush()  # this action's changes stored before the lock (its chats' rows are held already)
     await ctx.tx.lock_routing(tenant)  # the loads read below stay true until this action commits
-    candidates = await ready_candidates(ctx, tenant)
+    ready = ReadyAgents(ctx, tenant)
     tenant_config = config.tenants.get(tenant)
     queued: list[SessionRecord] = []
-    if candidates and tenant_config is not None:
+    if tenant_config is not None:
         for queue in tenant_config.queues.values():
-            if any(has_skills(c.agent, queue.skills) for c in candidates):
+            if await ready.best(queue.skills) is not None:
                 queued.extend(await ctx.queued_head(tenant, queue.queue_id, DISPATCH_SCAN))
         queued.sort(key=service_order)
     offered = False
     for session in queued:
-        if not candidates:
+        if ready.none_left:
             break
         skills = required_skills(queue_of(config, session), session.required_skills)
-        eligible = [c for c in candidates
-                    if has_skills(c.agent, skills) and c.agent.agent_id not in session.declined_agents]
-        if not eligible:
+        chosen = await ready.best(skills, session.declined_agents)
+        if chosen is None:
             continue
-        chosen = min(eligible, key=lambda c: (idle_since(c.agent), c.agent.agent_id))
         if session is arriving:
             await _announce_served(ctx, session)
         await offer(ctx, session, chosen.agent, config)
         offered = True
-        chosen.load += 1
-        if chosen.load >= chosen.agent.max_chats:
-            candidates.remove(chosen)
+        ready.took(chosen)
     if arriving is not None and arriving.state == "queued":
         await _announce_queued(ctx, config, arriving)
     elif offered:

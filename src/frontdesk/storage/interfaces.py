@@ -131,10 +131,14 @@ class AgentStore(Protocol):
         ...
     async def get_by_username(self, tenant: str, username: str) -> AgentRecord | None: ...
     async def list_for_tenant(self, tenant: str) -> list[AgentRecord]: ...
-    async def ready_with_room(self, tenant: str) -> list[tuple[AgentRecord, int]]:
-        """The tenant's ready agents whose load (``count_chats``) is below ``max_chats``, with that
-        load, in ``list_for_tenant``'s order: routing's candidates in one read of the agents' rows (with
-        every agent busy, none are read)."""
+    async def ready_by_idle(self, tenant: str, after: tuple[float, str] | None,
+                            limit: int) -> list[tuple[AgentRecord, int]]:
+        """Routing's candidates a page at a time: the tenant's ready agents whose load
+        (``count_chats``) is below ``max_chats``, with that load, longest idle first — by the later
+        of ``state_since`` and ``last_routed_at``, then by agent id (code point order) — from just
+        after the pair ``after`` (None: from the first), at most ``limit`` of them. One walk of an
+        index of the ready agents in that order: a page costs the same however many agents the
+        tenant has (with every agent busy, none are read)."""
         ...
     async def count_chats(self, agent_id: str) -> int:
         """The agent's load: the distinct live chats it is a party of and has not left, plus the live

@@ -390,6 +390,13 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER agent_load_changes BEFORE UPDATE OF load ON agents
         FOR EACH ROW WHEN (OLD.load IS DISTINCT FROM NEW.load) EXECUTE FUNCTION agent_load_changes();
     """,
+    # 11: the ready agents in routing's order (longest idle first: the later of becoming ready and the
+    # last offer, then the agent id in code point order): routing reads the first few candidates, not
+    # every agent
+    """
+    CREATE INDEX agents_idle ON agents (tenant, GREATEST(state_since, last_routed_at), agent_id COLLATE "C")
+        WHERE state = 'ready';
+    """,
 ]
 
 _MIGRATION_LOCK = 0x66726F6E74  # the advisory lock key nodes migrate under ("front")

@@ -423,6 +423,14 @@ _AGENT_UPSERT = (
     "team = excluded.team, role = excluded.role, last_routed_at = excluded.last_routed_at")
 
 
+# migration 11's index of the ready agents in routing's order: its expressions verbatim (agent ids in
+# code point order, as routing compares them, whatever the database's collation)
+_IDLE = 'GREATEST(state_since, last_routed_at), agent_id COLLATE "C"'
+_READY_BY_IDLE = (f"SELECT {_AGENT_COLUMNS}, load FROM agents WHERE tenant = $1 AND state = 'ready' "
+                  f"AND load < max_chats{{after}} ORDER BY {_IDLE} LIMIT {{limit}}")
+_AFTER_IDLE = ' AND (GREATEST(state_since, last_routed_at), agent_id COLLATE "C") > ($2, $3)'
+
+
 class _Agents(_Store):
     async def upsert(self, agent: AgentRecord) -> None:
         await self._c.execute(_AGENT_UPSERT, agent.agent_id, agent.tenant, agent.username, agent.password_hash,
@@ -459,9 +467,12 @@ class _Agents(_Store):
                                    "ORDER BY state_since, arrival", tenant)
         return [_agent(r) for r in rows]
 
-    async def ready_with_room(self, tenant: str) -> list[tuple[AgentRecord, int]]:
-        rows = await self._c.fetch(f"SELECT {_AGENT_COLUMNS}, load FROM agents WHERE tenant = $1 AND state = 'ready' "
-                                   "AND load < max_chats ORDER BY state_since, arrival", tenant)
+    async def ready_by_idle(self, tenant: str, after: tuple[float, str] | None,
+                            limit: int) -> list[tuple[AgentRecord, int]]:
+        if after is None:
+            rows = await self._c.fetch(_READY_BY_IDLE.format(after="", limit="$2"), tenant, limit)
+        else:
+            rows = await self._c.fetch(_READY_BY_IDLE.format(after=_AFTER_IDLE, limit="$4"), tenant, *after, limit)
         return [(_agent(r), int(r[16])) for r in rows]
 
     async def count_chats(self, agent_id: str) -> int:

@@ -349,6 +349,11 @@ MIGRATIONS: list[str] = [
         UPDATE agents SET load_changes = load_changes + 1 WHERE agent_id = NEW.agent_id;
     END
     """,
+    # 11: the ready agents in routing's order (longest idle first: the later of becoming ready and the
+    # last offer, then the agent id): routing reads the first few candidates, not every agent
+    """
+    CREATE INDEX agents_idle ON agents (tenant, max(state_since, last_routed_at), agent_id) WHERE state = 'ready'
+    """,
 ]
 
 

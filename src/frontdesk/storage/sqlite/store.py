@@ -402,6 +402,13 @@ def _agent(row: sqlite3.Row) -> AgentRecord:
                        role=row[14], last_routed_at=row[15])
 
 
+# migration 11's index of the ready agents in routing's order (the expression is the index's, verbatim)
+_IDLE = "max(state_since, last_routed_at)"
+_READY_BY_IDLE = (f"SELECT {_AGENT_COLUMNS}, load FROM agents INDEXED BY agents_idle WHERE tenant = ? "
+                  f"AND state = 'ready' AND load < max_chats{{after}} ORDER BY {_IDLE}, agent_id LIMIT ?")
+_AFTER_IDLE = f" AND ({_IDLE}, agent_id) > (?, ?)"
+
+
 class _Agents:
     def __init__(self, conn: Connection) -> None:
         self._c = conn
@@ -437,9 +444,12 @@ class _Agents:
                                (tenant,)).fetchall()
         return [_agent(r) for r in rows]
 
-    async def ready_with_room(self, tenant: str) -> list[tuple[AgentRecord, int]]:
-        rows = self._c.execute(f"SELECT {_AGENT_COLUMNS}, load FROM agents WHERE tenant = ? AND state = 'ready' "
-                               "AND load < max_chats ORDER BY state_since", (tenant,)).fetchall()
+    async def ready_by_idle(self, tenant: str, after: tuple[float, str] | None,
+                            limit: int) -> list[tuple[AgentRecord, int]]:
+        if after is None:
+            rows = self._c.execute(_READY_BY_IDLE.format(after=""), (tenant, limit)).fetchall()
+        else:
+            rows = self._c.execute(_READY_BY_IDLE.format(after=_AFTER_IDLE), (tenant, *after, limit)).fetchall()
         return [(_agent(r), int(r[16])) for r in rows]
 
     async def count_chats(self, agent_id: str) -> int:
