@@ -1,20 +1,33 @@
 """Logging setup: structlog over the standard library, one handler on the root logger.
 
-Every line, ours or a library's (uvicorn), goes through the same chain: the bound context
-(``frontdesk.observability.context``), level, logger name, an ISO UTC timestamp, the redaction rule
-(``frontdesk.observability.redact``), then a renderer: ``text`` (key=value, for a terminal) or
-``json`` (one object per line, for collectors). Modules log with ``get_logger(__name__)`` and
-key-value fields: ``log.info("offer accepted", chat=…, agent=…)``.
+Every line, ours or a library's (uvicorn), gets the same fields: the bound context
+(``frontdesk.observability.context``), level, logger name, an ISO UTC timestamp, then the redaction rule
+(``frontdesk.observability.redact``) and one renderer: ``text`` (key=value, for a terminal) or ``json``
+(one object per line, for collectors). Modules log with ``get_logger(__name__)`` and key-value fields:
+``log.info("offer accepted", chat=…, agent=…)``.
+
+Two routes, one line. A library's line is a standard-library record, rendered by the handler's
+``ProcessorFormatter``. frontdesk's own lines, while ``configure_logging``'s handler is installed, skip the
+standard library: the last step of structlog's chain (``_write_direct``) renders the line with that
+handler's renderer and writes it there — no ``LogRecord``, no formatter, and no other handler: a
+handler a program adds to the root logger next to frontdesk's gets the libraries' lines only. Without
+frontdesk's handler (tests with ``caplog``, an embedding program) they go wherever the program's
+logging sends them, like any other line. A line below the level costs one ``isEnabledFor`` (``_Logger``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import sys
+import time
+from collections.abc import Callable, MutableMapping
 from typing import IO, Any
 
+import orjson
 import structlog
-from structlog.typing import Processor
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 from frontdesk.observability.redact import RedactingFilter, redact_fields
 
@@ -22,11 +35,110 @@ LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # uvicorn's own lines that repeat what our access log and start-up lines say
 _QUIET_LOGGERS = ("uvicorn.access",)
+# structlog's method names (``exception`` is error with a traceback)
+_LEVEL_NUMBERS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+                  "warn": logging.WARNING, "error": logging.ERROR, "exception": logging.ERROR,
+                  "critical": logging.CRITICAL, "fatal": logging.CRITICAL, "notset": logging.NOTSET}
+_LEVEL_NAMES = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning", logging.ERROR: "error",
+                logging.CRITICAL: "critical"}
+
+
+class _Clock:
+    """The ``timestamp`` field: ISO 8601 UTC with microseconds and ``Z``
+    (``2026-12-03T14:10:46.069355Z``); the date and time of day are formatted once a second."""
+
+    def __init__(self) -> None:
+        self._second: tuple[int, str] = (-1, "")
+
+    def now(self) -> str:
+        second, nanos = divmod(time.time_ns(), 1_000_000_000)
+        cached = self._second
+        if cached[0] != second:  # (a race between threads only formats the same second twice)
+            cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+            self._second = cached
+        return f"{cached[1]}.{nanos // 1000:06d}Z"
+
+    def __call__(self, logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+        event_dict["timestamp"] = self.now()
+        return event_dict
+
+
+_add_timestamp = _Clock()
+
+# ConsoleRenderer's layout: the level padded to its longest name ("exception"), the event to 30 characters
+_LEVEL_WIDTH = 9
+_EVENT_WIDTH = 30
+_NEEDS_REPR = re.compile(r"[ \t=\r\n\"']")
+_ABSENT = object()
+
+
+def _text_value(value: Any) -> str:
+    """A field's value in the text format: a string as it is unless a space, a quote, ``=`` or a
+    line break would make the line ambiguous (then its ``repr``), anything else by ``repr``."""
+    if isinstance(value, str):
+        return repr(value) if _NEEDS_REPR.search(value) else value
+    return repr(value)
+
+
+def render_text(logger: WrappedLogger, method: str, event_dict: EventDict) -> str:
+    """The ``text`` line: what structlog's ``ConsoleRenderer(colors=False, sort_keys=False,
+    exception_formatter=plain_traceback)`` writes — timestamp, ``[level    ]``, the event padded,
+    ``[logger]``, then ``key=value`` in the fields' order, the stack and the traceback (which
+    ``format_exc_info`` has made text) on the lines after — in a fraction of its time. Takes the dict apart."""
+    stack = event_dict.pop("stack", None)
+    exception = event_dict.pop("exception", None)
+    event_dict.pop("exc_info", None)  # turned into "exception" by format_exc_info earlier in the chain
+    parts: list[str] = []
+    if "" in event_dict:  # (ConsoleRenderer's default column comes first)
+        parts.append("=" + _text_value(event_dict.pop("")))
+    if (timestamp := event_dict.pop("timestamp", _ABSENT)) is not _ABSENT and (shown := str(timestamp)):
+        parts.append(shown)
+    if (level := event_dict.pop("level", _ABSENT)) is not _ABSENT:
+        parts.append(f"[{str(level).ljust(_LEVEL_WIDTH)}]")
+    if (event := event_dict.pop("event", _ABSENT)) is not _ABSENT:
+        parts.append(str(event).ljust(_EVENT_WIDTH))
+    for key in ("logger", "logger_name"):
+        if (name := event_dict.pop(key, _ABSENT)) is not _ABSENT:
+            parts.append(f"[{name}]")
+    for key, value in event_dict.items():
+        # (_text_value, written out for the common case: a string needing no quotes)
+        if isinstance(value, str) and not _NEEDS_REPR.search(value):
+            parts.append(f"{key}={value}")
+        else:
+            parts.append(f"{key}={_text_value(value)}")
+    line = " ".join(parts).rstrip(" ")
+    if stack is not None:
+        line += "\n" + str(stack)
+        if exception is not None:
+            line += "\n\n" + "=" * 79 + "\n"
+    if exception is not None:
+        line += "\n" + str(exception)
+    return line
+
+
+# orjson turns dataclasses and datetimes into objects and strings; json.dumps (what this format has
+# always been) gives them to the fallback, which shows their repr: keep that
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _json_fallback(value: Any) -> Any:
+    """A value JSON has no type for: its ``__structlog__()`` if it has one, else its ``repr``."""
+    structlog_form = getattr(value, "__structlog__", None)
+    return structlog_form() if callable(structlog_form) else repr(value)
+
+
+def render_json(logger: WrappedLogger, method: str, event_dict: EventDict) -> str:
+    """The ``json`` line: one object, the fields in their order, by ``orjson`` (``json.dumps`` for what
+    it refuses: integers beyond 64 bits, nesting deeper than 254)."""
+    try:
+        return orjson.dumps(event_dict, default=_json_fallback, option=_JSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(event_dict, default=_json_fallback)
 
 
 class _FrontdeskHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The handler ``configure_logging`` installs (and replaces when called again); ``render``
-    is its formatter's renderer, for ``log_direct``."""
+    """The handler ``configure_logging`` installs (and replaces when called again); ``render`` is its
+    formatter's renderer, for the lines written directly."""
 
     def __init__(self, stream: IO[str], render: Processor) -> None:
         super().__init__(stream)
@@ -36,15 +148,51 @@ class _FrontdeskHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """What ``emit`` does with a formatted record, for a line rendered already."""
         with self.lock:  # type: ignore[union-attr]
             self.stream.write(line + self.terminator)
-            self.flush()
+            self.stream.flush()  # (StreamHandler.flush, without taking the lock again)
 
 
-def _shared() -> list[Processor]:
-    return [structlog.contextvars.merge_contextvars, structlog.stdlib.add_log_level,
-            structlog.stdlib.add_logger_name, structlog.processors.TimeStamper(fmt="iso", utc=True),
-            # a traceback becomes plain text (never the frames' local variables, which hold requests and
-            # their headers) before the redaction, so that it is redacted too
-            structlog.processors.format_exc_info, redact_fields]
+class _Installed:
+    handler: _FrontdeskHandler | None = None
+
+
+def _direct_handler() -> _FrontdeskHandler | None:
+    """frontdesk's handler, while it is on the root logger."""
+    handler = _Installed.handler
+    return handler if handler is not None and handler in logging.root.handlers else None
+
+
+def _emit(handler: _FrontdeskHandler, logger: WrappedLogger, method: str, event_dict: EventDict) -> None:
+    if _LEVEL_NUMBERS.get(method, logging.NOTSET) >= handler.level:
+        handler.write_line(str(handler.render(logger, method, event_dict)))
+
+
+def _write_direct(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """The last step of structlog's chain before the standard library: with frontdesk's handler
+    installed, the line is rendered and written to it here and goes no further; else it goes on."""
+    handler = _direct_handler()
+    if handler is None:
+        return event_dict
+    _emit(handler, logger, method, event_dict)
+    raise structlog.DropEvent
+
+
+# the fields of every line, ours and the libraries', in this order
+_LINE_STEPS: tuple[Callable[[WrappedLogger, str, EventDict], EventDict], ...] = (
+    structlog.contextvars.merge_contextvars, structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name,
+    _add_timestamp,
+    # a traceback becomes plain text (never the frames' local variables, which hold requests and
+    # their headers) before the redaction, so that it is redacted too
+    structlog.processors.format_exc_info, redact_fields)
+
+
+class _Logger(structlog.stdlib.BoundLogger):
+    """structlog's standard-library logger, checking the level before anything else is done."""
+
+    def _proxy_to_logger(self, method_name: str, event: str | None = None, *event_args: str,
+                         **event_kw: Any) -> Any:
+        if not self._logger.isEnabledFor(_LEVEL_NUMBERS.get(method_name, logging.NOTSET)):
+            return None
+        return super()._proxy_to_logger(method_name, event, *event_args, **event_kw)
 
 
 def ensure_configured() -> None:
@@ -54,20 +202,23 @@ def ensure_configured() -> None:
         return
     structlog.configure(
         # PositionalArgumentsFormatter: a module may still log the standard library's way, log.info("%d", n)
-        processors=[structlog.stdlib.filter_by_level, structlog.stdlib.PositionalArgumentsFormatter(), *_shared(),
-                    structlog.processors.StackInfoRenderer(),
+        processors=[structlog.stdlib.PositionalArgumentsFormatter(), *_LINE_STEPS,
+                    structlog.processors.StackInfoRenderer(), _write_direct,
                     structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,  # configure_logging may run after a module's first line
+        wrapper_class=_Logger,
+        # the chain is the same before and after configure_logging (it looks for the handler per line)
+        cache_logger_on_first_use=True,
     )
 
 
-def _renderer(log_format: str, colors: bool) -> list[Processor]:
+def _renderer(log_format: str, colors: bool) -> Processor:
     if log_format == "json":
-        return [structlog.processors.JSONRenderer(sort_keys=False)]
-    return [structlog.dev.ConsoleRenderer(colors=colors, sort_keys=False,
-                                          exception_formatter=structlog.dev.plain_traceback)]
+        return render_json
+    if colors:
+        return structlog.dev.ConsoleRenderer(colors=True, sort_keys=False,
+                                             exception_formatter=structlog.dev.plain_traceback)
+    return render_text
 
 
 def configure_logging(log_format: str = "text", level: str = "info", stream: IO[str] | None = None) -> logging.Handler:
@@ -81,15 +232,16 @@ def configure_logging(log_format: str = "text", level: str = "info", stream: IO[
     out = stream if stream is not None else sys.stderr
     renderer = _renderer(log_format, colors=log_format == "text" and out.isatty())
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_shared(),
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer])
-    handler = _FrontdeskHandler(out, renderer[-1])
+        foreign_pre_chain=list(_LINE_STEPS),
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer])
+    handler = _FrontdeskHandler(out, renderer)
     handler.setFormatter(formatter)
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _FrontdeskHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
+    _Installed.handler = handler
     root.setLevel(level.upper())
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -98,35 +250,26 @@ def configure_logging(log_format: str = "text", level: str = "info", stream: IO[
 
 def remove_handler(handler: logging.Handler) -> None:
     logging.getLogger().removeHandler(handler)
+    if _Installed.handler is handler:
+        _Installed.handler = None
 
 
-_TIMESTAMP = structlog.processors.TimeStamper(fmt="iso", utc=True)
-_LEVEL_NAMES = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning", logging.ERROR: "error"}
-
-
-def log_direct(logger: logging.Logger, level: int, event: str, fields: dict[str, Any]) -> None:
-    """Log ``event`` with ``fields`` as ``get_logger(logger.name)`` would — the bound context, level,
-    logger name, timestamp, the redaction rule, the configured format, the same handler — without
-    the per-line machinery of structlog's chain and a standard-library record in between: for the
-    line written on every request (the access log). ``fields`` must not hold an exception. Without
-    frontdesk's handler (tests, an embedding program) it logs the ordinary way."""
+def log_direct(logger: logging.Logger, level: int, event: str, fields: MutableMapping[str, Any]) -> None:
+    """Log ``event`` with ``fields`` as ``get_logger(logger.name)`` would — the same fields, rule, format
+    and handler — without structlog's bound logger in between: for the line of every request (the
+    access log). ``fields`` (taken over) must not hold an exception, a stack or positional arguments."""
     if not logger.isEnabledFor(level):
         return
-    handler = next((h for h in logging.getLogger().handlers if isinstance(h, _FrontdeskHandler)), None)
-    if handler is None or level < handler.level:
-        if handler is None:
-            get_logger(logger.name).log(level, event, **fields)
+    handler = _direct_handler()
+    if handler is None:
+        get_logger(logger.name).log(level, event, **fields)
         return
-    line: dict[str, Any] = dict(fields)
-    line["event"] = event
-    for key, value in structlog.contextvars.get_contextvars().items():
-        line.setdefault(key, value)
     method = _LEVEL_NAMES.get(level, "info")
-    line["level"] = method
-    line["logger"] = logger.name
-    _TIMESTAMP(None, method, line)
-    redact_fields(None, method, line)
-    handler.write_line(str(handler.render(None, method, line)))
+    fields["event"] = event
+    line: EventDict = fields
+    for step in _LINE_STEPS:
+        line = step(logger, method, line)
+    _emit(handler, logger, method, line)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

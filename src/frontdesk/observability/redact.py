@@ -28,33 +28,68 @@ _HEADER = re.compile(r"((?:^|[\s\"'{,])(?:authorization|cookie|set-cookie)[\"']?
                      re.IGNORECASE)
 
 
+# each pattern with the marks (lower case) a text must hold for it to match: one of the first, all of the
+# second. They are checked with ``in`` first, so that a text without any (a path with ``?tenantUrl=…``, an
+# id, an address) skips the regexes. A mark lies within every match of its pattern; masking keeps the
+# text around a match and puts ``***`` (no mark has a ``*``) in place of a part of it, so a mark that is
+# not in the text as given is not in it after the earlier patterns' masks either.
+_RULES: tuple[tuple[re.Pattern[str], str, tuple[str, ...], tuple[str, ...]], ...] = (
+    (_QUERY_SECRET, r"\1" + MASK, ("token=", "ticket=", "password=", "session="), ()),
+    (_URL_PASSWORD, r"\1" + MASK + "@", ("://",), ("@",)),
+    (_AUTH_SCHEME, r"\1" + MASK, ("bearer", "basic", "token"), ()),
+    (_HEADER_PAIR, r"\1" + MASK, ("authorization", "cookie"), ("(",)),
+    (_HEADER, r"\1" + MASK, ("authorization", "cookie"), ()),
+)
+# one of these is in every text some pattern matches (the first marks of the rules, "token=" in "token")
+_ANY_MARK = ("token", "ticket=", "password=", "session=", "://", "bearer", "basic", "authorization", "cookie")
+
+
 def _may_hold_secret(text: str) -> bool:
-    """Whether any pattern below could match ``text``: each needs a mark this checks for cheaply
-    (``=``, whitespace, ``(``, ``://`` with ``@``, or a header name with ``:``). Ids, paths without
-    a query and client addresses (``10.0.0.1:5000``) have none, so they skip the regexes."""
-    if not text.isascii() or "=" in text or " " in text or "(" in text or not text.isprintable():
-        return True  # (non-ASCII: the patterns ignore case the Unicode way; not printable: other spaces)
-    if "@" in text and "://" in text:
+    """Whether some pattern could match ``text`` (non-ASCII text: always, the patterns ignore case
+    the Unicode way, where the Kelvin sign is a "k" and the long s an "s")."""
+    if not text.isascii():
         return True
-    if ":" in text:
-        lower = text.lower()
-        return "cookie" in lower or "authorization" in lower
-    return False
+    return any(map(text.lower().__contains__, _ANY_MARK))
 
 
 def redact_text(text: str) -> str:
     """``text`` with every credential it carries masked."""
     if not _may_hold_secret(text):
-        return text  # nothing any pattern could match (the common case, cheaply)
-    text = _QUERY_SECRET.sub(r"\1" + MASK, text)
-    text = _URL_PASSWORD.sub(r"\1" + MASK + "@", text)
-    text = _AUTH_SCHEME.sub(r"\1" + MASK, text)
-    text = _HEADER_PAIR.sub(r"\1" + MASK, text)
-    return _HEADER.sub(r"\1" + MASK, text)
+        return text  # the common case, cheaply
+    if not text.isascii():
+        return mask_every_pattern(text)
+    lower = text.lower()
+    for pattern, mask, any_of, all_of in _RULES:
+        if any(map(lower.__contains__, any_of)) and all(map(lower.__contains__, all_of)):
+            text = pattern.sub(mask, text)
+    return text
+
+
+def mask_every_pattern(text: str) -> str:
+    """``redact_text`` without the marks: every pattern, in the same order (for non-ASCII text; and
+    what the marks are tested against)."""
+    for pattern, mask, _, _ in _RULES:
+        text = pattern.sub(mask, text)
+    return text
+
+
+_SECRET_KEYS: dict[str, bool] = {}  # a field name → whether it is in SECRET_FIELDS (names seen, up to a bound)
+
+
+def _secret_key(key: str) -> bool:
+    known = _SECRET_KEYS.get(key)
+    return _learn_key(key) if known is None else known
+
+
+def _learn_key(key: str) -> bool:
+    secret = key.lower().replace("-", "_") in SECRET_FIELDS
+    if len(_SECRET_KEYS) < 4096:
+        _SECRET_KEYS[key] = secret
+    return secret
 
 
 def _redact_value(key: str, value: Any) -> Any:
-    if key.lower().replace("-", "_") in SECRET_FIELDS:
+    if _secret_key(key):
         return MASK
     if isinstance(value, str):
         return redact_text(value)
@@ -66,9 +101,20 @@ def _redact_value(key: str, value: Any) -> Any:
 
 
 def redact_fields(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: mask secret fields by name and credentials inside text values."""
+    """structlog processor: mask secret fields by name and credentials inside text values. The text
+    values are checked for the patterns' marks all at once (joined by NUL, which is in no mark): a
+    line with none, the common case, runs no regex."""
+    texts: list[str] = []
+    known = _SECRET_KEYS.get
     for key, value in event.items():
-        event[key] = _redact_value(key, value)
+        if isinstance(value, str) and known(key) is False:  # (_secret_key, written out for the common case)
+            texts.append(value)
+        else:
+            event[key] = _redact_value(key, value)
+    if texts and _may_hold_secret("\0".join(texts)):
+        for key, value in event.items():
+            if isinstance(value, str):
+                event[key] = redact_text(value)
     return event
 
 
