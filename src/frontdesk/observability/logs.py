@@ -100,12 +100,9 @@ def render_text(logger: WrappedLogger, method: str, event_dict: EventDict) -> st
     for key in ("logger", "logger_name"):
         if (name := event_dict.pop(key, _ABSENT)) is not _ABSENT:
             parts.append(f"[{name}]")
-    for key, value in event_dict.items():
-        # (_text_value, written out for the common case: a string needing no quotes)
-        if isinstance(value, str) and not _NEEDS_REPR.search(value):
-            parts.append(f"{key}={value}")
-        else:
-            parts.append(f"{key}={_text_value(value)}")
+    search = _NEEDS_REPR.search  # (_text_value, written out)
+    parts += [f"{key}={value}" if isinstance(value, str) and not search(value) else f"{key}={value!r}"
+              for key, value in event_dict.items()]
     line = " ".join(parts).rstrip(" ")
     if stack is not None:
         line += "\n" + str(stack)
