@@ -16,8 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
-from frontdesk.domain.config import ContactCenterConfig, EntryConfig
+from frontdesk.api.middleware import CustomerCors
+from frontdesk.domain.config import ContactCenterConfig, EntryConfig, LiveConfig
 from frontdesk.settings import ConfigError, Settings, parse_settings
 from tests.conftest import TEST_HOLD_SECS, LiveServer, StartServer
 from tests.test_admin_api import admin_of
@@ -313,3 +315,44 @@ def test_the_file_reads_the_field_and_names_it_in_errors(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match=r"^tenants\[0\]\.entries\[0\]\.allowed_origins\[1\]: "
                                           r"'http://bad\.example/path': must be scheme://host\[:port\]"):
         entry('"https://ok.example", "http://bad.example/path"')
+
+
+async def test_an_answer_with_its_own_cors_or_vary_headers_is_merged_not_doubled(
+        demo_config: ContactCenterConfig) -> None:
+    """Most answers get the CORS headers appended; one that already carries some keeps one of each,
+    its Vary extended by Origin (the layer itself, driven as ASGI: no route sets these today)."""
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"vary", b"Accept-Encoding"), (b"access-control-allow-origin", b"https://old.example")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def plain(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def starts(app: Any, origin: bytes | None) -> list[tuple[bytes, bytes]]:
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        headers = [(b"host", b"demo.local")] + ([(b"origin", origin)] if origin else [])
+        scope = {"type": "http", "method": "GET", "path": "/clientweb/x", "query_string": b"", "scheme": "http",
+                 "headers": headers}
+        await CustomerCors(app, LiveConfig(config_with_origins(demo_config)))(scope, receive, send)
+        return list(sent[0]["headers"])
+
+    assert await starts(answer, SHOP.encode()) == [
+        (b"vary", b"Accept-Encoding, Origin"), (b"access-control-allow-origin", SHOP.encode()),
+        (b"access-control-allow-credentials", b"true"), (b"access-control-expose-headers", b"Content-Disposition")]
+    assert await starts(plain, SHOP.encode()) == [
+        (b"content-length", b"2"), (b"access-control-allow-origin", SHOP.encode()),
+        (b"access-control-allow-credentials", b"true"), (b"access-control-expose-headers", b"Content-Disposition"),
+        (b"vary", b"Origin")]
+    assert await starts(plain, EVIL.encode()) == [
+        (b"content-length", b"2"), (b"access-control-allow-origin", b"*"),
+        (b"access-control-expose-headers", b"Content-Disposition"), (b"vary", b"Origin")]
+    assert await starts(plain, None) == [(b"content-length", b"2"), (b"vary", b"Origin")]

@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.api.ice import MAX_SESSION_ID_CHARS, IceSealer
-from frontdesk.api.identity import identify, resolve_tenant, visitor_cookie_header
+from frontdesk.api.identity import identify, query_params, resolve_tenant, visitor_cookie_header
 from frontdesk.api.overload import PollDeadline
 from frontdesk.api.photos import initials_svg
 from frontdesk.api.widget import widget_document
@@ -334,7 +334,7 @@ def _refuse_method(allow: str) -> Handler:
 
 def _after_cursor(request: Request) -> int | None:
     """frontdesk's explicit cursor, ``?after=N`` (polls and history); None without one."""
-    after_text = request.query_params.get("after")
+    after_text = query_params(request.scope).get("after")
     if after_text is None:
         return None
     if not (after_text.isascii() and after_text.isdigit()):  # int() rejects '²'

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from http.cookies import SimpleCookie
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
+from starlette.types import Scope
 
 from frontdesk.domain.config import ContactCenterConfig, TenantConfig
 from frontdesk.domain.customers import CustomerIdentity
@@ -19,13 +21,27 @@ VISITOR_COOKIE = "fd_visitor"
 VISITOR_COOKIE_MAX_AGE_SECS = 365 * 24 * 3600
 
 
+def query_params(scope: Scope) -> QueryParams:
+    """The request's query parameters, parsed once per distinct query string: a chat's polls all
+    send the same one (``QueryParams`` is immutable, so one parse serves them all)."""
+    return _parsed_query(bytes(scope.get("query_string", b"")))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_query(raw: bytes) -> QueryParams:
+    return QueryParams(raw)
+
+
 def find_tenant(config: ContactCenterConfig, headers: Headers, query: QueryParams) -> TenantConfig | None:
     """The tenant a request names by ``tenantUrl``, else by its Host, else the default."""
-    return config.resolve_tenant(normalise_tenant(query.get("tenantUrl")), normalise_tenant(headers.get("host")))
+    tenant_url = normalise_tenant(query.get("tenantUrl"))
+    if tenant_url:  # the Host is not consulted then
+        return config.resolve_tenant(tenant_url, "")
+    return config.resolve_tenant("", normalise_tenant(headers.get("host")))
 
 
 def resolve_tenant(config: ContactCenterConfig, request: Request) -> TenantConfig:
-    tenant = find_tenant(config, request.headers, request.query_params)
+    tenant = find_tenant(config, request.headers, query_params(request.scope))
     if tenant is None:
         raise ApiError(ErrorCode.BAD_TENANT_URL)
     return tenant

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -68,11 +69,7 @@ class CustomerCors:
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                out = MutableHeaders(scope=message)
-                _allow(out, origin, verdict)
-                if verdict is not OriginVerdict.ABSENT:
-                    out["Access-Control-Expose-Headers"] = "Content-Disposition"
-                out.add_vary_header("Origin")
+                _add_cors(message, origin, verdict)
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
@@ -100,6 +97,36 @@ class CustomerCors:
 
 FOREIGN_COOKIE_MESSAGE = ("This site may not send the chat visitor's cookie: its origin is not in the entry's "
                           "allowed_origins")
+
+
+# the headers ``_add_cors`` sets: an answer that has one of them already is merged with it
+_CORS_HEADER_NAMES = frozenset({b"access-control-allow-origin", b"access-control-allow-credentials",
+                                b"access-control-expose-headers", b"vary"})
+
+
+def _add_cors(message: Message, origin: str | None, verdict: OriginVerdict) -> None:
+    """Add the CORS headers for ``origin`` to a response start. Most answers have none of them
+    yet, and get a list of them appended that is built once per origin and verdict."""
+    raw = message.get("headers", ())
+    if not any(name in _CORS_HEADER_NAMES for name, _ in raw):
+        message["headers"] = [*raw, *_cors_headers(origin, verdict)]
+        return
+    out = MutableHeaders(scope=message)
+    _cors(out, origin, verdict)
+
+
+@functools.lru_cache(maxsize=256)
+def _cors_headers(origin: str | None, verdict: OriginVerdict) -> tuple[tuple[bytes, bytes], ...]:
+    out = MutableHeaders(raw=[])
+    _cors(out, origin, verdict)
+    return tuple(out.raw)
+
+
+def _cors(out: MutableHeaders, origin: str | None, verdict: OriginVerdict) -> None:
+    _allow(out, origin, verdict)
+    if verdict is not OriginVerdict.ABSENT:
+        out["Access-Control-Expose-Headers"] = "Content-Disposition"
+    out.add_vary_header("Origin")
 
 
 def _allow(out: MutableHeaders, origin: str | None, verdict: OriginVerdict) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import Scope
 
-from frontdesk.api.identity import find_tenant
+from frontdesk.api.identity import find_tenant, query_params
 from frontdesk.domain.config import ContactCenterConfig
 from frontdesk.protocol.auth import parse_authorization
 from frontdesk.protocol.errors import ApiError
@@ -36,5 +36,5 @@ def judge_request(config: ContactCenterConfig, scope: Scope, headers: Headers) -
     origin = headers.get("origin")
     if origin is None:
         return OriginVerdict.ABSENT
-    patterns = applicable_origins(config, headers, QueryParams(scope.get("query_string", b"")))
+    patterns = applicable_origins(config, headers, query_params(scope))
     return judge_origin(origin, scope.get("scheme", "http"), headers.get("host"), patterns)

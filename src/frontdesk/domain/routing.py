@@ -148,14 +148,17 @@ class ReadyAgents:
 
 
 async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
-                   arriving: SessionRecord | None = None) -> None:
+                   arriving: SessionRecord | None = None, arriving_timer: bool = True) -> None:
     """Offer the queued chats of the tenant that an eligible agent can take, in service order.
 
     Only queues that some free agent has the skills for are read, and of each only its first
     ``DISPATCH_SCAN`` chats: with every agent busy a dispatch reads no queued chat at all.
     ``arriving`` is a chat entering its queue in this action, not yet announced: when it is
-    offered at once it is announced ``queued`` with no wait, otherwise with its estimate.
-    Waiting customers' estimates are refreshed by the ``ewt_refresh`` timer, not here."""
+    offered at once it is announced ``queued`` with no wait, otherwise with its estimate
+    (``arriving_timer``: whether it may have a ``queue_max_wait`` timer, see ``offer``).
+    Waiting customers' estimates are refreshed by the ``ewt_refresh`` timer, not here; when the
+    chats offered leave nobody waiting, that timer stops (an arriving chat offered at once changes
+    nothing of who waits: then it is left as it was)."""
     await ctx.flush()  # this action's changes stored before the lock (its chats' rows are held already)
     await ctx.tx.lock_routing(tenant)  # the loads read below stay true until this action commits
     ready = ReadyAgents(ctx, tenant)
@@ -166,7 +169,7 @@ async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
             if await ready.best(queue.skills) is not None:
                 queued.extend(await ctx.queued_head(tenant, queue.queue_id, DISPATCH_SCAN))
         queued.sort(key=service_order)
-    offered = False
+    waited_offered = False  # a chat offered that was waiting before this action
     for session in queued:
         if ready.none_left:
             break
@@ -176,32 +179,35 @@ async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
             continue
         if session is arriving:
             await _announce_served(ctx, session)
-        await offer(ctx, session, chosen.agent, config)
-        offered = True
+        await offer(ctx, session, chosen.agent, config, max_wait_timer=session is not arriving or arriving_timer)
+        waited_offered = waited_offered or session is not arriving
         ready.took(chosen)
     if arriving is not None and arriving.state == "queued":
         await _announce_queued(ctx, config, arriving)
-    elif offered:
+    elif waited_offered:
         await ctx.flush()
         if not await ctx.tx.sessions.any_queued(tenant):  # nobody waits now: no estimates to refresh
             await ctx.tx.timers.cancel(tenant_key(tenant), EWT_REFRESH_TIMER)
 
 
-async def offer(ctx: ActionContext, session: SessionRecord, agent: AgentRecord, config: ContactCenterConfig) -> None:
+async def offer(ctx: ActionContext, session: SessionRecord, agent: AgentRecord, config: ContactCenterConfig,
+                max_wait_timer: bool = True) -> None:
     """Reserve the chat for the agent; an auto-accepting agent joins it at once, any other one has
-    the queue's offer timeout to accept."""
+    the queue's offer timeout to accept. ``max_wait_timer``: the chat may have a ``queue_max_wait``
+    timer to stop (False only for a chat entering its first queue in this action, before it is set)."""
     session.state = "connecting"
     session.offered_agent_id = agent.agent_id
     agent.last_routed_at = ctx.now
     await ctx.tx.agents.mark_routed(agent.agent_id, ctx.now)  # the agent may be read unlocked: keep the rest
-    await offer_made(ctx, OfferRecord(session.chat_id, agent.agent_id, session.tenant, session.queue_id, ctx.now))
-    await ctx.tx.timers.cancel(session.chat_id, QUEUE_MAX_WAIT)
+    await offer_made(ctx, OfferRecord(session.chat_id, agent.agent_id, session.tenant, session.queue_id, ctx.now),
+                     accepted=agent.auto_accept)
+    if max_wait_timer:
+        await ctx.tx.timers.cancel(session.chat_id, QUEUE_MAX_WAIT)
     await ctx.emit(session, to_everyone(ev.status("connecting", 0)))
     ctx.wake_agent(agent.agent_id)
     ctx.wake_tenant(session.tenant)
     queue = queue_of(config, session)
     if agent.auto_accept:
-        await offer_decided(ctx, session.chat_id, agent.agent_id, "accepted")
         await connect_agent(ctx, session, agent, config.entry(session.tenant, session.app_id))
     elif queue is not None and queue.offer_timeout_secs > 0:
         await ctx.tx.timers.set(TimerRecord(session.chat_id, OFFER_TIMEOUT, ctx.now + queue.offer_timeout_secs,
@@ -269,13 +275,16 @@ async def enqueue(ctx: ActionContext, config: ContactCenterConfig, session: Sess
         session.required_skills = dict(skills)
     session.state = "queued"
     session.offered_agent_id = ""
+    first_queue = session.queued_at is None  # no queue_max_wait timer yet: only this function sets one
     session.queued_at = session.queued_at or ctx.now
+    await dispatch(ctx, config, session.tenant, arriving=session, arriving_timer=not first_queue)
+    if session.state != "queued":  # offered at once (``offer`` stopped an earlier queue's timer)
+        return
     if queue.max_wait_secs > 0:
         await ctx.tx.timers.set(TimerRecord(session.chat_id, QUEUE_MAX_WAIT, ctx.now + queue.max_wait_secs,
                                             {"queue_id": queue_id}))
-    else:
+    elif not first_queue:
         await ctx.tx.timers.cancel(session.chat_id, QUEUE_MAX_WAIT)
-    await dispatch(ctx, config, session.tenant, arriving=session)
 
 
 async def _announce_served(ctx: ActionContext, session: SessionRecord) -> None:
