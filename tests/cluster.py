@@ -24,7 +24,7 @@ import httpx
 import redis.asyncio as redis
 
 from frontdesk.client import AgentClient, CustomerClient
-from tests.conftest import TEST_SHED_LOOP_LAG_SECS, TEST_SHED_QUEUE_AGE_SECS, free_port
+from tests.conftest import TEST_SHED_DELIVERY_LAG_SECS, TEST_SHED_LOOP_LAG_SECS, TEST_SHED_QUEUE_AGE_SECS, free_port
 from tests.pg import create_database, drop_database
 
 MACHINE_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -239,7 +239,8 @@ class Cluster:
                     "FRONTDESK_REDIS_PREFIX": self.prefix, "FRONTDESK_FILES_DIR": str(self.files_dir),
                     "FRONTDESK_BUS_RECHECK_SECS": str(RECHECK_SECS), "FRONTDESK_COOKIE_SECURE": "false",
                     "FRONTDESK_SHED_LOOP_LAG_SECS": str(TEST_SHED_LOOP_LAG_SECS),
-                    "FRONTDESK_SHED_QUEUE_AGE_SECS": str(TEST_SHED_QUEUE_AGE_SECS)})
+                    "FRONTDESK_SHED_QUEUE_AGE_SECS": str(TEST_SHED_QUEUE_AGE_SECS),
+                    "FRONTDESK_SHED_DELIVERY_LAG_SECS": str(TEST_SHED_DELIVERY_LAG_SECS)})
         return env
 
     async def add(self, workers: int = 1) -> Node:

@@ -25,6 +25,7 @@ TEST_HOLD_SECS = 0.25  # an idle poll's real hold: short, tests wait for it
 # on a machine other work loads too; tests/test_overload.py injects the signals it tests with
 TEST_SHED_LOOP_LAG_SECS = 5.0
 TEST_SHED_QUEUE_AGE_SECS = 30.0
+TEST_SHED_DELIVERY_LAG_SECS = 30.0
 # FRONTDESK_TEST_DATABASE=postgres: the servers the tests start keep their data in the local
 # PostgreSQL (a schema per data directory) instead of SQLite; tests marked sqlite_only keep SQLite
 TEST_DATABASE = os.environ.get("FRONTDESK_TEST_DATABASE", "sqlite")
@@ -122,7 +123,8 @@ async def start_server(request: pytest.FixtureRequest, tmp_path: Path,
                          if settings else TEST_HOLD_SECS, timers_enabled=False, port=port or free_port(),
                          password_hash_cost=TEST_PASSWORD_COST,
                          shed_loop_lag_secs=max(base.shed_loop_lag_secs, TEST_SHED_LOOP_LAG_SECS),
-                         shed_queue_age_secs=max(base.shed_queue_age_secs, TEST_SHED_QUEUE_AGE_SECS))
+                         shed_queue_age_secs=max(base.shed_queue_age_secs, TEST_SHED_QUEUE_AGE_SECS),
+                         shed_delivery_lag_secs=max(base.shed_delivery_lag_secs, TEST_SHED_DELIVERY_LAG_SECS))
         if database and not chosen.database_url:
             if chosen.data_dir not in schemas:
                 schemas[chosen.data_dir] = await pg.new_schema(database)

@@ -157,6 +157,30 @@ def test_without_frontdesk_handler_lines_reach_the_program_handlers(caplog: pyte
     assert "t0ps3cret" not in caplog.text and "tk-1" not in caplog.text
 
 
+class _BadRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+@pytest.mark.usefixtures("restore_root_level")
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_line_that_cannot_be_written_is_reported_not_raised(log_format: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    stream = io.StringIO()
+    handler = configure_logging(log_format, "info", stream)
+    try:
+        get_logger(LOGGER).info("unrenderable", value=_BadRepr())
+        get_logger(LOGGER).info("written")
+        assert [line for line in stream.getvalue().splitlines() if "written" in line]
+        stream.close()
+        get_logger(LOGGER).info("to a closed stream")
+    finally:
+        remove_handler(handler)
+    reported = capsys.readouterr().err
+    assert reported.count("--- Logging error ---") == 2 and "unrenderable" in reported
+    assert "to a closed stream" in reported
+
+
 @dataclasses.dataclass
 class _Offer:
     chat: str

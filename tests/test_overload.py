@@ -2,20 +2,25 @@
 signal injected (a fake loop-lag source and clock on the server's monitor), never a slow machine:
 new chats and sends are refused with the documented answers while overloaded and accepted again
 after; polls are still answered; a refused send commits nothing; a poll answer reached too late is
-answered empty and moves no cursor; the metrics move."""
+answered empty and moves no cursor; a poll answer written long after its wake-up counts as delivery lag,
+and a sustained delivery lag sheds; the metrics move."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
 from frontdesk.api.overload import (
+    DELIVERY_QUORUM,
     LAG_SAMPLE_SECS,
+    LAG_WINDOW_SECS,
     LATE_POLL_SECS,
     MIN_SHED_SECS,
     SUSTAINED_SAMPLES,
+    DeliveryLag,
     LoadInProgress,
     LoopLag,
     OverloadMonitor,
@@ -25,10 +30,12 @@ from frontdesk.api.overload import (
 from frontdesk.client import AgentClient
 from frontdesk.observability.metrics import Metrics
 from tests.conftest import LiveServer
+from tests.test_longpoll import wait_until
 
 AUTH = {"Authorization": 'MOBILE-API-140-327-PLAIN appId="demo", clientId="shed-1"'}
 PARAMS = {"tenantUrl": "demo.local"}
 ORIGIN = {"Origin": "http://localhost:5173"}  # the demo entry allows localhost on any port
+LIMITS = ShedLimits(shed_loop_lag_secs=0.5, shed_queue_age_secs=2.0, shed_delivery_lag_secs=0.5)
 
 
 class Signals:
@@ -206,7 +213,7 @@ def test_the_queue_age_is_that_of_the_quorum_th_oldest_request() -> None:
 
 
 def test_a_long_queue_wait_starts_shedding_without_loop_lag() -> None:
-    monitor = OverloadMonitor(ShedLimits(shed_loop_lag_secs=0.5, shed_queue_age_secs=2.0), Metrics())
+    monitor = OverloadMonitor(LIMITS, Metrics())
     now = [0.0]
     monitor.in_progress = LoadInProgress(now=lambda: now[0])
     monitor.now = lambda: now[0]
@@ -247,3 +254,78 @@ async def test_one_stall_of_the_loop_is_not_sustained_lag(monkeypatch: pytest.Mo
         assert lag.sustained() == pytest.approx(0.6)
     finally:
         lag.stop()
+
+
+async def test_a_poll_answer_counts_its_delivery_lag_from_its_wake_up_and_a_sustained_one_sheds(
+        live: LiveServer, http: httpx.AsyncClient, anna: AgentClient) -> None:
+    frontdesk = live.frontdesk
+    monitor = frontdesk.overload
+    clock = [5000.0]  # the notifier's stamps and the monitor's clock, moved by the test only
+    monitor.now = frontdesk.notifier.clock = lambda: clock[0]
+    monitor.limits = LIMITS
+    chat_id = await connected(http, live, anna)
+    customer = live.customer(client_id="shed-1")
+    try:
+        while await customer.poll(chat_id):
+            pass
+        # the chat's delivery lock keeps the poll from reading until the clock has moved on: it arrives
+        # at 5000, is woken at 5005 and its answer is written at 5007, 2 s after its wake-up
+        async with frontdesk.polls.delivery_lock(chat_id):
+            poll = asyncio.ensure_future(customer.poll(chat_id))
+            await wait_until(lambda: frontdesk.polls.held == 1)
+            clock[0] = 5005.0
+            await anna.send_message(chat_id, "waited for its lock")
+            clock[0] = 5007.0
+        assert customer_texts(await poll) == ["waited for its lock"]
+    finally:
+        await customer.aclose()
+    assert monitor.delivery.sustained(clock[0]) == 0.0  # one answer: below the quorum
+    assert list(monitor.delivery._recent) == [(5007.0, 2.0)]
+    for _ in range(DELIVERY_QUORUM - 1):
+        monitor.delivery.observe(clock[0], 2.0)
+    monitor.update()
+    assert monitor.shedding
+    assert (await new_chat(http, live)).status_code == 503
+    text = (await http.get(f"{live.base_url}/metrics")).text
+    assert metric(text, "frontdesk_delivery_lag_seconds") == 2.0
+    clock[0] += LAG_WINDOW_SECS + MIN_SHED_SECS  # no answers since: nothing is late any more
+    monitor.update()
+    assert not monitor.shedding
+    assert (await new_chat(http, live)).status_code == 200
+
+
+def test_the_sustained_delivery_lag_is_the_median_of_the_last_window_above_a_quorum() -> None:
+    lags = DeliveryLag()
+    for i in range(DELIVERY_QUORUM - 1):
+        lags.observe(10.0, 3.0 + i)
+    assert lags.sustained(10.0) == 0.0  # a few slow answers (each stuck on its chat's lock) are not overload
+    lags.observe(10.0, 0.001)
+    assert lags.sustained(10.0) == 3.0 + DELIVERY_QUORUM // 2 - 1  # the median: one fast answer moves it one place
+    for _ in range(DELIVERY_QUORUM):
+        lags.observe(10.5, 0.002)
+    assert lags.sustained(10.5) < 0.01  # most answers are prompt again
+    assert lags.sustained(10.0 + LAG_WINDOW_SECS + 0.01) == 0.002  # the first ones left the window
+    assert lags.sustained(10.5 + LAG_WINDOW_SECS + 0.01) == 0.0
+
+
+def test_a_sustained_delivery_lag_starts_shedding_without_loop_lag_or_queue_age() -> None:
+    monitor = OverloadMonitor(LIMITS, Metrics())
+    now = [0.0]
+    monitor.now = lambda: now[0]
+    for _ in range(DELIVERY_QUORUM):
+        monitor.delivery.observe(now[0], LIMITS.shed_delivery_lag_secs * 0.9)
+    monitor.update()
+    assert not monitor.shedding
+    for _ in range(DELIVERY_QUORUM + 1):
+        monitor.delivery.observe(now[0], LIMITS.shed_delivery_lag_secs)
+    monitor.update()
+    assert monitor.shedding
+    now[0] += MIN_SHED_SECS
+    for _ in range(3 * DELIVERY_QUORUM):
+        monitor.delivery.observe(now[0], LIMITS.shed_delivery_lag_secs * 0.6)  # better, not yet calm
+    monitor.update()
+    assert monitor.shedding
+    for _ in range(6 * DELIVERY_QUORUM):
+        monitor.delivery.observe(now[0], LIMITS.shed_delivery_lag_secs * 0.4)
+    monitor.update()
+    assert not monitor.shedding

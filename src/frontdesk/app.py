@@ -206,7 +206,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
     notifier = Notifier(settings.bus_recheck_secs if bus.cross_process else None)
     bus.add_listener(notifier.wake)
     metrics = Metrics()
-    overload = OverloadMonitor(ShedLimits(settings.shed_loop_lag_secs, settings.shed_queue_age_secs), metrics)
+    overload = OverloadMonitor(ShedLimits(settings.shed_loop_lag_secs, settings.shed_queue_age_secs,
+                                          settings.shed_delivery_lag_secs), metrics, notifier.woken_at)
     journal = Journal(storage, bus, clock, metrics)
     live = LiveConfig(settings.contact_center)
     config = live.current

@@ -475,7 +475,7 @@ class LongPollResponse(Response):
                 connected = await _still_connected(waiter) if batch.last_seq else not waiter.disconnected
                 if not connected:
                     return
-                if batch.last_seq and self.deadline.passed():
+                if batch.last_seq and self.deadline.passed(waiter.signal):
                     # an overloaded server reached this answer so late that its client (the web
                     # widget aborts at 13 s) may be gone: answer empty, move no cursor (api.overload)
                     batch = batch.withheld()

@@ -11,11 +11,20 @@ poll answer so late that its client has probably given up (docs/operations.md, "
 - *queue age*: the age of the ``QUEUE_QUORUM``-th oldest load-creating request in progress, counted
   from the moment its body had arrived until its answer. It shows requests waiting for the storage
   writer or the database pool while the loop itself is idle (PostgreSQL). One request stuck on one
-  chat's lock is not overload, hence the quorum; a client trickling a body in is not counted.
+  chat's lock is not overload, hence the quorum; a client trickling a body in is not counted;
+- *delivery lag*: how long after its events were there a poll answer with events is written, from
+  the later of the wake-up that set the held poll going (``Notifier.woken_at``) and the moment this
+  process began handling the poll (a poll that arrived after its events). It is what a customer waits
+  beyond the network, and it sees the overload the other two miss: a loop that runs every turn only
+  a little late, while each answer takes several turns (the wake-up, the connection check, the write)
+  and accepted sends pile up faster than their answers go out. The *sustained* delivery lag is the
+  median of the answers of the last ``LAG_WINDOW_SECS``, 0 with fewer than ``DELIVERY_QUORUM``: one
+  answer held up by its chat's lock is not overload.
 
-**Policy.** Shedding starts when the sustained lag reaches ``shed_loop_lag_secs`` or the queue age reaches
-``shed_queue_age_secs``; it stops when both are below half of their limits again, after at least
-``MIN_SHED_SECS``. Both edges are logged at warning, never each request. While shedding, every request
+**Policy.** Shedding starts when the sustained lag reaches ``shed_loop_lag_secs``, the queue age
+``shed_queue_age_secs`` or the sustained delivery lag ``shed_delivery_lag_secs``; it stops when all three
+are below half of their limits again, after at least ``MIN_SHED_SECS``. Both edges are logged at
+warning, never each request. While shedding, every request
 that creates load is answered at once, before its body is read, so nothing of it is done:
 
 - customer API (``POST …/chats``, ``POST …/chats/{id}/events``, ``POST …/files``): ``503`` with the
@@ -60,6 +69,8 @@ LAG_SAMPLE_SECS = 0.05
 LAG_WINDOW_SECS = 1.0
 SUSTAINED_SAMPLES = 3  # consecutive late ticks: at a lag of 0.25 s, the loop was behind for 0.75 s
 QUEUE_QUORUM = 4
+DELIVERY_QUORUM = 8  # poll answers in the window before their median counts
+MAX_RECENT_ANSWERS = 1024  # the delivery lags kept for the median (the newest, within the window)
 MIN_SHED_SECS = 1.0  # once started, shedding lasts at least this long: no flapping edge per tick
 RETRY_AFTER_SECS = 2
 # The web widgets abort a poll 13 s after sending it (docs/event-delivery.md; the hold is at most
@@ -99,6 +110,7 @@ class ShedLimits:
 
     shed_loop_lag_secs: float
     shed_queue_age_secs: float
+    shed_delivery_lag_secs: float
 
 
 class LagSource(Protocol):
@@ -180,21 +192,57 @@ class LoadInProgress:
         return 0.0 if started is None else max(0.0, self._now() - started)
 
 
+class DeliveryLag:
+    """The delivery lags of the recent poll answers with events, and their sustained value: the
+    median of those of the last ``LAG_WINDOW_SECS`` (at most ``MAX_RECENT_ANSWERS``), 0 with fewer
+    than ``DELIVERY_QUORUM``."""
+
+    def __init__(self) -> None:
+        self._recent: deque[tuple[float, float]] = deque(maxlen=MAX_RECENT_ANSWERS)  # (when, lag), oldest first
+
+    def observe(self, when: float, lag: float) -> None:
+        self._recent.append((when, lag))
+
+    def sustained(self, now: float) -> float:
+        recent = self._recent
+        while recent and now - recent[0][0] > LAG_WINDOW_SECS:
+            recent.popleft()
+        if len(recent) < DELIVERY_QUORUM:
+            return 0.0
+        lags = sorted(lag for _, lag in recent)
+        return lags[len(lags) // 2]
+
+
+WokenAt = Callable[[asyncio.Event], "float | None"]
+
+
 @dataclass(slots=True)
 class PollDeadline:
     """When a poll answer with events is too late to be trusted (``LATE_POLL_SECS`` after
-    ``arrived``, a ``time.monotonic()``): ``passed()`` says so right before the answer is written."""
+    ``arrived``): ``passed()`` says so right before the answer is written, and reports the answer's
+    delivery lag (``on_answer``). ``handled`` is when the process began handling the poll, all three
+    on ``clock`` (monotonic), the clock ``woken_at`` stamps on too."""
 
     arrived: float
     on_late: Callable[[], None] | None = None
+    handled: float = 0.0
+    clock: Callable[[], float] = time.monotonic
+    woken_at: WokenAt | None = None
+    on_answer: Callable[[float, float], None] | None = None  # (now, delivery lag)
 
     @classmethod
     def from_now(cls) -> PollDeadline:
         """For a server without an overload monitor: the request arrived now."""
         return cls(time.monotonic())
 
-    def passed(self) -> bool:
-        if time.monotonic() - self.arrived <= LATE_POLL_SECS:
+    def passed(self, signal: asyncio.Event | None = None) -> bool:
+        """Whether the answer about to be written is too late; ``signal``: the held poll's event,
+        whose wake-up the delivery lag is counted from (when it came after the poll)."""
+        now = self.clock()
+        if self.on_answer is not None:
+            woken = self.woken_at(signal) if signal is not None and self.woken_at is not None else None
+            self.on_answer(now, max(0.0, now - max(self.handled, woken or 0.0)))
+        if now - self.arrived <= LATE_POLL_SECS:
             return False
         if self.on_late is not None:
             self.on_late()
@@ -202,10 +250,11 @@ class PollDeadline:
 
 
 class OverloadMonitor:
-    """Judges overload from the loop lag and the queue age after each lag sample, and keeps the
-    gauges; ``shedding`` is what the middleware reads per request (no work per request)."""
+    """Judges overload from the loop lag, the queue age and the delivery lag after each lag sample,
+    and keeps the gauges; ``shedding`` is what the middleware reads per request (no work per request).
+    ``woken_at``: the notifier's wake-up stamps (on ``now``), for the polls' delivery lag."""
 
-    def __init__(self, limits: ShedLimits, metrics: Metrics) -> None:
+    def __init__(self, limits: ShedLimits, metrics: Metrics, woken_at: WokenAt | None = None) -> None:
         self.limits = limits
         self.metrics = metrics
         # the signals and the clock; a test may put its own sources here
@@ -213,6 +262,8 @@ class OverloadMonitor:
         self.lag: LagSource = self._probe
         self.now: Callable[[], float] = time.monotonic
         self.in_progress = LoadInProgress()
+        self.delivery = DeliveryLag()
+        self._woken_at = woken_at
         self.shedding = False
         self._since = 0.0
         self._shed_since_start = 0
@@ -225,31 +276,39 @@ class OverloadMonitor:
 
     def update(self) -> None:
         """Re-judge from the signals now (called after every lag sample)."""
-        lag, age = self.lag.sustained(), self.in_progress.age()
+        now = self.now()
+        lag, age, delivery = self.lag.sustained(), self.in_progress.age(), self.delivery.sustained(now)
         self.metrics.loop_lag.set(self.lag.largest())
         self.metrics.load_queue_age.set(age)
-        over = lag >= self.limits.shed_loop_lag_secs or age >= self.limits.shed_queue_age_secs
-        calm = lag < self.limits.shed_loop_lag_secs / 2 and age < self.limits.shed_queue_age_secs / 2
-        now = self.now()
+        self.metrics.delivery_lag.set(delivery)
+        limits = self.limits
+        over = lag >= limits.shed_loop_lag_secs or age >= limits.shed_queue_age_secs \
+            or delivery >= limits.shed_delivery_lag_secs
+        calm = lag < limits.shed_loop_lag_secs / 2 and age < limits.shed_queue_age_secs / 2 \
+            and delivery < limits.shed_delivery_lag_secs / 2
         if over and not self.shedding:
             self.shedding, self._since, self._shed_since_start = True, now, 0
             self.metrics.overloaded.set(1)
             log.warning("overloaded: shedding new chats and sends (503) until the server catches up",
                         loop_lag_secs=round(lag, 3), queue_age_secs=round(age, 3),
-                        in_progress=len(self.in_progress))
+                        delivery_lag_secs=round(delivery, 3), in_progress=len(self.in_progress))
         elif self.shedding and calm and now - self._since >= MIN_SHED_SECS:
             self.shedding = False
             self.metrics.overloaded.set(0)
             log.warning("overload over: accepting new chats and sends again", shed=self._shed_since_start,
-                        shed_for_secs=round(now - self._since, 1), loop_lag_secs=round(lag, 3))
+                        shed_for_secs=round(now - self._since, 1), loop_lag_secs=round(lag, 3),
+                        delivery_lag_secs=round(delivery, 3))
 
     def shed(self, kind: str) -> None:
         self._shed_since_start += 1
         self.metrics.requests_shed.labels(kind).inc()
 
     def poll_deadline(self) -> PollDeadline:
-        """The deadline of the poll being handled now, its arrival estimated back by twice the lag."""
-        return PollDeadline(time.monotonic() - 2 * self.lag.largest(), self.metrics.polls_withheld_late.inc)
+        """The deadline of the poll being handled now, its arrival estimated back by twice the lag;
+        its answer's delivery lag goes to ``delivery``."""
+        now = self.now()
+        return PollDeadline(now - 2 * self.lag.largest(), self.metrics.polls_withheld_late.inc, now, self.now,
+                            self._woken_at, self.delivery.observe)
 
 
 def _refusal(path: str) -> tuple[list[tuple[bytes, bytes]], bytes]:

@@ -9,12 +9,18 @@ a wake-up (a cross-process bus loses what is published while a process is discon
 The notifier owns that timer for the held customer polls: ``run_rechecks`` calls every check
 registered with ``on_recheck`` once per period — one query per process for all of its held polls
 (``CustomerPolls.recheck_tails``), not one read per poll. ``EVERY_TOPIC`` wakes every reader at once.
+
+``woken_at`` says when a reader's event was set by a wake-up of its topic (``clock``, monotonic): the
+latest wake-up that found it waiting, kept until it unsubscribes. A poll answer's delivery lag, which
+the overload guard watches, is counted from there (``frontdesk.api.overload``). A wake-up of every
+reader stamps nothing: it is not an event for each of them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 
 from frontdesk.bus.interfaces import EVERY_TOPIC
@@ -26,9 +32,11 @@ Recheck = Callable[[], Awaitable[None]]
 
 
 class Notifier:
-    def __init__(self, recheck_secs: float | None = None) -> None:
+    def __init__(self, recheck_secs: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._woken: dict[asyncio.Event, float] = {}  # reader's event → when a wake-up set it
         self.recheck_secs = recheck_secs
+        self.clock = clock
         self._rechecks: list[Recheck] = []
 
     def subscribe(self, topic: str, event: asyncio.Event | None = None) -> asyncio.Event:
@@ -42,6 +50,7 @@ class Notifier:
             waiters.discard(event)
             if not waiters:
                 del self._waiters[topic]
+        self._woken.pop(event, None)
 
     def wake(self, topic: str, seq: int = 0) -> None:
         if topic == EVERY_TOPIC:
@@ -49,8 +58,19 @@ class Notifier:
                 for event in list(waiters):
                     event.set()
             return
-        for event in self._waiters.get(topic, ()):
-            event.set()
+        readers = self._waiters.get(topic)
+        if not readers:
+            return
+        now = self.clock()
+        for event in readers:
+            if not event.is_set():
+                self._woken[event] = now
+                event.set()
+
+    def woken_at(self, event: asyncio.Event) -> float | None:
+        """When a wake-up of its topic last set ``event`` while it was clear (None: never since it
+        subscribed). A reader that consumed a wake-up and waits again keeps the old stamp until the next."""
+        return self._woken.get(event)
 
     @property
     def topic_count(self) -> int:

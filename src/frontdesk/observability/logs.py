@@ -75,8 +75,8 @@ _ABSENT = object()
 def _text_value(value: Any) -> str:
     """A field's value in the text format: a string as it is unless a space, a quote, ``=`` or a
     line break would make the line ambiguous (then its ``repr``), anything else by ``repr``."""
-    if isinstance(value, str):
-        return repr(value) if _NEEDS_REPR.search(value) else value
+    if isinstance(value, str) and (value.isalnum() or not _NEEDS_REPR.search(value)):
+        return value
     return repr(value)
 
 
@@ -100,12 +100,9 @@ def render_text(logger: WrappedLogger, method: str, event_dict: EventDict) -> st
     for key in ("logger", "logger_name"):
         if (name := event_dict.pop(key, _ABSENT)) is not _ABSENT:
             parts.append(f"[{name}]")
-    for key, value in event_dict.items():
-        # (_text_value, written out for the common case: a string needing no quotes)
-        if isinstance(value, str) and not _NEEDS_REPR.search(value):
-            parts.append(f"{key}={value}")
-        else:
-            parts.append(f"{key}={_text_value(value)}")
+    search = _NEEDS_REPR.search  # (_text_value, written out; an id or a word needs no regex)
+    parts += [f"{key}={value}" if isinstance(value, str) and (value.isalnum() or not search(value))
+              else f"{key}={value!r}" for key, value in event_dict.items()]
     line = " ".join(parts).rstrip(" ")
     if stack is not None:
         line += "\n" + str(stack)
@@ -144,11 +141,20 @@ class _FrontdeskHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__(stream)
         self.render = render
 
-    def write_line(self, line: str) -> None:
-        """What ``emit`` does with a formatted record, for a line rendered already."""
-        with self.lock:  # type: ignore[union-attr]
-            self.stream.write(line + self.terminator)
-            self.stream.flush()  # (StreamHandler.flush, without taking the lock again)
+    def write_event(self, logger: WrappedLogger, method: str, event_dict: EventDict) -> None:
+        """What ``emit`` does with a record, for an event dict: render it, write the line; a failure
+        (a value whose ``repr`` raises, a closed stream) is reported the standard library's way
+        (``handleError``), never raised into the code that logged."""
+        try:
+            line = str(self.render(logger, method, event_dict)) + self.terminator
+            with self.lock:  # type: ignore[union-attr]
+                self.stream.write(line)
+                self.stream.flush()  # (StreamHandler.flush, without taking the lock again)
+        except RecursionError:  # (as emit does)
+            raise
+        except Exception:
+            self.handleError(logging.makeLogRecord({"name": getattr(logger, "name", ""), "msg": "%s",
+                                                    "args": (event_dict.get("event"),)}))
 
 
 class _Installed:
@@ -163,7 +169,7 @@ def _direct_handler() -> _FrontdeskHandler | None:
 
 def _emit(handler: _FrontdeskHandler, logger: WrappedLogger, method: str, event_dict: EventDict) -> None:
     if _LEVEL_NUMBERS.get(method, logging.NOTSET) >= handler.level:
-        handler.write_line(str(handler.render(logger, method, event_dict)))
+        handler.write_event(logger, method, event_dict)
 
 
 def _write_direct(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
@@ -276,4 +282,5 @@ def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """A structlog logger named ``name`` (``log.info("event", key=value)``), through the standard
     library (``ensure_configured``) even in a program that never configured logging."""
     ensure_configured()
-    return structlog.stdlib.get_logger(name)
+    # the logger itself, not structlog's proxy that would look the configuration up on every line
+    return structlog.stdlib.get_logger(name).bind()

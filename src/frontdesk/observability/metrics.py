@@ -73,6 +73,9 @@ class Metrics:
         self.load_queue_age = Gauge("frontdesk_load_queue_age_seconds",
                                     "How long the 4th-oldest new chat or send in progress has waited for its answer",
                                     registry=r)
+        self.delivery_lag = Gauge("frontdesk_delivery_lag_seconds",
+                                  "How long after their events were there poll answers were written, the median "
+                                  "of the last second's", registry=r)
         self.polls_withheld_late = Counter("frontdesk_polls_withheld_late",
                                            "Poll answers with events withheld (answered empty, nothing committed) "
                                            "because they were reached too late for the client", registry=r)

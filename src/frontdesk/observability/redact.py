@@ -73,18 +73,18 @@ def mask_every_pattern(text: str) -> str:
     return text
 
 
-_SECRET_KEYS: dict[str, bool] = {}  # a field name → whether it is in SECRET_FIELDS (names seen, up to a bound)
+# field names seen that are not secret (up to a bound): a line whose names are all here needs no look at them
+_PLAIN_KEYS: set[str] = set()
+# values that are text, or hold no text a pattern could match
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
 def _secret_key(key: str) -> bool:
-    known = _SECRET_KEYS.get(key)
-    return _learn_key(key) if known is None else known
-
-
-def _learn_key(key: str) -> bool:
+    if key in _PLAIN_KEYS:
+        return False
     secret = key.lower().replace("-", "_") in SECRET_FIELDS
-    if len(_SECRET_KEYS) < 4096:
-        _SECRET_KEYS[key] = secret
+    if not secret and len(_PLAIN_KEYS) < 4096:
+        _PLAIN_KEYS.add(key)
     return secret
 
 
@@ -101,20 +101,19 @@ def _redact_value(key: str, value: Any) -> Any:
 
 
 def redact_fields(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: mask secret fields by name and credentials inside text values. The text
-    values are checked for the patterns' marks all at once (joined by NUL, which is in no mark): a
-    line with none, the common case, runs no regex."""
-    texts: list[str] = []
-    known = _SECRET_KEYS.get
+    """structlog processor: mask secret fields by name and credentials inside text values.
+
+    The common line — names known not to be secret, values text, numbers, booleans or None — is
+    checked all at once: its text values joined by NUL (which no mark holds) are looked at for the marks,
+    and only when one is there does each text value go through ``redact_text``."""
+    if _PLAIN_KEYS.issuperset(event) and _PLAIN_TYPES.issuperset(map(type, event.values())):
+        if _may_hold_secret("\0".join(filter(str.__instancecheck__, event.values()))):
+            for key, value in event.items():
+                if type(value) is str:
+                    event[key] = redact_text(value)
+        return event
     for key, value in event.items():
-        if isinstance(value, str) and known(key) is False:  # (_secret_key, written out for the common case)
-            texts.append(value)
-        else:
-            event[key] = _redact_value(key, value)
-    if texts and _may_hold_secret("\0".join(texts)):
-        for key, value in event.items():
-            if isinstance(value, str):
-                event[key] = redact_text(value)
+        event[key] = _redact_value(key, value)
     return event
 
 

@@ -93,6 +93,7 @@ def parse_settings(raw: dict[str, Any], base_dir: Path, overrides: dict[str, Any
         "files_dir": base_dir / server.files_dir if server.files_dir else None, "redis_url": server.redis_url,
         "redis_prefix": server.redis_prefix, "bus_recheck_secs": server.bus_recheck_secs,
         "shed_loop_lag_secs": server.shed_loop_lag_secs, "shed_queue_age_secs": server.shed_queue_age_secs,
+        "shed_delivery_lag_secs": server.shed_delivery_lag_secs,
         **(overrides or {})}
     config = contact_center(file.document(), base_dir, None, "server.default_tenant")
     return Settings(contact_center=config, is_demo=False, **values)

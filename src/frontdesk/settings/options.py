@@ -30,6 +30,7 @@ from frontdesk.settings.vocabulary import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_REDIS_PREFIX,
+    DEFAULT_SHED_DELIVERY_LAG_SECS,
     DEFAULT_SHED_LOOP_LAG_SECS,
     DEFAULT_SHED_QUEUE_AGE_SECS,
     HEADER_TIMEOUT_SECS,
@@ -42,6 +43,7 @@ from frontdesk.settings.vocabulary import (
     MAX_REDIS_PREFIX_CHARS,
     PORTS,
     REDIS_SCHEMES,
+    SHED_DELIVERY_LAG_SECS,
     SHED_LOOP_LAG_SECS,
     SHED_QUEUE_AGE_SECS,
     SQLITE_SYNCHRONOUS,
@@ -131,6 +133,10 @@ ShedLoopLag = Annotated[float, AfterValidator(_between(SHED_LOOP_LAG_SECS)), Fie
 ShedQueueAge = Annotated[float, AfterValidator(_between(SHED_QUEUE_AGE_SECS)), Field(
     json_schema_extra={"minimum": SHED_QUEUE_AGE_SECS[0], "maximum": SHED_QUEUE_AGE_SECS[1]},
     description="new chats and sends are refused (503) while those in progress wait this long for their answer")]
+ShedDeliveryLag = Annotated[float, AfterValidator(_between(SHED_DELIVERY_LAG_SECS)), Field(
+    json_schema_extra={"minimum": SHED_DELIVERY_LAG_SECS[0], "maximum": SHED_DELIVERY_LAG_SECS[1]},
+    description="new chats and sends are refused (503) while poll answers go out this long after their events "
+                "were there")]
 Synchronous = Annotated[str, OneOf(SQLITE_SYNCHRONOUS, transform=str.upper)]
 LogFormat = Annotated[str, OneOf(LOG_FORMAT_NAMES, transform=str.lower), Field(
     description="log lines as text (key=value, for a terminal) or json (one object per line)")]
@@ -166,6 +172,7 @@ class ServerTable(Model):
     bus_recheck_secs: BusRecheck = DEFAULT_BUS_RECHECK_SECS
     shed_loop_lag_secs: ShedLoopLag = DEFAULT_SHED_LOOP_LAG_SECS
     shed_queue_age_secs: ShedQueueAge = DEFAULT_SHED_QUEUE_AGE_SECS
+    shed_delivery_lag_secs: ShedDeliveryLag = DEFAULT_SHED_DELIVERY_LAG_SECS
 
 
 class ServerOverrides(BaseModel):
@@ -194,6 +201,7 @@ class ServerOverrides(BaseModel):
     bus_recheck_secs: BusRecheck | None = None
     shed_loop_lag_secs: ShedLoopLag | None = None
     shed_queue_age_secs: ShedQueueAge | None = None
+    shed_delivery_lag_secs: ShedDeliveryLag | None = None
 
     def given(self) -> dict[str, Any]:
         return {key: value for key, value in self.model_dump().items() if value is not None}
@@ -243,6 +251,7 @@ class Settings:
     # overload shedding (frontdesk.api.overload, docs/operations.md "Overload")
     shed_loop_lag_secs: float = DEFAULT_SHED_LOOP_LAG_SECS
     shed_queue_age_secs: float = DEFAULT_SHED_QUEUE_AGE_SECS
+    shed_delivery_lag_secs: float = DEFAULT_SHED_DELIVERY_LAG_SECS
     contact_center: ContactCenterConfig = field(default_factory=demo_contact_center)
     is_demo: bool = True
     config_file: Path | None = None  # the TOML file the settings came from (re-read by a reload)

@@ -39,6 +39,10 @@ SHED_LOOP_LAG_SECS = (0.05, 30.0)
 DEFAULT_SHED_LOOP_LAG_SECS = 0.25  # a healthy loop lags ms; 0.25 s on turn after turn: W3 no longer keeps up
 SHED_QUEUE_AGE_SECS = (0.1, 120.0)
 DEFAULT_SHED_QUEUE_AGE_SECS = 2.0  # new chats and sends waiting this long for their answer
+SHED_DELIVERY_LAG_SECS = (0.05, 30.0)
+# poll answers written this long after their events were there, half of them in the last second: a healthy
+# process answers in milliseconds; W3 beyond what one process delivers answers in seconds
+DEFAULT_SHED_DELIVERY_LAG_SECS = 0.5
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FORM_FIELD_TYPES = ("text", "email", "phone", "number", "choice", "rating")
 UNAVAILABLE_VALUES = ("notAvailable", "unavailable")
