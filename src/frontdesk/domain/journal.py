@@ -163,6 +163,7 @@ class ActionContext:
         self.wakes: dict[str, int] = {}
         self.appended: dict[str, int] = {}  # origin → events appended
         self._after_commit: list[Callable[[], None]] = []
+        self._new: set[str] = set()  # chats created in this action and not stored yet
 
     def track(self, session: SessionRecord) -> SessionRecord:
         """Save this session when the action commits, if it changed. The context is an identity
@@ -202,10 +203,13 @@ class ActionContext:
         return [self.track(s) for s in await self.tx.sessions.list_queued(tenant, queue_id, limit)]
 
     async def create(self, session: SessionRecord) -> None:
-        await self.tx.sessions.insert(session)
+        """A new chat, stored by the next ``flush`` as the action has made it by then: one INSERT,
+        not an INSERT and then an UPDATE of what routing changed. Until then its row is not there
+        for any statement to find: every query of the context flushes first."""
         self._before[session.chat_id] = None  # a new chat: it was nowhere before this action
         self._connected_before[session.chat_id] = False
         self.track(session)
+        self._new.add(session.chat_id)
 
     async def emit(self, session: SessionRecord, *events: NewEvent) -> list[EventRecord]:
         if not events:
@@ -267,10 +271,19 @@ class ActionContext:
         The events emitted since the last flush are stored here too, each chat's in one append (no
         statement of a write action reads the log back): when appends are all that changed the chat,
         the append moves its sequence fields and the chat is not stored again (a message is one
-        statement), else the whole chat is."""
+        statement), else its fields that changed are. A chat created in this action is inserted
+        whole first, its events after it."""
         for chat_id, session in self._sessions.items():
             now = _stored(session)
             pending = self._pending.pop(chat_id, None)
+            if chat_id in self._new:
+                self._new.discard(chat_id)
+                await self.tx.sessions.insert(session)  # with its sequence fields as its events leave them
+                self._saved[chat_id] = now
+                self._appended_only.pop(chat_id, None)
+                if pending is not None:
+                    await self.tx.events.append(chat_id, pending[0], self.now, pending[1], advance=False)
+                continue
             if pending is not None:
                 advance = now == self._appended_only.pop(chat_id, None)
                 await self.tx.events.append(chat_id, pending[0], self.now, pending[1], advance=advance)
