@@ -186,6 +186,110 @@ async def test_aborted_poll_noticed_by_the_server_before_the_message_loses_nothi
     await agent.aclose()
 
 
+async def test_a_held_poll_whose_client_leaves_ends_at_once(start_server: StartServer,
+                                                              demo_config: ContactCenterConfig) -> None:
+    """The connection's loss ends a poll held for an hour (the server's disconnect watch), and
+    its events wait for the next poll."""
+    live = await long_hold_server(start_server, demo_config)
+    customer, agent, chat_id = await connected_chat(live, "abort-held")
+    registry = live.frontdesk.metrics.registry
+
+    def disconnected() -> float | None:
+        return registry.get_sample_value("frontdesk_poll_outcomes_total", {"outcome": "disconnected"})
+
+    before = disconnected()
+    await abort_held_poll(live, chat_id, "abort-held")
+    await wait_until(lambda: live.frontdesk.polls.held == 0, timeout=GUARD_SECS)
+    assert disconnected() == (before or 0) + 1
+    await agent.send_message(chat_id, "after the abort")
+    assert messages(await customer.poll(chat_id)) == ["after the abort"]
+    await customer.aclose()
+    await agent.aclose()
+
+
+class AsgiClient:
+    """One poll driven straight into the ASGI application, as a server without frontdesk's
+    disconnect watch (or with it, ``extensions``) would: ``leave()`` is the client going away."""
+
+    def __init__(self, live: LiveServer, chat_id: str, client_id: str, extensions: JsonObject | None = None,
+                 more_body: bool = False) -> None:
+        self.scope: JsonObject = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+            "path": f"/clientweb/api/v2/chats/{chat_id}/events", "raw_path": b"", "root_path": "",
+            "query_string": b"tenantUrl=demo.local", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
+            "headers": [(b"host", b"demo.local"), (b"authorization", auth(client_id)["Authorization"].encode())]}
+        if extensions is not None:
+            self.scope["extensions"] = extensions
+        self.app = live.frontdesk.asgi
+        self.messages: list[JsonObject] = [{"type": "http.request", "body": b"", "more_body": more_body}]
+        if more_body:
+            self.messages.append({"type": "http.request", "body": b"", "more_body": False})
+        self.gone = asyncio.Event()
+        self.sent: list[JsonObject] = []
+
+    async def receive(self) -> JsonObject:
+        if self.messages:
+            return self.messages.pop(0)
+        await self.gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: JsonObject) -> None:
+        self.sent.append(message)
+
+    def leave(self) -> None:
+        self.gone.set()
+
+
+@pytest.mark.parametrize("kind", ["no extension", "a body still coming"])
+async def test_without_the_disconnect_watch_a_task_watches_receive(start_server: StartServer,
+                                                                   demo_config: ContactCenterConfig,
+                                                                   kind: str) -> None:
+    live = await long_hold_server(start_server, demo_config)
+    customer, agent, chat_id = await connected_chat(live, f"asgi-{len(kind)}")
+    watched: list[object] = []
+    extensions = None if kind == "no extension" else \
+        {"frontdesk.disconnect_watch": {"watch": lambda callback: watched.append(callback) or (lambda: None)}}
+    client = AsgiClient(live, chat_id, f"asgi-{len(kind)}", extensions, more_body=extensions is not None)
+    poll = asyncio.ensure_future(client.app(client.scope, client.receive, client.send))
+    await wait_until(lambda: live.frontdesk.polls.held == 1)
+    client.leave()
+    await asyncio.wait_for(poll, GUARD_SECS)
+    assert live.frontdesk.polls.held == 0 and watched == []
+    assert client.sent == []  # a poll whose client left is answered to nobody
+    await agent.send_message(chat_id, "after the abort")
+    assert messages(await customer.poll(chat_id)) == ["after the abort"]
+    await customer.aclose()
+    await agent.aclose()
+
+
+async def test_with_the_disconnect_watch_no_task_reads_receive(start_server: StartServer,
+                                                               demo_config: ContactCenterConfig) -> None:
+    """Given the watch, a poll reads the request once and is ended by the watch's callback."""
+    live = await long_hold_server(start_server, demo_config)
+    customer, agent, chat_id = await connected_chat(live, "asgi-watch")
+    callbacks: list[Callable[[], None]] = []
+    stopped: list[bool] = []
+
+    def watch(callback: Callable[[], None]) -> Callable[[], None]:
+        callbacks.append(callback)
+        return lambda: stopped.append(True)
+
+    client = AsgiClient(live, chat_id, "asgi-watch", {"frontdesk.disconnect_watch": {"watch": watch}})
+    poll = asyncio.ensure_future(client.app(client.scope, client.receive, client.send))
+    await wait_until(lambda: live.frontdesk.polls.held == 1)
+    assert len(callbacks) == 1 and client.messages == []
+    client.leave()  # receive() would now say http.disconnect: nobody asks
+    await asyncio.sleep(0.05)
+    assert live.frontdesk.polls.held == 1
+    callbacks[0]()
+    await asyncio.wait_for(poll, GUARD_SECS)
+    assert live.frontdesk.polls.held == 0 and stopped and client.sent == []
+    await agent.send_message(chat_id, "after the abort")
+    assert messages(await customer.poll(chat_id)) == ["after the abort"]
+    await customer.aclose()
+    await agent.aclose()
+
+
 async def test_many_aborted_polls_interleaved_with_messages(live: LiveServer) -> None:
     customer, agent, chat_id = await connected_chat(live, "abort-many")
     expected = [f"m{i}" for i in range(30)]

@@ -14,12 +14,17 @@ bounds, connections that never finish a request are held forever and exhaust the
 - a **connection limit**: a connection opened while ``max_connections`` are open is answered
   ``503`` (JSON, ``Retry-After``, ``Connection: close``) to its request; beyond a further
   ``refusal_slots`` connections are closed at once, which bounds the descriptors a flood can take.
+
+It also offers the application the **disconnect watch** of ``frontdesk.protocol.asgi``: a held
+long poll learns that its client went away from the connection's loss itself, not from a task of
+its own awaiting ``receive()``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import resource
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -30,6 +35,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from frontdesk.observability.logs import get_logger
+from frontdesk.protocol.asgi import DISCONNECT_WATCH
 from frontdesk.protocol.errors import ErrorCode
 
 log = get_logger(__name__)
@@ -102,6 +108,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._in_headers = False  # from a request's first byte until its headers are complete
         self._message_done = True  # the parser has finished the last request, body included
         self._admitted = True
+        self._on_lost: Callable[[], None] | None = None  # the disconnect watch of the request in progress
 
     # -- connection -------------------------------------------------------------------------------------
 
@@ -123,6 +130,20 @@ class GuardedProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_header_clock()
         super().connection_lost(exc)
+        on_lost, self._on_lost = self._on_lost, None
+        if on_lost is not None:
+            on_lost()
+
+    def _watch_disconnect(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """``protocol.asgi.DisconnectWatch``: ``callback()`` when the connection is lost, until the
+        returned function is called (a later request's watch is not stopped by an earlier one's)."""
+        self._on_lost = callback
+
+        def stop() -> None:
+            if self._on_lost is callback:
+                self._on_lost = None
+
+        return stop
 
     # -- reading headers ----------------------------------------------------------------------------------
 
@@ -159,6 +180,8 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_headers = False
         self._stop_header_clock()
+        watch: dict[object, object] = {"watch": self._watch_disconnect}
+        self.scope["extensions"] = {DISCONNECT_WATCH: watch}
         if self._admitted:
             super().on_headers_complete()
             return

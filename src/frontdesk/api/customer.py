@@ -31,6 +31,7 @@ from frontdesk.domain.errors import DomainError, Forbidden, Invalid, NotFound, U
 from frontdesk.domain.files import MAX_UPLOAD_BYTES, FileService, UploadTooLarge
 from frontdesk.observability.context import bind
 from frontdesk.observability.logs import get_logger
+from frontdesk.protocol.asgi import DISCONNECT_WATCH, DisconnectWatch
 from frontdesk.protocol.client_events import parse_client_events
 from frontdesk.protocol.errors import ApiError, ErrorCode
 from frontdesk.storage.interfaces import StorageUnavailable
@@ -388,10 +389,32 @@ def _limit_receive(receive: Receive, limit: int) -> Receive:
     return limited
 
 
-_YIELDS_BEFORE_WRITE = 3  # select() → connection_lost → our watcher task: three loop turns
+_YIELDS_BEFORE_WRITE = 3  # select() → connection_lost → a watcher task (without the disconnect watch): three turns
 
 
-async def _watch_disconnect(receive: Receive, waiter: PollWaiter) -> None:
+async def _watch_disconnect(scope: Scope, receive: Receive, waiter: PollWaiter) -> Callable[[], object]:
+    """Have ``waiter.disconnect()`` called if the client goes away; returns what stops that.
+
+    Under frontdesk's server the connection reports its loss itself (``protocol.asgi``) once the
+    request has been read: no task per poll. Under another server, or while a body is still
+    coming, a task reads ``receive`` until ``http.disconnect``."""
+    extension = (scope.get("extensions") or {}).get(DISCONNECT_WATCH)
+    if extension is not None:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            waiter.disconnect()
+            return _nothing
+        if not message.get("more_body", False):
+            watch: DisconnectWatch = extension["watch"]
+            return watch(waiter.disconnect)
+    return asyncio.ensure_future(_read_until_disconnect(receive, waiter)).cancel
+
+
+def _nothing() -> None:
+    return None
+
+
+async def _read_until_disconnect(receive: Receive, waiter: PollWaiter) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -430,13 +453,13 @@ class HistoryResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         waiter = PollWaiter()
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, waiter))
+        stop_watching = await _watch_disconnect(scope, receive, waiter)
         written = False
         try:
             async with self.polls.history(self.identity, self.chat_id, waiter, self.after) as answer:
                 if not await _still_connected(waiter):
                     return
-                watcher.cancel()
+                stop_watching()
                 written = True
                 await _write_json(send, self.raw_headers, {"events": answer.events})
                 await answer.commit()
@@ -448,7 +471,7 @@ class HistoryResponse(Response):
             if not written:  # else the answer is out and only its cursor did not move
                 await json_error(DATABASE_UNAVAILABLE)(scope, receive, send)
         finally:
-            watcher.cancel()
+            stop_watching()
 
 
 class LongPollResponse(Response):
@@ -466,7 +489,7 @@ class LongPollResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         waiter = PollWaiter()
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, waiter))
+        stop_watching = await _watch_disconnect(scope, receive, waiter)
         written = False
         try:
             async with self.polls.poll(self.identity, self.chat_id, self.after, waiter) as batch:
@@ -483,7 +506,7 @@ class LongPollResponse(Response):
                     # the chat's cross-process lease ran out meanwhile (a stalled process): another
                     # node may be answering these events now, so this answer moves nothing
                     batch = batch.withheld()
-                watcher.cancel()
+                stop_watching()
                 written = True
                 await _write_json(send, self.raw_headers, {"events": batch.events})
                 await batch.commit()
@@ -495,7 +518,7 @@ class LongPollResponse(Response):
             if not written:  # else the answer is out and only its cursor did not move (sent again next poll)
                 await json_error(DATABASE_UNAVAILABLE)(scope, receive, send)
         finally:
-            watcher.cancel()
+            stop_watching()
 
 
 # Starlette's pattern for "/clientweb/api/{version}/chats/{chat_id}/events"
