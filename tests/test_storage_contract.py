@@ -74,6 +74,42 @@ async def test_session_round_trip_and_update(storage: Storage) -> None:
     assert missing is None
 
 
+async def test_a_session_update_of_named_fields_stores_those_and_leaves_the_rest(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session(parameters={"a": 1}))
+    changed = session(parameters={"a": 2}, state="connected", declined_agents=["x"], terminal=True)
+    async with storage.transaction() as tx:
+        await tx.sessions.update(changed, ["state", "declined_agents"])
+    async with storage.read() as tx:
+        stored = await tx.sessions.get("c1")
+    assert stored is not None
+    assert (stored.state, stored.declined_agents, stored.parameters, stored.terminal) == ("connected", ["x"],
+                                                                                          {"a": 1}, False)
+    with pytest.raises(KeyError):  # only the record's field names ever make a statement
+        async with storage.transaction() as tx:
+            await tx.sessions.update(changed, ["state = 'x'; --"])
+
+
+async def test_an_action_stores_the_fields_of_a_chat_that_changed_even_inside_its_dicts_and_only_those(
+        storage: Storage) -> None:
+    """``ActionContext.flush`` writes the fields that changed since the chat was loaded: a change deep
+    in a dict is one, and a column another statement of the action moved is left as that set it."""
+    from frontdesk.bus.local import LocalBus
+    from frontdesk.domain.clock import FakeClock
+    from frontdesk.domain.journal import Journal
+
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session(scenario={"vars": {}}))
+    async with Journal(storage, LocalBus(), FakeClock()).action() as ctx:
+        chat = await ctx.session("c1")
+        assert chat is not None
+        chat.scenario["vars"]["form.f.x"] = "y"
+        await ctx.tx.sessions.set_customer_cursor("c1", 7)
+    async with storage.read() as tx:
+        stored = await tx.sessions.get("c1")
+    assert stored is not None and (stored.scenario, stored.customer_cursor) == ({"vars": {"form.f.x": "y"}}, 7)
+
+
 async def test_a_failed_transaction_changes_nothing(storage: Storage) -> None:
     with pytest.raises(RuntimeError):
         async with storage.transaction() as tx:

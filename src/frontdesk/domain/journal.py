@@ -9,7 +9,9 @@ published. An exception rolls everything back and publishes nothing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import operator
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,6 +19,8 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
+
+import orjson
 
 from frontdesk.bus.interfaces import Bus, agent_topic, chat_topic, tenant_topic
 from frontdesk.domain.clock import Clock
@@ -116,10 +120,29 @@ def live_state(session: SessionRecord | None) -> tuple[str, str] | None:
     return session.tenant, session.state
 
 
-def _stored(session: SessionRecord) -> str:
-    """The session's fields as text: a change to any of them, even inside its dicts and lists,
-    changes it (and is cheaper to make and compare than a deep copy)."""
-    return repr(session)
+_SESSION_FIELDS = tuple(f.name for f in dataclasses.fields(SessionRecord))
+# the fields holding dicts and lists (each made by its default factory): the others hold immutable values
+_MUTABLE_AT = tuple(index for index, f in enumerate(dataclasses.fields(SessionRecord))
+                    if f.default_factory in (dict, list))
+_session_values = operator.attrgetter(*_SESSION_FIELDS)
+Stored = tuple[object, ...]
+
+
+def _stored(session: SessionRecord) -> Stored:
+    """The session's fields as stored, in ``_SESSION_FIELDS`` order, its dicts and lists as JSON
+    text: a change to any field, even inside its dicts and lists, changes that field's entry (and
+    is cheaper to make and compare than a deep copy or the whole record's repr)."""
+    values = list(_session_values(session))
+    for index in _MUTABLE_AT:
+        values[index] = orjson.dumps(values[index])
+    return tuple(values)
+
+
+def _changed(saved: Stored | None, now: Stored) -> list[str] | None:
+    """The fields that differ (None: every one, nothing was stored before)."""
+    if saved is None:
+        return None
+    return [name for name, old, new in zip(_SESSION_FIELDS, saved, now, strict=True) if old != new]
 
 
 class ActionContext:
@@ -130,16 +153,17 @@ class ActionContext:
         self.now = now
         self.metrics = metrics  # counted after commit (``after_commit``); None in a read context
         self._sessions: dict[str, SessionRecord] = {}
-        self._saved: dict[str, str] = {}  # chat id → the fields as last stored
+        self._saved: dict[str, Stored] = {}  # chat id → the fields as last stored
         # chat id → the first sequence number and the events emitted since the last flush (stored then)
         self._pending: dict[str, tuple[int, list[NewEvent]]] = {}
         # chat id → its fields when appends are all that changed it since it was last stored
-        self._appended_only: dict[str, str] = {}
+        self._appended_only: dict[str, Stored] = {}
         self._before: dict[str, tuple[str, str] | None] = {}  # chat id → its live state when first seen
         self._connected_before: dict[str, bool] = {}
         self.wakes: dict[str, int] = {}
         self.appended: dict[str, int] = {}  # origin → events appended
         self._after_commit: list[Callable[[], None]] = []
+        self._new: set[str] = set()  # chats created in this action and not stored yet
 
     def track(self, session: SessionRecord) -> SessionRecord:
         """Save this session when the action commits, if it changed. The context is an identity
@@ -179,10 +203,13 @@ class ActionContext:
         return [self.track(s) for s in await self.tx.sessions.list_queued(tenant, queue_id, limit)]
 
     async def create(self, session: SessionRecord) -> None:
-        await self.tx.sessions.insert(session)
+        """A new chat, stored by the next ``flush`` as the action has made it by then: one INSERT,
+        not an INSERT and then an UPDATE of what routing changed. Until then its row is not there
+        for any statement to find: every query of the context flushes first."""
         self._before[session.chat_id] = None  # a new chat: it was nowhere before this action
         self._connected_before[session.chat_id] = False
         self.track(session)
+        self._new.add(session.chat_id)
 
     async def emit(self, session: SessionRecord, *events: NewEvent) -> list[EventRecord]:
         if not events:
@@ -244,17 +271,27 @@ class ActionContext:
         The events emitted since the last flush are stored here too, each chat's in one append (no
         statement of a write action reads the log back): when appends are all that changed the chat,
         the append moves its sequence fields and the chat is not stored again (a message is one
-        statement), else the whole chat is."""
+        statement), else its fields that changed are. A chat created in this action is inserted
+        whole first, its events after it."""
         for chat_id, session in self._sessions.items():
             now = _stored(session)
             pending = self._pending.pop(chat_id, None)
+            if chat_id in self._new:
+                self._new.discard(chat_id)
+                await self.tx.sessions.insert(session)  # with its sequence fields as its events leave them
+                self._saved[chat_id] = now
+                self._appended_only.pop(chat_id, None)
+                if pending is not None:
+                    await self.tx.events.append(chat_id, pending[0], self.now, pending[1], advance=False)
+                continue
             if pending is not None:
                 advance = now == self._appended_only.pop(chat_id, None)
                 await self.tx.events.append(chat_id, pending[0], self.now, pending[1], advance=advance)
                 if advance:
                     self._saved[chat_id] = now
-            if now != self._saved.get(chat_id):
-                await self.tx.sessions.update(session)
+            saved = self._saved.get(chat_id)
+            if now != saved:
+                await self.tx.sessions.update(session, _changed(saved, now))
                 self._saved[chat_id] = now
 
 

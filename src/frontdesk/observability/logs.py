@@ -194,7 +194,7 @@ _LINE_STEPS: tuple[Callable[[WrappedLogger, str, EventDict], EventDict], ...] = 
 class _Logger(structlog.stdlib.BoundLogger):
     """structlog's standard-library logger, checking the level before anything else is done."""
 
-    def _proxy_to_logger(self, method_name: str, event: str | None = None, *event_args: str,
+    def _proxy_to_logger(self, method_name: str, event: str | None = None, *event_args: Any,
                          **event_kw: Any) -> Any:
         if not self._logger.isEnabledFor(_LEVEL_NUMBERS.get(method_name, logging.NOTSET)):
             return None

@@ -41,7 +41,11 @@ class SessionStore(Protocol):
         """The chat; in a write transaction its row stays locked until commit (``list_in_state``,
         ``list_for_agent`` and ``list_queued`` lock what they return the same way)."""
         ...
-    async def update(self, session: SessionRecord) -> None: ...
+    async def update(self, session: SessionRecord, fields: Sequence[str] | None = None) -> None:
+        """Store the session's ``fields`` (``SessionRecord`` field names, never ``chat_id``; None:
+        every one): what changed since the row was read or last stored (``ActionContext.flush``), so
+        an index over columns that did not change is left alone."""
+        ...
     async def delivery_state(self, chat_id: str) -> DeliveryState | None:
         """The few columns of the chat a customer poll reads (owner, cursor, customer tail,
         terminal), without loading or decoding the rest of its row; never locks it."""

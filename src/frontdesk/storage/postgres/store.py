@@ -37,6 +37,7 @@ failing the statement (JSON columns never hold a raw NUL: the encoder escapes it
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -125,7 +126,8 @@ _SESSION_COLUMNS = (
     "customer_last_seq, customer_cursor, terminal, end_reason, ended_at, queued_at, connected_at, "
     "priority, required_skills, scenario, ewt_predicted, ewt_announced, invited_agents"
 )
-_SESSION_NAMES = _SESSION_COLUMNS.split(", ")
+_SESSION_NAMES = tuple(_SESSION_COLUMNS.split(", "))
+_SESSION_INDEX = {name: index for index, name in enumerate(_SESSION_NAMES)}
 
 
 def _session_row(s: SessionRecord) -> tuple[Any, ...]:
@@ -161,8 +163,14 @@ async def _lock_routing(conn: _Connection, tenant: str) -> None:
 
 
 _SESSION_INSERT = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({_marks(len(_SESSION_NAMES))})"
-_SESSION_UPDATE = ("UPDATE sessions SET " + ", ".join(f"{name} = ${i}" for i, name in enumerate(_SESSION_NAMES[1:], 2))
-                   + " WHERE chat_id = $1")
+
+
+@functools.lru_cache(maxsize=256)
+def _session_update(names: tuple[str, ...]) -> str:
+    """The UPDATE of these columns of a chat's row: ``update`` looks each name up in ``_SESSION_INDEX``
+    first, so no other text ever reaches a statement."""
+    return ("UPDATE sessions SET " + ", ".join(f"{name} = ${i}" for i, name in enumerate(names, 2))
+            + " WHERE chat_id = $1")
 
 
 _DELIVERY_STATE = ("SELECT tenant, app_id, client_id, visitor_cookie, customer_cursor, customer_last_seq, terminal "
@@ -181,8 +189,10 @@ class _Sessions(_Store):
                                      chat_id)
         return _session(row) if row else None
 
-    async def update(self, session: SessionRecord) -> None:
-        await self._c.execute(_SESSION_UPDATE, *_session_row(session))
+    async def update(self, session: SessionRecord, fields: Sequence[str] | None = None) -> None:
+        names = _SESSION_NAMES[1:] if fields is None else tuple(fields)
+        row = _session_row(session)
+        await self._c.execute(_session_update(names), row[0], *(row[_SESSION_INDEX[name]] for name in names))
 
     async def delivery_state(self, chat_id: str) -> DeliveryState | None:
         row = await self._c.fetchrow(_DELIVERY_STATE, chat_id)

@@ -12,6 +12,7 @@ waiting for the writer's lock).
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -127,7 +128,9 @@ _SESSION_COLUMNS = (
     "customer_last_seq, customer_cursor, terminal, end_reason, ended_at, queued_at, connected_at, "
     "priority, required_skills, scenario, ewt_predicted, ewt_announced, invited_agents"
 )
-_SESSION_COLUMN_COUNT = len(_SESSION_COLUMNS.split(", "))
+_SESSION_NAMES = tuple(_SESSION_COLUMNS.split(", "))
+_SESSION_COLUMN_COUNT = len(_SESSION_NAMES)
+_SESSION_INDEX = {name: index for index, name in enumerate(_SESSION_NAMES)}
 _MAX_COMPOUND = 200  # SELECTs joined by UNION ALL in one statement (SQLite allows 500)
 
 
@@ -137,6 +140,13 @@ def _session_row(s: SessionRecord) -> tuple[Any, ...]:
             _dumps(s.declined_agents), s.last_seq, s.customer_last_seq, s.customer_cursor, int(s.terminal),
             s.end_reason, s.ended_at, s.queued_at, s.connected_at, s.priority, _dumps(s.required_skills),
             _dumps(s.scenario), s.ewt_predicted, s.ewt_announced, _dumps(s.invited_agents))
+
+
+@functools.lru_cache(maxsize=256)
+def _session_update(names: tuple[str, ...]) -> str:
+    """The UPDATE of these columns of a chat's row: ``update`` looks each name up in ``_SESSION_INDEX``
+    first, so no other text ever reaches a statement."""
+    return "UPDATE sessions SET " + ", ".join(f"{name} = ?" for name in names) + " WHERE chat_id = ?"
 
 
 def _session(row: sqlite3.Row) -> SessionRecord:
@@ -169,11 +179,10 @@ class _Sessions:
         row = self._c.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE chat_id = ?", (chat_id,)).fetchone()
         return _session(row) if row else None
 
-    async def update(self, session: SessionRecord) -> None:
-        names = _SESSION_COLUMNS.split(", ")[1:]
-        assignments = ", ".join(f"{name} = ?" for name in names)
+    async def update(self, session: SessionRecord, fields: Sequence[str] | None = None) -> None:
+        names = _SESSION_NAMES[1:] if fields is None else tuple(fields)
         row = _session_row(session)
-        self._c.execute(f"UPDATE sessions SET {assignments} WHERE chat_id = ?", (*row[1:], row[0]))
+        self._c.execute(_session_update(names), (*(row[_SESSION_INDEX[name]] for name in names), row[0]))
 
     async def delivery_state(self, chat_id: str) -> DeliveryState | None:
         row = self._c.execute(_DELIVERY_STATE, (chat_id,)).fetchone()
