@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import socket
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -35,7 +37,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from frontdesk.observability.logs import get_logger
-from frontdesk.protocol.asgi import DISCONNECT_WATCH
+from frontdesk.protocol.asgi import DISCONNECT_WATCH, REQUEST_AGE
 from frontdesk.protocol.errors import ErrorCode
 
 log = get_logger(__name__)
@@ -44,6 +46,29 @@ FD_RESERVE = 128  # descriptors kept for the database, files being served, the l
 RETRY_AFTER_SECS = 5
 WARNING_INTERVAL_SECS = 10.0  # at most one "limit reached" line this often: a flood must not flood the log
 BUSY_MESSAGE = "The server is at its connection limit; try again shortly"
+
+
+# Linux's struct tcp_info: tcpi_last_data_recv, milliseconds since the last data segment arrived
+_TCP_INFO: int | None = getattr(socket, "TCP_INFO", None)
+_LAST_DATA_RECV = struct.Struct("=I")
+_LAST_DATA_RECV_OFFSET = 52
+_TCP_INFO_BYTES = _LAST_DATA_RECV_OFFSET + _LAST_DATA_RECV.size
+
+
+def received_age(sock: Any) -> float | None:
+    """Seconds since the kernel last received data on the TCP socket ``sock`` — for a request whose
+    bytes have all arrived, since its last bytes arrived, however long they then waited for the
+    process (in the accept queue, in the socket); None where the socket cannot tell (not TCP, not
+    Linux, closed)."""
+    if sock is None or _TCP_INFO is None:
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_BYTES)
+    except OSError:  # a Unix socket, or closed meanwhile
+        return None
+    if len(info) < _TCP_INFO_BYTES:
+        return None
+    return int(_LAST_DATA_RECV.unpack_from(info, _LAST_DATA_RECV_OFFSET)[0]) / 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +170,10 @@ class GuardedProtocol(HttpToolsProtocol):
 
         return stop
 
+    def _request_age(self) -> float | None:
+        """``protocol.asgi.RequestAge`` for this connection's request in progress."""
+        return received_age(self.transport.get_extra_info("socket"))
+
     # -- reading headers ----------------------------------------------------------------------------------
 
     def _responding(self) -> bool:
@@ -181,7 +210,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._in_headers = False
         self._stop_header_clock()
         watch: dict[object, object] = {"watch": self._watch_disconnect}
-        self.scope["extensions"] = {DISCONNECT_WATCH: watch}
+        self.scope["extensions"] = {DISCONNECT_WATCH: watch, REQUEST_AGE: {"age": self._request_age}}
         if self._admitted:
             super().on_headers_complete()
             return
