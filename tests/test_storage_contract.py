@@ -229,6 +229,24 @@ async def test_session_queries(storage: Storage) -> None:
     assert {s.chat_id for s in case} == {"done", "web"}
 
 
+async def test_the_chats_of_several_states_come_in_one_order_whichever_index_holds_them(storage: Storage) -> None:
+    """Queued and offered chats have partial indexes of their own, connected ones none: the chats of
+    several states are still one list, by queue time (none first), then creation, then arrival."""
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session("offered", state="connecting", created_at=3.0, queued_at=1.0))
+        await tx.sessions.insert(session("waiting", created_at=2.0, queued_at=2.0))
+        await tx.sessions.insert(session("talking", state="connected", created_at=5.0, queued_at=None))
+        await tx.sessions.insert(session("first", state="connected", created_at=4.0, queued_at=None))
+        await tx.sessions.insert(session("tie", state="connecting", created_at=2.0, queued_at=2.0))
+        await tx.sessions.insert(session("ended", state="connected", terminal=True, queued_at=None))
+        await tx.sessions.insert(session("elsewhere", tenant="u", state="connected", queued_at=None))
+    async with storage.read() as tx:
+        every = await tx.sessions.list_in_state("t", ("connecting", "connected", "queued", "connecting"))
+        connected = await tx.sessions.list_in_state("t", ("connected",))
+    assert [s.chat_id for s in every] == ["first", "talking", "offered", "waiting", "tie"]
+    assert [s.chat_id for s in connected] == ["first", "talking"]
+
+
 async def test_agents_tokens_and_load(storage: Storage) -> None:
     agent = AgentRecord("t/ann", "t", "ann", "scrypt$x$y", "Ann", "Lee", "Ann", 2, "ready", 5.0, auto_accept=True)
     async with storage.transaction() as tx:

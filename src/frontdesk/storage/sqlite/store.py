@@ -174,7 +174,7 @@ def _in_state(state: str) -> tuple[str, bool]:
     written in, any other state is a parameter."""
     index = _STATE_INDEXES.get(state)
     named = f"state = '{state}'" if index else "state = ?"
-    return (f"SELECT {_SESSION_COLUMNS} FROM sessions INDEXED BY {index or 'sessions_client'} "
+    return (f"SELECT {_SESSION_COLUMNS}, rowid FROM sessions INDEXED BY {index or 'sessions_client'} "
             f"WHERE tenant = ? AND terminal = 0 AND {named} ORDER BY queued_at, created_at, rowid", index is None)
 
 
@@ -233,8 +233,8 @@ class _Sessions:
         for state in dict.fromkeys(states):
             query, takes_state = _in_state(state)
             rows.extend(self._c.execute(query, (tenant, state) if takes_state else (tenant,)))
-        if len(states) > 1:
-            rows.sort(key=lambda r: (r[21] is not None, r[21] or 0.0, r[7]))  # queued_at (NULL first), created_at
+        if len(states) > 1:  # queued_at (NULL first), created_at, rowid
+            rows.sort(key=lambda r: (r[21] is not None, r[21] or 0.0, r[7], r[29]))
         return [_session(r) for r in rows]
 
     async def list_for_agent(self, agent_id: str) -> list[SessionRecord]:
