@@ -106,7 +106,11 @@ def test_a_direct_line_is_the_standard_line_field_for_field(log_format: str, log
 
 @pytest.mark.usefixtures("restore_root_level")
 def test_a_direct_line_has_its_context_masks_and_traceback() -> None:
-    direct, _ = _both_routes("json", lambda: (_context_and_secrets(), _an_exception()))
+    def both() -> None:
+        _context_and_secrets()
+        _an_exception()
+
+    direct, _ = _both_routes("json", both)
     accepted, rejected, after, failed = (orjson.loads(line) for line in direct)
     assert (accepted["event"], accepted["level"], accepted["logger"]) == ("offer accepted", "info", LOGGER)
     assert (accepted["tenant"], accepted["chat"], accepted["agent"]) == ("demo.local", "chat-7", "agent-3")

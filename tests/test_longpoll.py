@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from frontdesk.bus.interfaces import chat_topic
 from frontdesk.client import AgentClient, CustomerClient
 from frontdesk.domain.config import ContactCenterConfig
 from frontdesk.protocol.events import MOBILE_EVENT_NAMES, WEB_EVENT_NAMES
@@ -203,6 +204,41 @@ async def test_a_held_poll_whose_client_leaves_ends_at_once(start_server: StartS
     assert disconnected() == (before or 0) + 1
     await agent.send_message(chat_id, "after the abort")
     assert messages(await customer.poll(chat_id)) == ["after the abort"]
+    await customer.aclose()
+    await agent.aclose()
+
+
+async def test_a_hold_that_runs_out_unwoken_answers_without_reading_again(
+        start_server: StartServer, demo_config: ContactCenterConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An idle poll reads the log when it starts and on each wake-up, not when its hold runs out
+    (the end of the hold is driven here, not waited for)."""
+    live = await long_hold_server(start_server, demo_config)
+    customer, agent, chat_id = await connected_chat(live, "reads-1")
+    polls = live.frontdesk.polls
+    reads: list[str] = []
+    read = polls._read
+
+    async def counted(identity: Any, chat: str, after: int | None) -> Any:
+        reads.append(chat)
+        return await read(identity, chat, after)
+
+    monkeypatch.setattr(polls, "_read", counted)
+
+    def held() -> Any:
+        return polls._slots[chat_id].current
+
+    for wake_ups in (0, 1):
+        reads.clear()
+        poll = asyncio.ensure_future(customer.poll(chat_id))
+        await wait_until(lambda: len(reads) == 1 and chat_id in polls._slots and held() is not None)
+        if wake_ups:  # news of the chat that is nothing for the customer: the poll reads and holds on
+            live.frontdesk.notifier.wake(chat_topic(chat_id))
+            await wait_until(lambda: len(reads) == 2)
+        held().expire()
+        assert await asyncio.wait_for(poll, GUARD_SECS) == []
+        assert len(reads) == 1 + wake_ups
+    await agent.send_message(chat_id, "after the holds")
+    assert messages(await customer.poll(chat_id)) == ["after the holds"]
     await customer.aclose()
     await agent.aclose()
 

@@ -1,7 +1,9 @@
 """The customer long poll: exactly-once, in-order delivery of a session's customer events.
 
 Contract (docs/event-delivery.md):
-* A poll holds up to ``hold_secs`` and answers ``{"events": []}`` when nothing arrives.
+* A poll holds up to ``hold_secs`` and answers ``{"events": []}`` when nothing arrives. It reads
+  the log when it starts and on every wake-up; a hold that runs out with no wake-up since a read
+  that found nothing answers without reading again.
 * A newer poll for the same chat completes the older one with ``{"events": []}``.
 * A batch is read, written and committed under a per-chat lock. The server-side cursor moves
   only after the HTTP layer reports the write completed with the client still connected, so an
@@ -128,6 +130,28 @@ class _Backlog:
     at: float
 
 
+class PollSignal(asyncio.Event):
+    """A held poll's event. ``set()`` is news from outside (a wake-up of the chat's topic, the
+    cross-process re-check): it notes ``woken`` until the next ``clear()``. The poll's own
+    reasons to stop waiting (the hold ran out, superseded, the client went away) ``raise_()`` it,
+    which notes nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.woken = False
+
+    def set(self) -> None:
+        self.woken = True
+        super().set()
+
+    def raise_(self) -> None:
+        super().set()
+
+    def clear(self) -> None:
+        self.woken = False
+        super().clear()
+
+
 class PollWaiter:
     """One held poll. Wake-ups, being superseded, the client going away and the end of the hold
     all set ``signal``."""
@@ -135,7 +159,7 @@ class PollWaiter:
     __slots__ = ("disconnected", "expired", "poll_id", "seen", "signal", "superseded")
 
     def __init__(self) -> None:
-        self.signal = asyncio.Event()
+        self.signal = PollSignal()
         self.superseded = False
         self.disconnected = False
         self.expired = False
@@ -144,15 +168,15 @@ class PollWaiter:
 
     def supersede(self) -> None:
         self.superseded = True
-        self.signal.set()
+        self.signal.raise_()
 
     def disconnect(self) -> None:
         self.disconnected = True
-        self.signal.set()
+        self.signal.raise_()
 
     def expire(self) -> None:
         self.expired = True
-        self.signal.set()
+        self.signal.raise_()
 
     @property
     def finished(self) -> bool:
@@ -403,15 +427,23 @@ class HeldPoll:
         slot = self._slot
         assert slot is not None
         waited = False
+        pending = False  # the last read found events after the cursor (none this client decodes)
         while True:
             await slot.lock.acquire()
             self._locked = True
+            news = waiter.signal.woken
             waiter.signal.clear()
             if waiter.finished or polls._draining:
                 self._outcome = "disconnected" if waiter.disconnected else "drained" if polls._draining \
                     else "superseded"
                 return PollBatch(chat_id, [], 0, polls.service)
+            if waiter.expired and waited and not news and not pending:
+                # the hold ran out and nothing woke the poll since its last read found nothing: no
+                # read again (an append it missed is the next poll's, which reads before it waits)
+                self._outcome = "empty"
+                return PollBatch(chat_id, [], 0, polls.service)
             batch = await self._read_locked()
+            pending = bool(batch.last_seq)
             waiter.seen = batch.seen
             # a batch of events this client cannot decode is not worth an answer: keep holding, and
             # let the final (empty) answer move the cursor past them

@@ -397,6 +397,35 @@ MIGRATIONS: list[str] = [
     CREATE INDEX agents_idle ON agents (tenant, GREATEST(state_since, last_routed_at), agent_id COLLATE "C")
         WHERE state = 'ready';
     """,
+    # 12: fewer index pages written per new chat. A chat's row enters the handle times' index when it
+    # has ended (the queries read only ended chats), not when it connects and again when it ends. An agent's
+    # load and its count of moves are set by one UPDATE of its row, no trigger of its own (a load only
+    # moves by ±1 in agent_load_add, or is counted anew for a new agent's row).
+    """
+    DROP INDEX sessions_done;
+    CREATE INDEX sessions_done ON sessions (tenant, queue_id, ended_at)
+        WHERE connected_at IS NOT NULL AND ended_at IS NOT NULL;
+    DROP TRIGGER agent_load_changes ON agents;
+    DROP FUNCTION agent_load_changes();
+    CREATE OR REPLACE FUNCTION agent_load_add(agent TEXT, agent_tenant TEXT, delta INTEGER) RETURNS void
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM frontdesk_lock_routing(agent_tenant);
+        UPDATE agents SET load = load + delta, load_changes = load_changes + 1 WHERE agent_id = agent;
+    END
+    $$;
+    CREATE OR REPLACE FUNCTION agent_load_new_agent() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        counted BIGINT;
+    BEGIN
+        PERFORM frontdesk_lock_routing(NEW.tenant);
+        counted := agent_counted_load(NEW.agent_id, NEW.tenant);
+        UPDATE agents SET load = counted, load_changes = load_changes + (counted != load)::INTEGER
+            WHERE agent_id = NEW.agent_id;
+        RETURN NULL;
+    END
+    $$;
+    """,
 ]
 
 _MIGRATION_LOCK = 0x66726F6E74  # the advisory lock key nodes migrate under ("front")
