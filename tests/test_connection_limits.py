@@ -291,6 +291,8 @@ def test_queued_connections_are_accepted_in_a_batch_on_uvloop(tmp_path: Path,
         server = make_server(frontdesk, "127.0.0.1", port)
         task = asyncio.ensure_future(server.serve())
         while not server.started:
+            if task.done():
+                task.result()
             await asyncio.sleep(0.01)
         clients = []
         try:
