@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import httpx
@@ -269,8 +269,8 @@ class AsgiClient:
         await self.gone.wait()
         return {"type": "http.disconnect"}
 
-    async def send(self, message: JsonObject) -> None:
-        self.sent.append(message)
+    async def send(self, message: MutableMapping[str, Any]) -> None:
+        self.sent.append(dict(message))
 
     def leave(self) -> None:
         self.gone.set()
@@ -283,8 +283,12 @@ async def test_without_the_disconnect_watch_a_task_watches_receive(start_server:
     live = await long_hold_server(start_server, demo_config)
     customer, agent, chat_id = await connected_chat(live, f"asgi-{len(kind)}")
     watched: list[object] = []
-    extensions = None if kind == "no extension" else \
-        {"frontdesk.disconnect_watch": {"watch": lambda callback: watched.append(callback) or (lambda: None)}}
+
+    def watch(callback: Callable[[], None]) -> Callable[[], None]:
+        watched.append(callback)
+        return lambda: None
+
+    extensions = None if kind == "no extension" else {"frontdesk.disconnect_watch": {"watch": watch}}
     client = AsgiClient(live, chat_id, f"asgi-{len(kind)}", extensions, more_body=extensions is not None)
     poll = asyncio.ensure_future(client.app(client.scope, client.receive, client.send))
     await wait_until(lambda: live.frontdesk.polls.held == 1)

@@ -31,6 +31,7 @@ import errno
 import os
 import resource
 import socket
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Protocol
@@ -42,7 +43,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from frontdesk.observability.logs import get_logger
-from frontdesk.protocol.asgi import DISCONNECT_WATCH
+from frontdesk.protocol.asgi import DISCONNECT_WATCH, REQUEST_AGE
 from frontdesk.protocol.errors import ErrorCode
 
 log = get_logger(__name__)
@@ -54,6 +55,29 @@ BUSY_MESSAGE = "The server is at its connection limit; try again shortly"
 DRAIN_BATCH = 1024  # at most this many queued connections accepted per drain (one loop turn's worth)
 # accept() errors that concern only the connection being accepted: the next one may still succeed
 TRANSIENT_ACCEPT_ERRNOS = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EINTR})
+
+
+# Linux's struct tcp_info: tcpi_last_data_recv, milliseconds since the last data segment arrived
+_TCP_INFO: int | None = getattr(socket, "TCP_INFO", None)
+_LAST_DATA_RECV = struct.Struct("=I")
+_LAST_DATA_RECV_OFFSET = 52
+_TCP_INFO_BYTES = _LAST_DATA_RECV_OFFSET + _LAST_DATA_RECV.size
+
+
+def received_age(sock: Any) -> float | None:
+    """Seconds since the kernel last received data on the TCP socket ``sock`` — for a request whose
+    bytes have all arrived, since its last bytes arrived, however long they then waited for the
+    process (in the accept queue, in the socket); None where the socket cannot tell (not TCP, not
+    Linux, closed)."""
+    if sock is None or _TCP_INFO is None:
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_BYTES)
+    except OSError:  # a Unix socket, or closed meanwhile
+        return None
+    if len(info) < _TCP_INFO_BYTES:
+        return None
+    return int(_LAST_DATA_RECV.unpack_from(info, _LAST_DATA_RECV_OFFSET)[0]) / 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +256,10 @@ class GuardedProtocol(HttpToolsProtocol):
 
         return stop
 
+    def _request_age(self) -> float | None:
+        """``protocol.asgi.RequestAge`` for this connection's request in progress."""
+        return received_age(self.transport.get_extra_info("socket"))
+
     # -- reading headers ----------------------------------------------------------------------------------
 
     def _responding(self) -> bool:
@@ -268,7 +296,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._in_headers = False
         self._stop_header_clock()
         watch: dict[object, object] = {"watch": self._watch_disconnect}
-        self.scope["extensions"] = {DISCONNECT_WATCH: watch}
+        self.scope["extensions"] = {DISCONNECT_WATCH: watch, REQUEST_AGE: {"age": self._request_age}}
         if self._admitted:
             super().on_headers_complete()
             return

@@ -31,7 +31,7 @@ from frontdesk.domain.errors import DomainError, Forbidden, Invalid, NotFound, U
 from frontdesk.domain.files import MAX_UPLOAD_BYTES, FileService, UploadTooLarge
 from frontdesk.observability.context import bind
 from frontdesk.observability.logs import get_logger
-from frontdesk.protocol.asgi import DISCONNECT_WATCH, DisconnectWatch
+from frontdesk.protocol.asgi import DISCONNECT_WATCH, DisconnectWatch, request_age
 from frontdesk.protocol.client_events import parse_client_events
 from frontdesk.protocol.errors import ApiError, ErrorCode
 from frontdesk.storage.interfaces import StorageUnavailable
@@ -56,7 +56,7 @@ class CustomerApi:
     server_version: str
     cookie_secure: bool = True
     # the deadline of a poll arriving now (an overloaded server estimates its arrival back by the loop lag)
-    poll_deadline: Callable[[], PollDeadline] = PollDeadline.from_now
+    poll_deadline: Callable[[float], PollDeadline] = PollDeadline.from_now
     ice: IceSealer = field(default_factory=IceSealer)
 
     @property
@@ -165,7 +165,7 @@ def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
 
     @endpoint()
     async def get_events(request: Request) -> Response:
-        deadline = api.poll_deadline()
+        deadline = api.poll_deadline(request_age(request.scope))
         identity, headers = who(request)
         return LongPollResponse(api.polls, identity, request.path_params["chat_id"], _after_cursor(request),
                                 headers, deadline)
@@ -389,11 +389,25 @@ def _limit_receive(receive: Receive, limit: int) -> Receive:
     return limited
 
 
-_YIELDS_BEFORE_WRITE = 3  # select() → connection_lost → a watcher task (without the disconnect watch): three turns
+# Loop turns before an answer may trust its connection, so that a client gone meanwhile is seen: the
+# loop reads the socket's EOF or reset (turn 1) and runs the transport's connection_lost (turn 2, queued
+# behind the answer's task); with the disconnect watch that is where the poll learns it, without it a
+# watcher task reading receive() learns it one turn later.
+_TURNS_WITH_WATCH = 2
+_TURNS_WITH_TASK = 3
 
 
-async def _watch_disconnect(scope: Scope, receive: Receive, waiter: PollWaiter) -> Callable[[], object]:
-    """Have ``waiter.disconnect()`` called if the client goes away; returns what stops that.
+@dataclass(frozen=True, slots=True)
+class _DisconnectWatching:
+    """How a poll or history answer learns that its client left: ``stop()`` ends the watching, and
+    ``turns`` is how many loop turns an answer must yield before it can trust the connection."""
+
+    stop: Callable[[], object]
+    turns: int
+
+
+async def _watch_disconnect(scope: Scope, receive: Receive, waiter: PollWaiter) -> _DisconnectWatching:
+    """Have ``waiter.disconnect()`` called if the client goes away.
 
     Under frontdesk's server the connection reports its loss itself (``protocol.asgi``) once the
     request has been read: no task per poll. Under another server, or while a body is still
@@ -403,11 +417,12 @@ async def _watch_disconnect(scope: Scope, receive: Receive, waiter: PollWaiter) 
         message = await receive()
         if message["type"] == "http.disconnect":
             waiter.disconnect()
-            return _nothing
+            return _DisconnectWatching(_nothing, 0)
         if not message.get("more_body", False):
             watch: DisconnectWatch = extension["watch"]
-            return watch(waiter.disconnect)
-    return asyncio.ensure_future(_read_until_disconnect(receive, waiter)).cancel
+            return _DisconnectWatching(watch(waiter.disconnect), _TURNS_WITH_WATCH)
+    return _DisconnectWatching(asyncio.ensure_future(_read_until_disconnect(receive, waiter)).cancel,
+                               _TURNS_WITH_TASK)
 
 
 def _nothing() -> None:
@@ -422,10 +437,10 @@ async def _read_until_disconnect(receive: Receive, waiter: PollWaiter) -> None:
             return
 
 
-async def _still_connected(waiter: PollWaiter) -> bool:
+async def _still_connected(waiter: PollWaiter, watching: _DisconnectWatching) -> bool:
     """Let the loop poll the socket and run a pending disconnect notice before we trust the
     connection: an answer whose client left is written to nobody and commits nothing."""
-    for _ in range(_YIELDS_BEFORE_WRITE):
+    for _ in range(watching.turns):
         await asyncio.sleep(0)
     return not waiter.disconnected
 
@@ -453,13 +468,13 @@ class HistoryResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         waiter = PollWaiter()
-        stop_watching = await _watch_disconnect(scope, receive, waiter)
+        watching = await _watch_disconnect(scope, receive, waiter)
         written = False
         try:
             async with self.polls.history(self.identity, self.chat_id, waiter, self.after) as answer:
-                if not await _still_connected(waiter):
+                if not await _still_connected(waiter, watching):
                     return
-                stop_watching()
+                watching.stop()
                 written = True
                 await _write_json(send, self.raw_headers, {"events": answer.events})
                 await answer.commit()
@@ -471,7 +486,7 @@ class HistoryResponse(Response):
             if not written:  # else the answer is out and only its cursor did not move
                 await json_error(DATABASE_UNAVAILABLE)(scope, receive, send)
         finally:
-            stop_watching()
+            watching.stop()
 
 
 class LongPollResponse(Response):
@@ -489,13 +504,13 @@ class LongPollResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         waiter = PollWaiter()
-        stop_watching = await _watch_disconnect(scope, receive, waiter)
+        watching = await _watch_disconnect(scope, receive, waiter)
         written = False
         try:
             async with self.polls.poll(self.identity, self.chat_id, self.after, waiter) as batch:
                 # a poll whose client left is answered by nobody and commits nothing, so its
                 # events go to the next poll (an empty answer needs no extra check)
-                connected = await _still_connected(waiter) if batch.last_seq else not waiter.disconnected
+                connected = await _still_connected(waiter, watching) if batch.last_seq else not waiter.disconnected
                 if not connected:
                     return
                 if batch.last_seq and self.deadline.passed(waiter.signal):
@@ -506,7 +521,7 @@ class LongPollResponse(Response):
                     # the chat's cross-process lease ran out meanwhile (a stalled process): another
                     # node may be answering these events now, so this answer moves nothing
                     batch = batch.withheld()
-                stop_watching()
+                watching.stop()
                 written = True
                 await _write_json(send, self.raw_headers, {"events": batch.events})
                 await batch.commit()
@@ -518,7 +533,7 @@ class LongPollResponse(Response):
             if not written:  # else the answer is out and only its cursor did not move (sent again next poll)
                 await json_error(DATABASE_UNAVAILABLE)(scope, receive, send)
         finally:
-            stop_watching()
+            watching.stop()
 
 
 # Starlette's pattern for "/clientweb/api/{version}/chats/{chat_id}/events"

@@ -41,9 +41,12 @@ read, WebSockets, and the agent actions that take load away (accept, end, state,
 **Late poll answers.** A poll answer with events moves the server-side cursor once its write completes,
 and a write completes into the kernel buffer of a connection whose client already gave up, too. So an
 answer reached more than ``LATE_POLL_SECS`` after the request arrived answers ``{"events": []}`` and
-commits nothing (``PollDeadline``): its events go to the client's next poll. The arrival is estimated
-back from the moment the request is handled by twice the largest recent loop lag: its bytes may have waited a loop
-turn in the socket before they were read, and its task another before it ran.
+commits nothing (``PollDeadline``): its events go to the client's next poll. The arrival is when the kernel
+received the request's bytes (TCP's own clock, ``protocol.asgi.request_age``), which counts a wait in the
+listening socket's accept queue that a saturated process cannot see otherwise; without it (not TCP), or
+where it says less, the arrival is estimated back from the moment the request is handled by twice the
+largest recent loop lag: its bytes may have waited a loop turn in the socket before they were read, and
+its task another before it ran.
 """
 
 from __future__ import annotations
@@ -231,9 +234,10 @@ class PollDeadline:
     on_answer: Callable[[float, float], None] | None = None  # (now, delivery lag)
 
     @classmethod
-    def from_now(cls) -> PollDeadline:
-        """For a server without an overload monitor: the request arrived now."""
-        return cls(time.monotonic())
+    def from_now(cls, waited: float = 0.0) -> PollDeadline:
+        """For a server without an overload monitor: the request arrived ``waited`` seconds ago
+        (``protocol.asgi.request_age``)."""
+        return cls(time.monotonic() - waited)
 
     def passed(self, signal: asyncio.Event | None = None) -> bool:
         """Whether the answer about to be written is too late; ``signal``: the held poll's event,
@@ -303,11 +307,13 @@ class OverloadMonitor:
         self._shed_since_start += 1
         self.metrics.requests_shed.labels(kind).inc()
 
-    def poll_deadline(self) -> PollDeadline:
-        """The deadline of the poll being handled now, its arrival estimated back by twice the lag;
-        its answer's delivery lag goes to ``delivery``."""
+    def poll_deadline(self, waited: float = 0.0) -> PollDeadline:
+        """The deadline of the poll being handled now, which the kernel received ``waited`` seconds
+        ago (``protocol.asgi.request_age``: it sees a wait in the accept queue), its arrival estimated
+        back by twice the loop lag where that says more; its answer's delivery lag goes to ``delivery``."""
         now = self.now()
-        return PollDeadline(now - 2 * self.lag.largest(), self.metrics.polls_withheld_late.inc, now, self.now,
+        return PollDeadline(now - max(waited, 2 * self.lag.largest()), self.metrics.polls_withheld_late.inc, now,
+                            self.now,
                             self._woken_at, self.delivery.observe)
 
 
