@@ -150,6 +150,22 @@ def _session(row: Row) -> SessionRecord:
         invited_agents=orjson.loads(row[28]))
 
 
+# the live chats in a state that has a partial index of its own (migrations 5 and 13); any other state
+# is read from the index of every live chat of a tenant
+_STATE_INDEXED = frozenset({"queued", "connecting"})
+
+
+@functools.lru_cache(maxsize=16)
+def _in_state(state: str) -> tuple[str, bool]:
+    """The statement of a tenant's ($1) live chats in ``state``, in the order of ``list_in_state``
+    (``arrival`` last), and whether it takes the state as $2. The planner uses a partial index only
+    for a literal state (a parameter's value is unknown to a generic plan): only a name of
+    ``_STATE_INDEXED`` is ever written in, any other state is a parameter."""
+    named = f"state = '{state}'" if state in _STATE_INDEXED else "state = $2"
+    return (f"SELECT {_SESSION_COLUMNS}, arrival FROM sessions WHERE tenant = $1 AND NOT terminal AND {named} "
+            "ORDER BY queued_at NULLS FIRST, created_at, arrival", state not in _STATE_INDEXED)
+
+
 class _Store:
     def __init__(self, conn: _Connection, writes: bool) -> None:
         self._c = conn
@@ -221,9 +237,13 @@ class _Sessions(_Store):
         return _session(row) if row else None
 
     async def list_in_state(self, tenant: str, states: Sequence[str]) -> list[SessionRecord]:
-        rows = await self._c.fetch(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = $1 AND NOT terminal AND state = ANY($2::text[]) "
-            f"ORDER BY queued_at NULLS FIRST, created_at, arrival{self._lock}", tenant, list(states))
+        rows: list[Row] = []
+        for state in dict.fromkeys(states):
+            query, takes_state = _in_state(state)
+            params = (tenant, state) if takes_state else (tenant,)
+            rows.extend(await self._c.fetch(query + self._lock, *params))
+        if len(states) > 1:  # queued_at (NULL first), created_at, arrival
+            rows.sort(key=lambda r: (r[21] is not None, r[21] or 0.0, r[7], r[29]))
         return [_session(r) for r in rows]
 
     async def list_for_agent(self, agent_id: str) -> list[SessionRecord]:

@@ -428,6 +428,14 @@ MIGRATIONS: list[str] = [
         {_moved("= OLD.offered_agent_id", "- 1")};
     END
     """,
+    # 13: the live chats offered to an agent (state 'connecting') have an index of their own, and the
+    # index of every live chat by state goes: the waiting ones are in sessions_queued, any other state
+    # is read from the live chats' index (sessions_client), so a connected chat, most of the live ones,
+    # is in no index by state and a new chat writes no entry there
+    """
+    DROP INDEX sessions_state;
+    CREATE INDEX sessions_connecting ON sessions (tenant) WHERE terminal = 0 AND state = 'connecting'
+    """,
 ]
 
 

@@ -161,6 +161,23 @@ def _session(row: sqlite3.Row) -> SessionRecord:
         invited_agents=orjson.loads(row[28]))
 
 
+# the live chats in a state that has an index of its own (migrations 5 and 13), and the live chats'
+# index (every live chat of a tenant) for any other state
+_STATE_INDEXES = {"queued": "sessions_queued", "connecting": "sessions_connecting"}
+
+
+@functools.lru_cache(maxsize=16)
+def _in_state(state: str) -> tuple[str, bool]:
+    """The statement of a tenant's (parameter 1) live chats in ``state``, in the order of
+    ``list_in_state``, and whether it takes the state as parameter 2. A partial index is only usable
+    when the statement names its state as a literal: only a name of ``_STATE_INDEXES`` is ever
+    written in, any other state is a parameter."""
+    index = _STATE_INDEXES.get(state)
+    named = f"state = '{state}'" if index else "state = ?"
+    return (f"SELECT {_SESSION_COLUMNS} FROM sessions INDEXED BY {index or 'sessions_client'} "
+            f"WHERE tenant = ? AND terminal = 0 AND {named} ORDER BY queued_at, created_at, rowid", index is None)
+
+
 _DELIVERY_STATE = ("SELECT tenant, app_id, client_id, visitor_cookie, customer_cursor, customer_last_seq, terminal "
                    "FROM sessions WHERE chat_id = ?")
 _TAILS_MOVED = ("SELECT s.chat_id FROM json_each(?) AS h JOIN sessions s ON s.chat_id = h.value ->> 0 "
@@ -212,10 +229,12 @@ class _Sessions:
         return _session(row) if row else None
 
     async def list_in_state(self, tenant: str, states: Sequence[str]) -> list[SessionRecord]:
-        marks = ",".join("?" * len(states))
-        rows = self._c.execute(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE tenant = ? AND terminal = 0 AND state IN ({marks}) "
-            "ORDER BY queued_at, created_at", (tenant, *states)).fetchall()
+        rows: list[sqlite3.Row] = []
+        for state in dict.fromkeys(states):
+            query, takes_state = _in_state(state)
+            rows.extend(self._c.execute(query, (tenant, state) if takes_state else (tenant,)))
+        if len(states) > 1:
+            rows.sort(key=lambda r: (r[21] is not None, r[21] or 0.0, r[7]))  # queued_at (NULL first), created_at
         return [_session(r) for r in rows]
 
     async def list_for_agent(self, agent_id: str) -> list[SessionRecord]:
@@ -234,7 +253,7 @@ class _Sessions:
 
     async def list_active(self, tenant: str) -> list[SessionRecord]:
         rows = self._c.execute(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions INDEXED BY sessions_state WHERE tenant = ? AND terminal = 0 "
+            f"SELECT {_SESSION_COLUMNS} FROM sessions INDEXED BY sessions_client WHERE tenant = ? AND terminal = 0 "
             "ORDER BY created_at", (tenant,)).fetchall()
         return [_session(r) for r in rows]
 
@@ -386,7 +405,9 @@ class _Parties:
     async def list_joined_between(self, tenant: str, since: float, until: float) -> list[PartyRecord]:
         cols = ", ".join(f"p.{c}" for c in _PARTY_COLUMNS.split(", "))
         rows = self._c.execute(
-            f"SELECT {cols} FROM parties p JOIN sessions s ON s.chat_id = p.chat_id "
+            # the parties of the period first (CROSS JOIN keeps that order): the planner would otherwise walk
+            # every chat of the tenant and look its parties up
+            f"SELECT {cols} FROM parties p INDEXED BY parties_joined CROSS JOIN sessions s ON s.chat_id = p.chat_id "
             "WHERE s.tenant = ? AND p.joined_at >= ? AND p.joined_at < ? ORDER BY p.joined_at",
             (tenant, since, until)).fetchall()
         return [_party(r) for r in rows]
@@ -394,7 +415,7 @@ class _Parties:
     async def list_present(self, tenant: str) -> list[PartyRecord]:
         cols = ", ".join(f"p.{c}" for c in _PARTY_COLUMNS.split(", "))
         rows = self._c.execute(
-            f"SELECT {cols} FROM sessions s INDEXED BY sessions_state JOIN parties p ON p.chat_id = s.chat_id "
+            f"SELECT {cols} FROM sessions s INDEXED BY sessions_client JOIN parties p ON p.chat_id = s.chat_id "
             "WHERE s.tenant = ? AND s.terminal = 0 AND p.left_at IS NULL ORDER BY p.joined_at, p.party_id",
             (tenant,)).fetchall()
         return [_party(r) for r in rows]
