@@ -266,3 +266,63 @@ def test_the_open_file_limit_is_raised_or_the_connection_limit_fits_it() -> None
     soft, fitted, fits = second.split()
     assert soft == "1024" and 500 < int(fitted) < 1024 and fits == "True"
     assert "using max_connections" in done.stderr
+
+
+QUEUED = 200  # connections waiting in the kernel's accept queue at once
+TURNS = 20  # loop turns they get to be accepted: libuv alone accepts one per turn
+
+
+def test_queued_connections_are_accepted_in_a_batch_on_uvloop(tmp_path: Path,
+                                                            demo_config: ContactCenterConfig) -> None:
+    """The server under uvloop, as ``frontdesk serve`` runs it: connections queued while the loop
+    was busy are all taken in within a few loop turns (counted, not timed), not one per turn."""
+    import socket
+
+    import uvloop
+
+    from frontdesk.app import build_app
+    from frontdesk.server import make_server
+    from tests.conftest import free_port
+
+    async def scenario() -> tuple[int, list[int]]:
+        port = free_port()
+        frontdesk = build_app(Settings(contact_center=demo_config, data_dir=tmp_path / "data", port=port,
+                                       timers_enabled=False))
+        server = make_server(frontdesk, "127.0.0.1", port)
+        task = asyncio.ensure_future(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        clients = []
+        try:
+            # the loop does not run while these connect (blocking calls): the kernel queues them all
+            for _ in range(QUEUED):
+                client = socket.create_connection(("127.0.0.1", port))
+                client.sendall(AVAILABILITY + b"\r\n")
+                clients.append(client)
+            seen = []
+            for _ in range(TURNS):
+                await asyncio.sleep(0)
+                seen.append(len(server.server_state.connections))
+            for client in clients:
+                client.settimeout(CLOSED_WITHIN_SECS)
+            answered = sum(await asyncio.gather(*(asyncio.to_thread(_status, c) for c in clients)))
+            return answered, seen
+        finally:
+            for client in clients:
+                client.close()
+            server.should_exit = True
+            await task
+
+    answered, seen = uvloop.run(scenario())
+    assert seen[-1] == QUEUED, f"connections the server had taken in, turn by turn: {seen}"
+    assert answered == QUEUED
+
+
+def _status(client: object) -> int:
+    """1 if the connection got a 200 (blocking read of the status line)."""
+    import socket
+
+    assert isinstance(client, socket.socket)
+    return int(client.recv(12).startswith(b"HTTP/1.1 200"))

@@ -15,6 +15,10 @@ bounds, connections that never finish a request are held forever and exhaust the
   ``503`` (JSON, ``Retry-After``, ``Connection: close``) to its request; beyond a further
   ``refusal_slots`` connections are closed at once, which bounds the descriptors a flood can take.
 
+It also keeps **accepting in batches** while the loop is saturated (``BacklogDrain``): libuv (under
+uvloop) accepts one connection per loop turn, so a busy server would leave new connections waiting
+unseen in the kernel's queue for seconds.
+
 It also offers the application the **disconnect watch** of ``frontdesk.protocol.asgi``: a held
 long poll learns that its client went away from the connection's loss itself, not from a task of
 its own awaiting ``receive()``.
@@ -23,12 +27,14 @@ its own awaiting ``receive()``.
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import resource
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -46,6 +52,9 @@ FD_RESERVE = 128  # descriptors kept for the database, files being served, the l
 RETRY_AFTER_SECS = 5
 WARNING_INTERVAL_SECS = 10.0  # at most one "limit reached" line this often: a flood must not flood the log
 BUSY_MESSAGE = "The server is at its connection limit; try again shortly"
+DRAIN_BATCH = 1024  # at most this many queued connections accepted per drain (one loop turn's worth)
+# accept() errors that concern only the connection being accepted: the next one may still succeed
+TRANSIENT_ACCEPT_ERRNOS = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EINTR})
 
 
 # Linux's struct tcp_info: tcpi_last_data_recv, milliseconds since the last data segment arrived
@@ -118,11 +127,83 @@ def descriptors_needed(max_connections: int) -> int:
     return max_connections + refusal_slots(max_connections) + FD_RESERVE
 
 
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+class _ProtocolFactory(Protocol):
+    def __call__(self) -> asyncio.Protocol: ...
+
+
+class BacklogDrain:
+    """Accepting the connections queued on the listening sockets, all at once.
+
+    libuv (uvloop's core) accepts one connection each time it polls a listening socket, that is one
+    per loop turn. On a saturated loop a turn lasts hundreds of ms, so new connections (an agent's
+    next send, a customer reconnecting after an aborted poll) waited in the kernel's accept queue
+    for tens of seconds, while the client believed itself connected, until the queue overflowed.
+    uvloop's listener stays the trigger: every connection it accepts calls ``drain``, which accepts
+    what else is queued on a non-blocking duplicate of each listening socket and hands it to the
+    loop as uvloop's own would (``loop.connect_accepted_socket``). When nothing is queued, the usual
+    case on a server that keeps up, the cost is one ``accept()`` answering EAGAIN."""
+
+    def __init__(self) -> None:
+        self._listeners: list[socket.socket] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._last_warning = float("-inf")
+
+    def listen(self, sockets: Iterable[_HasFileno]) -> None:
+        """Drain these listening sockets from now on (through duplicates of their descriptors: the
+        loop's own socket objects are left as they are)."""
+        for sock in sockets:
+            listener = socket.socket(fileno=os.dup(sock.fileno()))
+            listener.setblocking(False)
+            self._listeners.append(listener)
+
+    def close(self) -> None:
+        """Accept nothing more (shutdown has begun)."""
+        listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            listener.close()
+
+    def drain(self, loop: asyncio.AbstractEventLoop, protocol_factory: _ProtocolFactory) -> int:
+        """Accept up to ``DRAIN_BATCH`` queued connections; returns how many."""
+        accepted = 0
+        for listener in self._listeners:
+            while accepted < DRAIN_BATCH:
+                try:
+                    conn, _ = listener.accept()
+                except BlockingIOError:
+                    break
+                except OSError as exc:
+                    if exc.errno in TRANSIENT_ACCEPT_ERRNOS:
+                        continue
+                    self._warn_failed(loop, exc)  # out of descriptors or memory: uvloop's listener retries
+                    break
+                accepted += 1
+                task = loop.create_task(loop.connect_accepted_socket(protocol_factory, conn))
+                self._tasks.add(task)
+                task.add_done_callback(self._handed_over)
+        return accepted
+
+    def _handed_over(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("an accepted connection failed before it was served", error=str(task.exception()))
+
+    def _warn_failed(self, loop: asyncio.AbstractEventLoop, exc: OSError) -> None:
+        now = loop.time()
+        if now - self._last_warning > WARNING_INTERVAL_SECS:
+            self._last_warning = now
+            log.warning("accepting queued connections failed", error=exc.strerror or str(exc))
+
+
 class GuardedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the bounds of this module (``limits`` set by
     ``guarded_protocol``'s subclass)."""
 
     limits: ClassVar[ConnectionLimits]
+    backlog: ClassVar[BacklogDrain]
     _last_warning: ClassVar[float] = float("-inf")
 
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
@@ -139,6 +220,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.backlog.drain(self.loop, self._sibling)
         open_now = len(self.connections)
         if open_now > self.limits.max_connections + refusal_slots(self.limits.max_connections):
             transport.abort()
@@ -151,6 +233,10 @@ class GuardedProtocol(HttpToolsProtocol):
                 log.warning("connection limit reached: new connections are answered 503",
                             max_connections=self.limits.max_connections)
         self._start_header_clock()
+
+    def _sibling(self) -> GuardedProtocol:
+        """A protocol for another connection of the same server (``BacklogDrain``)."""
+        return type(self)(self.config, self.server_state, self.app_state, self.loop)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_header_clock()
@@ -249,8 +335,15 @@ class GuardedProtocol(HttpToolsProtocol):
 
 
 def guarded_protocol(limits: ConnectionLimits) -> type[GuardedProtocol]:
-    """uvicorn's ``http`` protocol class bound to ``limits``."""
-    return type("BoundGuardedProtocol", (GuardedProtocol,), {"limits": limits})
+    """uvicorn's ``http`` protocol class bound to ``limits`` (and to a ``BacklogDrain`` of its own,
+    which drains nothing until the server gives it its listening sockets)."""
+    return type("BoundGuardedProtocol", (GuardedProtocol,), {"limits": limits, "backlog": BacklogDrain()})
+
+
+def backlog_drain(config: Config) -> BacklogDrain | None:
+    """The ``BacklogDrain`` of the server configured by ``config`` (None: not ``guarded_protocol``'s)."""
+    protocol = config.http
+    return protocol.backlog if isinstance(protocol, type) and issubclass(protocol, GuardedProtocol) else None
 
 
 def fit_descriptor_limit(limits: ConnectionLimits) -> ConnectionLimits:

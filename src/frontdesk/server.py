@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from frontdesk.app import Frontdesk
-from frontdesk.connections import ConnectionLimits, fit_descriptor_limit, guarded_protocol
+from frontdesk.connections import ConnectionLimits, backlog_drain, fit_descriptor_limit, guarded_protocol
 from frontdesk.observability.logs import get_logger
 from frontdesk.observability.redact import RedactingFilter
 
@@ -90,7 +90,16 @@ class DrainingServer(uvicorn.Server):
             for sig, handler in original.items():
                 signal.signal(sig, handler)
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        drain = backlog_drain(self.config)
+        if drain is not None:
+            drain.listen([listener for server in self.servers for listener in server.sockets])
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        drain = backlog_drain(self.config)
+        if drain is not None:
+            drain.close()
         signals = [signal.Signals(s).name for s in self._captured_signals]
         log.info("shutting down", signal=",".join(signals) or None, held_polls=self.frontdesk.polls.held)
         self.frontdesk.begin_drain()
@@ -114,7 +123,7 @@ def make_server(frontdesk: Frontdesk, host: str, port: int, log_level: str = "wa
     limits = fit_descriptor_limit(connection_limits(frontdesk))
     config = uvicorn.Config(frontdesk.asgi, host=host, port=port, log_level=log_level, log_config=None,
                             lifespan="on", loop="uvloop", http=guarded_protocol(limits), ws="websockets-sansio",
-                            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS, access_log=False,
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS, access_log=False, backlog=LISTEN_BACKLOG,
                             timeout_keep_alive=limits.keep_alive_secs)
     _redact_uvicorn_logs()
     return DrainingServer(config, frontdesk)
