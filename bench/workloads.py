@@ -278,6 +278,7 @@ class Runner:
         self.progress = progress
         self.rng = random.Random(seed)
         self.customers: list[Customer] = []
+        self.next_idx = 0  # the next customer index (and clientId): unique in the run, failed attempts included
         self.created: dict[str, Any] = {}
         self.holdings: dict[str, Holding] = {}
         self.phases: list[Phase] = []
@@ -385,7 +386,12 @@ class Runner:
     async def create_sessions(self, count: int, profile: bool = False) -> tuple[list[Customer], dict[str, Any]]:
         system = self.system
         first = len(self.customers)
-        indices = iter(range(first, first + count))
+        # each attempt takes a new index, never reused: a creation that failed on the client's side
+        # (a timeout) may still have made its chat, and a later customer with the same clientId
+        # would resume that chat (Mobile API semantics) and receive another customer's messages
+        start = self.next_idx
+        self.next_idx += count
+        indices = iter(range(start, start + count))
         latencies = array("q")
         made: list[Customer] = []
         errors = 0
