@@ -386,9 +386,11 @@ class Runner:
     async def create_sessions(self, count: int, profile: bool = False) -> tuple[list[Customer], dict[str, Any]]:
         system = self.system
         first = len(self.customers)
-        # each attempt takes a new index, never reused: a creation that failed on the client's side
-        # (a timeout) may still have made its chat, and a later customer with the same clientId
-        # would resume that chat (Mobile API semantics) and receive another customer's messages
+        # indices come from a counter of attempts, not from the customers made so far: after refused
+        # creations the latter repeats indices (and clientIds) of customers that exist, a Mobile
+        # client with an existing chat's clientId resumes that chat, and two customers then polled
+        # one chat and counted each of its messages twice. A timed-out creation may have made its
+        # chat too, so no index is ever given out twice.
         start = self.next_idx
         self.next_idx += count
         indices = iter(range(start, start + count))
