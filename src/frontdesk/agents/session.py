@@ -6,8 +6,9 @@ carries the session's CSRF token (readable by the page's scripts, derived from t
 ``cookie_secure`` is off (plain-HTTP development). A request authenticated by the cookie whose
 method may change state must repeat the CSRF token in the ``X-CSRF-Token`` header.
 
-``authentication`` is the dependency every agent, supervisor, report and admin route uses: a bearer
-token (scripts, no CSRF) or else the session cookie (browsers, CSRF on state-changing requests).
+``authentication`` (the credential) and ``agent_authentication`` (its agent) are the dependencies
+every agent, supervisor, report and admin route uses: a bearer token (scripts, no CSRF) or else the
+session cookie (browsers, CSRF on state-changing requests).
 """
 
 
@@ -21,6 +22,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from frontdesk.domain.access import AccessService, Credential
 from frontdesk.domain.errors import Forbidden
 from frontdesk.domain.ids import csrf_token_for
+from frontdesk.storage.records import AgentRecord
 
 SESSION_COOKIE = "fd_session"
 CSRF_COOKIE = "fd_csrf"
@@ -53,31 +55,53 @@ def csrf_ok(request: Request, session_token: str) -> bool:
     return bool(sent) and secrets.compare_digest(sent.encode(), csrf_token_for(session_token).encode())
 
 
+_BEARER = HTTPBearer(auto_error=False, description="the token from POST /login (scripts; no CSRF header)")
+_COOKIE = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
+                       description="the browser session from POST /session; requests other than GET, HEAD "
+                                   "and OPTIONS must carry the fd_csrf cookie's value in X-CSRF-Token")
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
+SessionCookie = Annotated[str | None, Depends(_COOKIE)]
+
+
+async def _credential(access: AccessService, request: Request,
+                      credentials: HTTPAuthorizationCredentials | None) -> Credential:
+    token = credentials.credentials.strip() if credentials else ""
+    from_cookie = not token and request.headers.get("authorization") is None
+    if from_cookie:
+        token = session_cookie(request)
+    if not token:
+        raise HTTPException(401, "missing bearer token or session cookie", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        credential = await access.authenticate(token)
+    except Forbidden:
+        raise HTTPException(401, "invalid or expired token or session",
+                            headers={"WWW-Authenticate": "Bearer"}) from None
+    if from_cookie and not csrf_ok(request, token):
+        raise HTTPException(403, CSRF_REFUSED)
+    return credential
+
+
 def authentication(access: AccessService) -> Callable[..., Awaitable[Credential]]:
     """The FastAPI dependency that authenticates a request (401 when it cannot, 403 on a cookie
     request without the right CSRF header). A request with an ``Authorization`` header is judged by
     that header alone."""
-    bearer = HTTPBearer(auto_error=False, description="the token from POST /login (scripts; no CSRF header)")
-    cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
-                          description="the browser session from POST /session; requests other than GET, HEAD "
-                                      "and OPTIONS must carry the fd_csrf cookie's value in X-CSRF-Token")
 
-    async def current_credential(request: Request,
-                                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-                                 _session: Annotated[str | None, Depends(cookie)]) -> Credential:
-        token = credentials.credentials.strip() if credentials else ""
-        from_cookie = not token and request.headers.get("authorization") is None
-        if from_cookie:
-            token = session_cookie(request)
-        if not token:
-            raise HTTPException(401, "missing bearer token or session cookie", headers={"WWW-Authenticate": "Bearer"})
-        try:
-            credential = await access.authenticate(token)
-        except Forbidden:
-            raise HTTPException(401, "invalid or expired token or session",
-                                headers={"WWW-Authenticate": "Bearer"}) from None
-        if from_cookie and not csrf_ok(request, token):
-            raise HTTPException(403, CSRF_REFUSED)
-        return credential
+    async def current_credential(request: Request, credentials: BearerCredentials,
+                                 _session: SessionCookie) -> Credential:
+        return await _credential(access, request, credentials)
 
     return current_credential
+
+
+def agent_authentication(access: AccessService,
+                         seen: Callable[[Request, Credential], None]) -> Callable[..., Awaitable[AgentRecord]]:
+    """``authentication``'s rule as a dependency that answers the agent, after ``seen`` (which
+    binds the log context): one dependency where a chain of two would cost FastAPI a level of
+    solving on every request."""
+
+    async def current_agent(request: Request, credentials: BearerCredentials, _session: SessionCookie) -> AgentRecord:
+        credential = await _credential(access, request, credentials)
+        seen(request, credential)
+        return credential.agent
+
+    return current_agent
