@@ -25,7 +25,13 @@ from starlette.websockets import WebSocketState
 from frontdesk.agents.admin_api import ConfigAdmin, build_admin_router
 from frontdesk.agents.docs import add_offline_docs
 from frontdesk.agents.handoff_api import HandoffApi, build_handoff_router
-from frontdesk.agents.session import agent_authentication, authentication, clear_session_cookies, set_session_cookies
+from frontdesk.agents.session import (
+    agent_authentication,
+    authentication,
+    clear_session_cookies,
+    document_cookie,
+    set_session_cookies,
+)
 from frontdesk.agents.sockets import (
     WS_CLOSE_BAD_HELLO,
     answer_pings_until_closed,
@@ -114,6 +120,13 @@ def build_agent_app(api: AgentApi) -> FastAPI:
                   description="Log in, take chats from the queue and talk to customers. Live events "
                               "arrive on the WebSocket `/ws` (see docs/agent-api.md).")
     add_offline_docs(app, "frontdesk agent API")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_cookie(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the document
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:

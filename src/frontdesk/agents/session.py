@@ -14,10 +14,13 @@ session cookie (browsers, CSRF on state-changing requests).
 
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Any
 
-from fastapi import Depends, HTTPException, Request, Response
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security import APIKeyCookie, HTTPBearer
+from fastapi.security.base import SecurityBase
 
 from frontdesk.domain.access import AccessService, Credential
 from frontdesk.domain.errors import Forbidden
@@ -55,16 +58,14 @@ def csrf_ok(request: Request, session_token: str) -> bool:
     return bool(sent) and secrets.compare_digest(sent.encode(), csrf_token_for(session_token).encode())
 
 
-_BEARER = HTTPBearer(auto_error=False, description="the token from POST /login (scripts; no CSRF header)")
-_COOKIE = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
-                       description="the browser session from POST /session; requests other than GET, HEAD "
-                                   "and OPTIONS must carry the fd_csrf cookie's value in X-CSRF-Token")
-BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
-SessionCookie = Annotated[str | None, Depends(_COOKIE)]
+BEARER_DESCRIPTION = "the token from POST /login (scripts; no CSRF header)"
+COOKIE_SCHEME = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
+                             description="the browser session from POST /session; requests other than GET, "
+                                         "HEAD and OPTIONS must carry the fd_csrf cookie's value in X-CSRF-Token")
 
 
-async def _credential(access: AccessService, request: Request,
-                      credentials: HTTPAuthorizationCredentials | None) -> Credential:
+async def _credential(access: AccessService, request: Request) -> Credential:
+    credentials = await _BEARER_SCHEME(request)
     token = credentials.credentials.strip() if credentials else ""
     from_cookie = not token and request.headers.get("authorization") is None
     if from_cookie:
@@ -81,16 +82,42 @@ async def _credential(access: AccessService, request: Request,
     return credential
 
 
+_BEARER_SCHEME = HTTPBearer(auto_error=False, description=BEARER_DESCRIPTION)
+
+
+class _Authentication(SecurityBase):
+    """The authentication of a request as one FastAPI dependency that is itself a security scheme:
+    FastAPI documents it as the ``HTTPBearer`` scheme (``document_cookie`` adds the cookie scheme
+    beside it), and solves one dependency per request, not the three that a dependency on
+    ``HTTPBearer`` and ``APIKeyCookie`` would cost."""
+
+    def __init__(self, access: AccessService) -> None:
+        self.model = HTTPBearerModel(description=BEARER_DESCRIPTION)
+        self.scheme_name = "HTTPBearer"
+        self.access = access
+
+
+class CredentialDependency(_Authentication):
+    async def __call__(self, request: Request) -> Credential:
+        return await _credential(self.access, request)
+
+
+class AgentDependency(_Authentication):
+    def __init__(self, access: AccessService, seen: Callable[[Request, Credential], None]) -> None:
+        super().__init__(access)
+        self.seen = seen
+
+    async def __call__(self, request: Request) -> AgentRecord:
+        credential = await _credential(self.access, request)
+        self.seen(request, credential)
+        return credential.agent
+
+
 def authentication(access: AccessService) -> Callable[..., Awaitable[Credential]]:
     """The FastAPI dependency that authenticates a request (401 when it cannot, 403 on a cookie
     request without the right CSRF header). A request with an ``Authorization`` header is judged by
     that header alone."""
-
-    async def current_credential(request: Request, credentials: BearerCredentials,
-                                 _session: SessionCookie) -> Credential:
-        return await _credential(access, request, credentials)
-
-    return current_credential
+    return CredentialDependency(access)
 
 
 def agent_authentication(access: AccessService,
@@ -98,10 +125,20 @@ def agent_authentication(access: AccessService,
     """``authentication``'s rule as a dependency that answers the agent, after ``seen`` (which
     binds the log context): one dependency where a chain of two would cost FastAPI a level of
     solving on every request."""
+    return AgentDependency(access, seen)
 
-    async def current_agent(request: Request, credentials: BearerCredentials, _session: SessionCookie) -> AgentRecord:
-        credential = await _credential(access, request, credentials)
-        seen(request, credential)
-        return credential.agent
 
-    return current_agent
+def document_cookie(document: dict[str, Any]) -> dict[str, Any]:
+    """Add the session cookie scheme to an OpenAPI ``document`` beside every ``HTTPBearer``
+    requirement (the dependencies above are documented as that scheme only): a browser may
+    authenticate with the cookie wherever a script sends the bearer token."""
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    if "HTTPBearer" not in schemes:
+        return document
+    schemes[COOKIE_SCHEME.scheme_name] = jsonable_encoder(COOKIE_SCHEME.model, by_alias=True, exclude_none=True)
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            security = operation.get("security", [])
+            if {"HTTPBearer": []} in security and {COOKIE_SCHEME.scheme_name: []} not in security:
+                security.insert(security.index({"HTTPBearer": []}) + 1, {COOKIE_SCHEME.scheme_name: []})
+    return document
