@@ -148,13 +148,6 @@ def build_agent_app(api: AgentApi) -> FastAPI:
         return credential.agent if credential is not None else None
 
     errors: dict[int | str, dict[str, Any]] = {code: {"model": wire.ErrorBody} for code in (400, 401, 403, 404, 409)}
-    if api.admin is not None:
-        app.include_router(build_admin_router(api.admin, current_agent), prefix="/admin")
-    if api.supervision is not None and api.reports is not None:
-        app.include_router(build_supervisor_router(api.supervision, api.reports, current_agent, socket_agent,
-                                                   api.supervisor_feed), prefix="")
-    if api.handoffs is not None:
-        app.include_router(build_handoff_router(api.handoffs, current_agent), responses=errors)
 
     async def log_in(request: Request, body: wire.LoginRequest, kind: str) -> tuple[str, AgentRecord]:
         tenant = normalise_tenant(body.tenant) or api.config.default_tenant
@@ -343,4 +336,14 @@ def build_agent_app(api: AgentApi) -> FastAPI:
 
         await serve_while_session_lives(ws, api.access, api.notifier, credential, serve)
 
+    # after the desktop's own routes, which every message, typing notice and receipt is matched
+    # against first (each included router is a walk through its routes); no two routes of the API
+    # match one path, so their order changes no answer (tests/test_route_order.py)
+    if api.admin is not None:
+        app.include_router(build_admin_router(api.admin, current_agent), prefix="/admin")
+    if api.supervision is not None and api.reports is not None:
+        app.include_router(build_supervisor_router(api.supervision, api.reports, current_agent, socket_agent,
+                                                   api.supervisor_feed), prefix="")
+    if api.handoffs is not None:
+        app.include_router(build_handoff_router(api.handoffs, current_agent), responses=errors)
     return app
