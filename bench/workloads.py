@@ -35,6 +35,7 @@ CONNECT_CONCURRENCY = 200
 CONNECT_ATTEMPTS = 5
 WIDGET_ABORT_FACTOR = 1.3  # the web widget aborts a poll at 13 s against a 10 s hold
 SERVER_REFUSED = 503  # an overloaded server sheds a send before doing anything (docs/operations.md, "Overload")
+REFUSED_PAUSE_SECS = 0.5  # a refused chat creation is asked again after this long (for at most settle_secs)
 
 
 @dataclass(frozen=True)
@@ -397,6 +398,7 @@ class Runner:
         latencies = array("q")
         made: list[Customer] = []
         errors = 0
+        refused = 0
 
         async def connect() -> HttpConnection:
             """A connection for the next creations; a refused or timed-out connect (an overloaded
@@ -414,19 +416,33 @@ class Runner:
             raise AssertionError("unreachable")
 
         async def worker() -> None:
-            nonlocal errors
+            nonlocal errors, refused
             conn = await connect()
             try:
                 for idx in indices:
                     client_id = f"bench-{idx:06d}"
-                    start = time.monotonic_ns()
-                    try:
-                        reply = await conn.request(system.create_request(client_id), SEND_TIMEOUT_SECS)
-                    except HttpError as exc:
-                        errors += 1
-                        self.errors[f"create: {exc}"] += 1
-                        conn.close()
-                        conn = await connect()
+                    retry_until = time.monotonic() + self.scale.settle_secs
+                    reply: Reply | None = None
+                    while True:
+                        start = time.monotonic_ns()
+                        try:
+                            reply = await conn.request(system.create_request(client_id), SEND_TIMEOUT_SECS)
+                        except HttpError as exc:
+                            errors += 1
+                            self.errors[f"create: {exc}"] += 1
+                            conn.close()
+                            conn = await connect()
+                            reply = None
+                            break
+                        if reply.status != SERVER_REFUSED or time.monotonic() >= retry_until:
+                            break
+                        # an overloaded server refused it before storing anything: as a real client
+                        # does, ask again after a pause (the same clientId: no chat exists for it)
+                        refused += 1
+                        if conn.closed:
+                            conn = await connect()
+                        await asyncio.sleep(REFUSED_PAUSE_SECS)
+                    if reply is None:
                         continue
                     if reply.status != 200:
                         errors += 1
@@ -449,7 +465,8 @@ class Runner:
         after = await self.server_sample()
         made.sort(key=lambda c: c.idx)
         self.customers.extend(made)
-        result = {"from_sessions": first, "created": len(made), "errors": errors, "secs": round(elapsed, 3),
+        result = {"from_sessions": first, "created": len(made), "errors": errors, "refused": refused,
+                  "secs": round(elapsed, 3),
                   "rate_per_sec": round(len(made) / elapsed, 1) if elapsed else None,
                   **self.cpu_figures(before, after, elapsed, len(made), "chat"),
                   "latency": latency_summary(latencies), "concurrency": self.scale.create_concurrency}
@@ -780,7 +797,11 @@ class Runner:
     async def w6(self) -> dict[str, Any]:
         scale = self.scale
         self.progress.step("W6 churn sessions")
-        churners, _ = await self.create_sessions(scale.w6_sessions)
+        churners, made = await self.create_sessions(scale.w6_sessions)
+        if not churners:
+            reason = f"no churn session could be created ({made['errors']} errors, {made['refused']} refused)"
+            self.progress.log(f"  W6: {reason}")
+            return {"sessions": 0, "error": reason}
         await self.refresh_holdings()
         modes = ("abort13", "overlap", "cursor")
         for i, customer in enumerate(churners):

@@ -132,6 +132,15 @@ async def test_openapi_document_lists_the_agent_api(live: LiveServer, http: http
     assert "409" in paths["/chats/{chat_id}/accept"]["post"]["responses"]
     schemas = document["components"]["schemas"]
     assert {"username", "password"} <= set(schemas["LoginRequest"]["properties"])
+    # both ways to authenticate are documented on every authenticated route, and only there
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["HTTPBearer"]["scheme"] == "bearer"
+    assert (schemes["APIKeyCookie"]["in"], schemes["APIKeyCookie"]["name"]) == ("cookie", "fd_session")
+    both: list[JsonObject] = [{"HTTPBearer": []}, {"APIKeyCookie": []}]
+    for path, method in (("/chats/{chat_id}/messages", "post"), ("/ws-ticket", "post"), ("/me", "get"),
+                         ("/admin/config", "get"), ("/chats/{chat_id}/transfer", "post")):
+        assert paths[path][method]["security"] == both, path
+    assert "security" not in paths["/login"]["post"]
     assert schemas["ReceiptRequest"]["properties"]["kind"]["enum"] == ["delivered", "read"]
 
 

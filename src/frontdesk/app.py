@@ -261,6 +261,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
 
     starlette = Starlette(
         routes=[
+            # first: every agent request (a message is one) is matched at once, not after the customer
+            # routes; no other route matches a path under /agent/api/v1 (tests/test_route_order.py)
+            Mount("/agent/api/v1", app=BodySizeLimit(agent_app, AGENT_MAX_BODY_BYTES)),
             Route("/api", index, methods=["GET"]),
             # outside /clientweb and /agent: no CORS, no tenant, no authentication (docs/operations.md)
             Route("/healthz", probes.healthz),
@@ -268,7 +271,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
             Route("/metrics", probes.metrics),
             *customer_routes,
             Route("/clientweb/{rest:path}", unknown_method, methods=list(ANY_METHOD)),
-            Mount("/agent/api/v1", app=BodySizeLimit(agent_app, AGENT_MAX_BODY_BYTES)),
             *build_static_routes(),
         ],
         lifespan=lifespan,

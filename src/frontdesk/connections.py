@@ -215,6 +215,10 @@ class GuardedProtocol(HttpToolsProtocol):
         self._message_done = True  # the parser has finished the last request, body included
         self._admitted = True
         self._on_lost: Callable[[], None] | None = None  # the disconnect watch of the request in progress
+        # the ASGI scope extensions of this connection's requests: made once per connection, not per
+        # request (every request's scope holds them; its app reads them, never changes them)
+        self._extensions: dict[str, dict[object, object]] = {DISCONNECT_WATCH: {"watch": self._watch_disconnect},
+                                               REQUEST_AGE: {"age": self._request_age}}
 
     # -- connection -------------------------------------------------------------------------------------
 
@@ -295,8 +299,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_headers = False
         self._stop_header_clock()
-        watch: dict[object, object] = {"watch": self._watch_disconnect}
-        self.scope["extensions"] = {DISCONNECT_WATCH: watch, REQUEST_AGE: {"age": self._request_age}}
+        self.scope["extensions"] = self._extensions
         if self._admitted:
             super().on_headers_complete()
             return

@@ -25,7 +25,13 @@ from starlette.websockets import WebSocketState
 from frontdesk.agents.admin_api import ConfigAdmin, build_admin_router
 from frontdesk.agents.docs import add_offline_docs
 from frontdesk.agents.handoff_api import HandoffApi, build_handoff_router
-from frontdesk.agents.session import authentication, clear_session_cookies, set_session_cookies
+from frontdesk.agents.session import (
+    agent_authentication,
+    authentication,
+    clear_session_cookies,
+    document_cookie,
+    set_session_cookies,
+)
 from frontdesk.agents.sockets import (
     WS_CLOSE_BAD_HELLO,
     answer_pings_until_closed,
@@ -115,6 +121,13 @@ def build_agent_app(api: AgentApi) -> FastAPI:
                               "arrive on the WebSocket `/ws` (see docs/agent-api.md).")
     add_offline_docs(app, "frontdesk agent API")
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_cookie(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the document
+
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
@@ -132,11 +145,11 @@ def build_agent_app(api: AgentApi) -> FastAPI:
 
     current_credential = authentication(api.access)
 
-    async def current_agent(request: Request,
-                            credential: Annotated[Credential, Depends(current_credential)]) -> AgentRecord:
+    def seen(request: Request, credential: Credential) -> None:
         bind(tenant=credential.agent.tenant, agent=credential.agent.agent_id,
              chat=str(request.path_params.get("chat_id", "")))
-        return credential.agent
+
+    current_agent = agent_authentication(api.access, seen)
 
     Agent = Annotated[AgentRecord, Depends(current_agent)]
 
@@ -148,13 +161,23 @@ def build_agent_app(api: AgentApi) -> FastAPI:
         return credential.agent if credential is not None else None
 
     errors: dict[int | str, dict[str, Any]] = {code: {"model": wire.ErrorBody} for code in (400, 401, 403, 404, 409)}
-    if api.admin is not None:
-        app.include_router(build_admin_router(api.admin, current_agent), prefix="/admin")
-    if api.supervision is not None and api.reports is not None:
-        app.include_router(build_supervisor_router(api.supervision, api.reports, current_agent, socket_agent,
-                                                   api.supervisor_feed), prefix="")
-    if api.handoffs is not None:
-        app.include_router(build_handoff_router(api.handoffs, current_agent), responses=errors)
+
+    # the routes of what an agent does most (a message, a typing notice, a receipt) first: each
+    # request is matched against the routes in order
+    @app.post("/chats/{chat_id}/messages", response_model=wire.SentEvent, responses=errors)
+    async def message(chat_id: str, body: wire.MessageRequest, agent: Agent) -> wire.SentEvent:
+        record = await api.agents.send_message(agent.agent_id, chat_id, body.text)
+        return wire.SentEvent(seq=record.seq, msg_id=str(record.payload["msg_id"]))
+
+    @app.post("/chats/{chat_id}/typing", response_model=wire.Ok, responses=errors)
+    async def typing(chat_id: str, body: wire.TypingRequest, agent: Agent) -> wire.Ok:
+        await api.agents.set_typing(agent.agent_id, chat_id, body.typing)
+        return wire.Ok()
+
+    @app.post("/chats/{chat_id}/receipts", response_model=wire.Ok, responses=errors)
+    async def receipt(chat_id: str, body: wire.ReceiptRequest, agent: Agent) -> wire.Ok:
+        await api.agents.send_receipt(agent.agent_id, chat_id, body.ref_msg_id, body.kind)
+        return wire.Ok()
 
     async def log_in(request: Request, body: wire.LoginRequest, kind: str) -> tuple[str, AgentRecord]:
         tenant = normalise_tenant(body.tenant) or api.config.default_tenant
@@ -249,21 +272,6 @@ def build_agent_app(api: AgentApi) -> FastAPI:
             api.notifier.unsubscribe(chat_topic(chat_id), signal)
         return wire.ChatEvents(chat_id=chat_id, events=[wire.ChatEvent(seq=r.seq, event=r.payload) for r in records])
 
-    @app.post("/chats/{chat_id}/messages", response_model=wire.SentEvent, responses=errors)
-    async def message(chat_id: str, body: wire.MessageRequest, agent: Agent) -> wire.SentEvent:
-        record = await api.agents.send_message(agent.agent_id, chat_id, body.text)
-        return wire.SentEvent(seq=record.seq, msg_id=str(record.payload["msg_id"]))
-
-    @app.post("/chats/{chat_id}/typing", response_model=wire.Ok, responses=errors)
-    async def typing(chat_id: str, body: wire.TypingRequest, agent: Agent) -> wire.Ok:
-        await api.agents.set_typing(agent.agent_id, chat_id, body.typing)
-        return wire.Ok()
-
-    @app.post("/chats/{chat_id}/receipts", response_model=wire.Ok, responses=errors)
-    async def receipt(chat_id: str, body: wire.ReceiptRequest, agent: Agent) -> wire.Ok:
-        await api.agents.send_receipt(agent.agent_id, chat_id, body.ref_msg_id, body.kind)
-        return wire.Ok()
-
     @app.post("/chats/{chat_id}/files", response_model=wire.FileSent, responses=errors)
     async def send_file(chat_id: str, agent: Agent, file: Annotated[UploadFile, File()]) -> wire.FileSent:
         await api.agents.view(agent.agent_id, chat_id)
@@ -343,4 +351,14 @@ def build_agent_app(api: AgentApi) -> FastAPI:
 
         await serve_while_session_lives(ws, api.access, api.notifier, credential, serve)
 
+    # after the desktop's own routes, which every message, typing notice and receipt is matched
+    # against first (each included router is a walk through its routes); no two routes of the API
+    # match one path, so their order changes no answer (tests/test_route_order.py)
+    if api.admin is not None:
+        app.include_router(build_admin_router(api.admin, current_agent), prefix="/admin")
+    if api.supervision is not None and api.reports is not None:
+        app.include_router(build_supervisor_router(api.supervision, api.reports, current_agent, socket_agent,
+                                                   api.supervisor_feed), prefix="")
+    if api.handoffs is not None:
+        app.include_router(build_handoff_router(api.handoffs, current_agent), responses=errors)
     return app

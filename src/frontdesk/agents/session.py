@@ -6,21 +6,26 @@ carries the session's CSRF token (readable by the page's scripts, derived from t
 ``cookie_secure`` is off (plain-HTTP development). A request authenticated by the cookie whose
 method may change state must repeat the CSRF token in the ``X-CSRF-Token`` header.
 
-``authentication`` is the dependency every agent, supervisor, report and admin route uses: a bearer
-token (scripts, no CSRF) or else the session cookie (browsers, CSRF on state-changing requests).
+``authentication`` (the credential) and ``agent_authentication`` (its agent) are the dependencies
+every agent, supervisor, report and admin route uses: a bearer token (scripts, no CSRF) or else the
+session cookie (browsers, CSRF on state-changing requests).
 """
 
 
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Any
 
-from fastapi import Depends, HTTPException, Request, Response
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security import APIKeyCookie, HTTPBearer
+from fastapi.security.base import SecurityBase
 
 from frontdesk.domain.access import AccessService, Credential
 from frontdesk.domain.errors import Forbidden
 from frontdesk.domain.ids import csrf_token_for
+from frontdesk.storage.records import AgentRecord
 
 SESSION_COOKIE = "fd_session"
 CSRF_COOKIE = "fd_csrf"
@@ -53,31 +58,87 @@ def csrf_ok(request: Request, session_token: str) -> bool:
     return bool(sent) and secrets.compare_digest(sent.encode(), csrf_token_for(session_token).encode())
 
 
+BEARER_DESCRIPTION = "the token from POST /login (scripts; no CSRF header)"
+COOKIE_SCHEME = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
+                             description="the browser session from POST /session; requests other than GET, "
+                                         "HEAD and OPTIONS must carry the fd_csrf cookie's value in X-CSRF-Token")
+
+
+async def _credential(access: AccessService, request: Request) -> Credential:
+    credentials = await _BEARER_SCHEME(request)
+    token = credentials.credentials.strip() if credentials else ""
+    from_cookie = not token and request.headers.get("authorization") is None
+    if from_cookie:
+        token = session_cookie(request)
+    if not token:
+        raise HTTPException(401, "missing bearer token or session cookie", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        credential = await access.authenticate(token)
+    except Forbidden:
+        raise HTTPException(401, "invalid or expired token or session",
+                            headers={"WWW-Authenticate": "Bearer"}) from None
+    if from_cookie and not csrf_ok(request, token):
+        raise HTTPException(403, CSRF_REFUSED)
+    return credential
+
+
+_BEARER_SCHEME = HTTPBearer(auto_error=False, description=BEARER_DESCRIPTION)
+
+
+class _Authentication(SecurityBase):
+    """The authentication of a request as one FastAPI dependency that is itself a security scheme:
+    FastAPI documents it as the ``HTTPBearer`` scheme (``document_cookie`` adds the cookie scheme
+    beside it), and solves one dependency per request, not the three that a dependency on
+    ``HTTPBearer`` and ``APIKeyCookie`` would cost."""
+
+    def __init__(self, access: AccessService) -> None:
+        self.model = HTTPBearerModel(description=BEARER_DESCRIPTION)
+        self.scheme_name = "HTTPBearer"
+        self.access = access
+
+
+class CredentialDependency(_Authentication):
+    async def __call__(self, request: Request) -> Credential:
+        return await _credential(self.access, request)
+
+
+class AgentDependency(_Authentication):
+    def __init__(self, access: AccessService, seen: Callable[[Request, Credential], None]) -> None:
+        super().__init__(access)
+        self.seen = seen
+
+    async def __call__(self, request: Request) -> AgentRecord:
+        credential = await _credential(self.access, request)
+        self.seen(request, credential)
+        return credential.agent
+
+
 def authentication(access: AccessService) -> Callable[..., Awaitable[Credential]]:
     """The FastAPI dependency that authenticates a request (401 when it cannot, 403 on a cookie
     request without the right CSRF header). A request with an ``Authorization`` header is judged by
     that header alone."""
-    bearer = HTTPBearer(auto_error=False, description="the token from POST /login (scripts; no CSRF header)")
-    cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
-                          description="the browser session from POST /session; requests other than GET, HEAD "
-                                      "and OPTIONS must carry the fd_csrf cookie's value in X-CSRF-Token")
+    return CredentialDependency(access)
 
-    async def current_credential(request: Request,
-                                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-                                 _session: Annotated[str | None, Depends(cookie)]) -> Credential:
-        token = credentials.credentials.strip() if credentials else ""
-        from_cookie = not token and request.headers.get("authorization") is None
-        if from_cookie:
-            token = session_cookie(request)
-        if not token:
-            raise HTTPException(401, "missing bearer token or session cookie", headers={"WWW-Authenticate": "Bearer"})
-        try:
-            credential = await access.authenticate(token)
-        except Forbidden:
-            raise HTTPException(401, "invalid or expired token or session",
-                                headers={"WWW-Authenticate": "Bearer"}) from None
-        if from_cookie and not csrf_ok(request, token):
-            raise HTTPException(403, CSRF_REFUSED)
-        return credential
 
-    return current_credential
+def agent_authentication(access: AccessService,
+                         seen: Callable[[Request, Credential], None]) -> Callable[..., Awaitable[AgentRecord]]:
+    """``authentication``'s rule as a dependency that answers the agent, after ``seen`` (which
+    binds the log context): one dependency where a chain of two would cost FastAPI a level of
+    solving on every request."""
+    return AgentDependency(access, seen)
+
+
+def document_cookie(document: dict[str, Any]) -> dict[str, Any]:
+    """Add the session cookie scheme to an OpenAPI ``document`` beside every ``HTTPBearer``
+    requirement (the dependencies above are documented as that scheme only): a browser may
+    authenticate with the cookie wherever a script sends the bearer token."""
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    if "HTTPBearer" not in schemes:
+        return document
+    schemes[COOKIE_SCHEME.scheme_name] = jsonable_encoder(COOKIE_SCHEME.model, by_alias=True, exclude_none=True)
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            security = operation.get("security", [])
+            if {"HTTPBearer": []} in security and {COOKIE_SCHEME.scheme_name: []} not in security:
+                security.insert(security.index({"HTTPBearer": []}) + 1, {COOKIE_SCHEME.scheme_name: []})
+    return document

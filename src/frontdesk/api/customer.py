@@ -557,14 +557,15 @@ class LongPollRoute:
         self._poll = ServerErrorMiddleware(self._answer)
         self._endpoint: Handler = endpoint
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """A plain callable returning the awaitable that answers (``api.middleware.CollapseSlashes``
+        says why)."""
         if scope["type"] == "http" and scope["method"] == "GET":
             match = _POLL_PATH.match(scope["path"])
             if match is not None:
                 scope["path_params"] = match.groupdict()
-                await self._poll(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+                return self._poll(scope, receive, send)
+        return self.app(scope, receive, send)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self._endpoint(Request(scope, receive))

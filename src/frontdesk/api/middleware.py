@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Awaitable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
@@ -24,17 +25,22 @@ PREFLIGHT_MAX_AGE_SECS = "600"
 
 
 class CollapseSlashes:
-    """``/clientweb/api/v1//iceservers`` (sent by the v4 widget) routes like ``.../v1/iceservers``."""
+    """``/clientweb/api/v1//iceservers`` (sent by the v4 widget) routes like ``.../v1/iceservers``.
+
+    A plain callable returning the inner app's awaitable, not a coroutine of its own (as the
+    other pass-through layers here): a held long poll keeps every coroutine of its middleware
+    chain alive for the whole hold, and each is one more object for every pass of the cyclic
+    garbage collector over the young objects (docs/architecture.md, "Memory and the collector")."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] in ("http", "websocket") and "//" in scope["path"]:
             scope = dict(scope)
             scope["path"] = _SLASHES.sub("/", scope["path"])
             scope["raw_path"] = scope["path"].encode()
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)
 
 
 class CustomerCors:
@@ -53,26 +59,18 @@ class CustomerCors:
         self.live = live
         self.prefix = prefix
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """A plain callable returning the awaitable that answers (see ``CollapseSlashes``)."""
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         headers = Headers(scope=scope)
         origin = headers.get("origin")
         verdict = judge_request(self.live.current, scope, headers)
         if scope["method"] == "OPTIONS":
-            await self._preflight(headers, origin, verdict, send)
-            return
+            return self._preflight(headers, origin, verdict, send)
         if verdict is OriginVerdict.FOREIGN and VISITOR_COOKIE in cookie_parser(headers.get("cookie", "")):
-            await self._refuse(scope, receive, send)
-            return
-
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                _add_cors(message, origin, verdict)
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
+            return self._refuse(scope, receive, send)
+        return self.app(scope, receive, _SendWithCors(send, origin, verdict))
 
     @staticmethod
     async def _preflight(headers: Headers, origin: str | None, verdict: OriginVerdict, send: Send) -> None:
@@ -93,6 +91,23 @@ class CustomerCors:
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers.add_vary_header("Origin")
         await response(scope, receive, send)
+
+
+class _SendWithCors:
+    """``send`` that adds the CORS headers to the response start: one object per request where a
+    closure would be a function and a cell per captured name."""
+
+    __slots__ = ("_origin", "_send", "_verdict")
+
+    def __init__(self, send: Send, origin: str | None, verdict: OriginVerdict) -> None:
+        self._send = send
+        self._origin = origin
+        self._verdict = verdict
+
+    def __call__(self, message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.start":
+            _add_cors(message, self._origin, self._verdict)
+        return self._send(message)
 
 
 FOREIGN_COOKIE_MESSAGE = ("This site may not send the chat visitor's cookie: its origin is not in the entry's "
