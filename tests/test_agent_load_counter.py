@@ -304,6 +304,37 @@ async def test_an_agents_load_changes_count_every_move_of_its_load_and_nothing_e
     assert seen == [(0, 0), (1, 1), (0, 2), (1, 3), (1, 3), (1, 3)]
 
 
+async def test_a_chats_row_stored_after_its_agents_parties_counts_each_agent_once(storage: Storage) -> None:
+    """Routing offers a new chat before storing its row (migration 14): the parties written first
+    move no load, the row's insert counts each agent still in the chat once, an ended chat none."""
+    async with storage.transaction() as tx:
+        for agent_id in ("a1", "a2", "a3"):
+            await tx.agents.upsert(AgentRecord(agent_id, "t", agent_id, "x", "A", "", "A", 3, "ready", 1.0))
+    async with storage.transaction() as tx:
+        await tx.parties.insert(_party("p1", "c1", "a1"))
+        await tx.parties.insert(_party("p2", "c1", "a1"))  # the same agent twice: one chat of its load
+        await tx.parties.insert(_party("p3", "c1", "a2", left_at=3.0))  # left already: none
+        await tx.parties.insert(_party("p4", "c2", "a3"))
+        await tx.sessions.insert(_chat("c1"))
+        await tx.sessions.insert(_chat("c2", terminal=True, state="ended"))
+        await tx.sessions.insert(_chat("c3", state="connecting", offered_agent_id="a2"))
+    async with storage.read() as tx:
+        counters = await tx.agents.load_counters("t")
+    assert {agent_id: (c.load, c.changes) for agent_id, c in counters.items()} == \
+        {"a1": (1, 1), "a2": (1, 1), "a3": (0, 0)}
+    assert await counted_loads_of(storage, "t") == {"a1": 1, "a2": 1}
+
+
+async def counted_loads_of(storage: Storage, tenant: str) -> dict[str, int]:
+    """The loads counted from the chats of ``tenant``, as ``counted_loads`` does."""
+    async with storage.read() as tx:
+        present = await tx.parties.list_present(tenant)
+        offered = await tx.sessions.list_in_state(tenant, ("connecting",))
+    counted = Counter(agent_id for agent_id, _ in {(p.agent_id, p.chat_id) for p in present if p.agent_id})
+    counted.update(s.offered_agent_id for s in offered if s.offered_agent_id)
+    return dict(counted)
+
+
 async def _queued_chat_cost(start_server: StartServer, data_dir: Path, held: int) -> StatementCounts:
     """What a new chat costs that waits (with its estimate) while the only agent holds ``held`` chats."""
     config = center_config(agents=(agent_config("bob", max_chats=held, auto_accept=True),))

@@ -124,7 +124,10 @@ def make_server(frontdesk: Frontdesk, host: str, port: int, log_level: str = "wa
     config = uvicorn.Config(frontdesk.asgi, host=host, port=port, log_level=log_level, log_config=None,
                             lifespan="on", loop="uvloop", http=guarded_protocol(limits), ws="websockets-sansio",
                             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECS, access_log=False, backlog=LISTEN_BACKLOG,
-                            timeout_keep_alive=limits.keep_alive_secs)
+                            timeout_keep_alive=limits.keep_alive_secs,
+                            # no "server: uvicorn" on every answer: it tells nothing a client needs,
+                            # names the software to scanners, and costs a header per response
+                            server_header=False)
     _redact_uvicorn_logs()
     return DrainingServer(config, frontdesk)
 

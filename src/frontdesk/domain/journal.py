@@ -196,11 +196,16 @@ class ActionContext:
         await self.flush()
         return [await self.tx.agents.count_chats(agent_id) for agent_id in agent_ids]
 
-    async def queued_head(self, tenant: str, queue_id: str, limit: int) -> list[SessionRecord]:
-        """The first ``limit`` chats queued in the queue, in service order (this action's changes
-        stored first)."""
-        await self.flush()
+    async def queued_head(self, tenant: str, queue_id: str, limit: int,
+                          unstored: SessionRecord | None = None) -> list[SessionRecord]:
+        """The first ``limit`` chats stored queued in the queue, in service order (this action's
+        changes stored first, but for ``unstored``: see ``flush``)."""
+        await self.flush(unstored)
         return [self.track(s) for s in await self.tx.sessions.list_queued(tenant, queue_id, limit)]
+
+    def is_new(self, session: SessionRecord) -> bool:
+        """Created in this action and not stored yet."""
+        return session.chat_id in self._new
 
     async def create(self, session: SessionRecord) -> None:
         """A new chat, stored by the next ``flush`` as the action has made it by then: one INSERT,
@@ -264,7 +269,7 @@ class ActionContext:
     def wake_tenant(self, tenant: str) -> None:
         self.wake(tenant_topic(tenant))
 
-    async def flush(self) -> None:
+    async def flush(self, unstored: SessionRecord | None = None) -> None:
         """Store the tracked sessions that changed since they were loaded or last stored: an
         action that looks at many chats writes only the ones it changed.
 
@@ -272,8 +277,15 @@ class ActionContext:
         statement of a write action reads the log back): when appends are all that changed the chat,
         the append moves its sequence fields and the chat is not stored again (a message is one
         statement), else its fields that changed are. A chat created in this action is inserted
-        whole first, its events after it."""
+        whole first, its events after it.
+
+        ``unstored``, a chat created in this action, is left as it is (with its events) for a later
+        flush: routing offers a new chat before storing it, so its row is written once, as routing
+        left it, not inserted queued and updated (the storage counts the parties its agents joined
+        it by before its row when the row comes, ``agent_load_chat_inserted``)."""
         for chat_id, session in self._sessions.items():
+            if session is unstored and chat_id in self._new:
+                continue
             now = _stored(session)
             pending = self._pending.pop(chat_id, None)
             if chat_id in self._new:
@@ -301,7 +313,7 @@ class ReadContext(ActionContext):
 
     writes = False
 
-    async def flush(self) -> None:
+    async def flush(self, unstored: SessionRecord | None = None) -> None:
         return None
 
 

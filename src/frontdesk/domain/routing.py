@@ -159,7 +159,9 @@ async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
     Waiting customers' estimates are refreshed by the ``ewt_refresh`` timer, not here; when the
     chats offered leave nobody waiting, that timer stops (an arriving chat offered at once changes
     nothing of who waits: then it is left as it was)."""
-    await ctx.flush()  # this action's changes stored before the lock (its chats' rows are held already)
+    # this action's changes stored before the lock (its chats' rows are held already); an arriving
+    # chat created in this action stays unstored until routing has decided (one INSERT, no UPDATE)
+    await ctx.flush(arriving)
     await ctx.tx.lock_routing(tenant)  # the loads read below stay true until this action commits
     ready = ReadyAgents(ctx, tenant)
     tenant_config = config.tenants.get(tenant)
@@ -167,7 +169,7 @@ async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
     if tenant_config is not None:
         for queue in tenant_config.queues.values():
             if await ready.best(queue.skills) is not None:
-                queued.extend(await ctx.queued_head(tenant, queue.queue_id, DISPATCH_SCAN))
+                queued.extend(await _queue_head(ctx, tenant, queue.queue_id, arriving))
         queued.sort(key=service_order)
     waited_offered = False  # a chat offered that was waiting before this action
     for session in queued:
@@ -188,6 +190,17 @@ async def dispatch(ctx: ActionContext, config: ContactCenterConfig, tenant: str,
         await ctx.flush()
         if not await ctx.tx.sessions.any_queued(tenant):  # nobody waits now: no estimates to refresh
             await ctx.tx.timers.cancel(tenant_key(tenant), EWT_REFRESH_TIMER)
+
+
+async def _queue_head(ctx: ActionContext, tenant: str, queue_id: str,
+                      arriving: SessionRecord | None) -> list[SessionRecord]:
+    """The first ``DISPATCH_SCAN`` chats of the queue in service order, the arriving chat among them
+    where it would be stored (behind the chats it ties with) when it is new and not stored yet."""
+    head = await ctx.queued_head(tenant, queue_id, DISPATCH_SCAN, arriving)
+    if arriving is None or not ctx.is_new(arriving) or arriving.state != "queued" \
+            or (arriving.tenant, arriving.queue_id) != (tenant, queue_id):
+        return head
+    return sorted([*head, arriving], key=service_order)[:DISPATCH_SCAN]
 
 
 async def offer(ctx: ActionContext, session: SessionRecord, agent: AgentRecord, config: ContactCenterConfig,

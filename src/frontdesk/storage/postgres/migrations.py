@@ -434,6 +434,43 @@ MIGRATIONS: list[str] = [
     DROP INDEX sessions_state;
     CREATE INDEX sessions_connecting ON sessions (tenant) WHERE NOT terminal AND state = 'connecting';
     """,
+    # 14: a new chat's row may come after the parties its agents joined it by (routing offers a new
+    # chat before storing it, and stores it once, connected): a party joining a chat whose row is not
+    # there yet moves no load (agent_load_follow_party finds no live chat), so the row's insert counts
+    # every agent still in it, once, as a chat resuming does
+    """
+    CREATE OR REPLACE FUNCTION agent_load_follow_chat() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        was_offered TEXT := CASE WHEN TG_OP = 'UPDATE' AND OLD.state = 'connecting' AND NOT OLD.terminal
+                                 THEN OLD.offered_agent_id ELSE '' END;
+        is_offered TEXT := CASE WHEN NEW.state = 'connecting' AND NOT NEW.terminal
+                                THEN NEW.offered_agent_id ELSE '' END;
+        held INTEGER := CASE WHEN TG_OP = 'INSERT' AND NOT NEW.terminal THEN 1
+                             WHEN TG_OP = 'UPDATE' AND OLD.terminal AND NOT NEW.terminal THEN 1
+                             WHEN TG_OP = 'UPDATE' AND NOT OLD.terminal AND NEW.terminal THEN -1 ELSE 0 END;
+        agent TEXT;
+    BEGIN
+        IF was_offered != is_offered THEN
+            IF was_offered != '' THEN
+                PERFORM agent_load_add(was_offered, NEW.tenant, -1);
+            END IF;
+            IF is_offered != '' THEN
+                PERFORM agent_load_add(is_offered, NEW.tenant, 1);
+            END IF;
+        END IF;
+        IF held != 0 THEN  -- the chat is stored live, ends or resumes: every agent still in it, once
+            FOR agent IN SELECT DISTINCT agent_id FROM parties
+                    WHERE chat_id = NEW.chat_id AND left_at IS NULL AND agent_id != '' ORDER BY agent_id LOOP
+                PERFORM agent_load_add(agent, NEW.tenant, held);
+            END LOOP;
+        END IF;
+        RETURN NULL;
+    END
+    $$;
+    DROP TRIGGER agent_load_chat_inserted ON sessions;
+    CREATE TRIGGER agent_load_chat_inserted AFTER INSERT ON sessions
+        FOR EACH ROW WHEN (NOT NEW.terminal) EXECUTE FUNCTION agent_load_follow_chat();
+    """,
 ]
 
 _MIGRATION_LOCK = 0x66726F6E74  # the advisory lock key nodes migrate under ("front")

@@ -436,6 +436,18 @@ MIGRATIONS: list[str] = [
     DROP INDEX sessions_state;
     CREATE INDEX sessions_connecting ON sessions (tenant) WHERE terminal = 0 AND state = 'connecting'
     """,
+    # 14: a new chat's row may come after the parties its agents joined it by (routing offers a new
+    # chat before storing it, and stores it once, connected): a party joining a chat whose row is not
+    # there yet moves no load (agent_load_party_joins finds no live chat), so the row's insert counts
+    # every agent still in it, once, as a chat resuming does
+    f"""
+    CREATE TRIGGER agent_load_chat_inserted AFTER INSERT ON sessions
+        WHEN NEW.terminal = 0
+    BEGIN
+        {_moved("IN (SELECT agent_id FROM parties WHERE chat_id = NEW.chat_id AND left_at IS NULL "
+                "AND agent_id != '')", "+ 1")};
+    END
+    """,
 ]
 
 
