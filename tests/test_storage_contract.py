@@ -191,6 +191,22 @@ async def test_a_poll_reads_only_its_delivery_state(storage: Storage) -> None:
     assert missing is None
 
 
+async def test_many_polls_read_their_delivery_states_in_one_statement(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.sessions.insert(session("c1", customer_cursor=3, customer_last_seq=7, terminal=True))
+        await tx.sessions.insert(session("c2", client_kind="web", client_id="WebChat", visitor_cookie="v2"))
+    async with storage.read() as tx:
+        states = await tx.sessions.delivery_states(["c2", "nope", "c1", "c1"])
+        nothing = await tx.sessions.delivery_states([])
+        many = await tx.sessions.delivery_states([f"x{i}" for i in range(3000)] + ["c2"])
+        one = await tx.sessions.delivery_state("c1")
+    assert sorted(states) == ["c1", "c2"]  # an unknown chat is left out, a repeated one read once
+    assert states["c1"] == one == DeliveryState(tenant="t", app_id="a", client_id="dev", visitor_cookie="",
+                                                customer_cursor=3, customer_last_seq=7, terminal=True)
+    assert states["c2"].visitor_cookie == "v2" and states["c2"].terminal is False
+    assert nothing == {} and list(many) == ["c2"]
+
+
 async def test_tails_moved_names_the_chats_whose_customer_log_grew_or_that_ended(storage: Storage) -> None:
     async with storage.transaction() as tx:
         for chat_id, last_seq, terminal in (("grew", 5, False), ("same", 4, False), ("ended", 4, True),

@@ -48,10 +48,11 @@ from frontdesk.bus.interfaces import ChatLocks, Lease, chat_topic, poll_topic
 from frontdesk.bus.interfaces import ChatLockTimeout as ChatLockTimeout  # polls and history raise it
 from frontdesk.bus.local import PROCESS_LEASE, LocalChatLocks
 from frontdesk.delivery.notifier import Notifier
+from frontdesk.delivery.state_reads import DeliveryStateReads
 from frontdesk.domain.customers import WEB, CustomerIdentity, CustomerService, visible_names
 from frontdesk.domain.errors import NotFound
 from frontdesk.observability.metrics import POLL_OUTCOMES
-from frontdesk.storage.records import Audience, JsonObject, SeenTail
+from frontdesk.storage.records import Audience, EventRecord, JsonObject, SeenTail
 
 MAX_BATCH_EVENTS = 500  # events per poll response; the rest go to the next poll at once
 # a history request this soon after a backlog answer comes from the page that got that answer (the
@@ -210,6 +211,7 @@ class CustomerPolls:
         self.locks: ChatLocks = locks or LocalChatLocks()
         self._announce = announce
         self._slots: dict[str, _ChatSlot] = {}
+        self._states = DeliveryStateReads(service.journal)
         self._held_count = 0  # polls in progress, kept as they start and end (the metrics read it at scrape)
         service.journal.metrics.count_held_polls(lambda: self._held_count)
         self._draining = False
@@ -340,14 +342,16 @@ class CustomerPolls:
         _remember(self._backlogs, chat_id, _Backlog(after, upto, self.service.journal.clock.now()))
 
     async def _read(self, identity: CustomerIdentity, chat_id: str, after: int | None) -> PollBatch:
-        async with self.service.journal.read(snapshot=False) as tx:
-            state = await self.service.delivery_state(tx, identity, chat_id)
-            cursor = state.customer_cursor if after is None else after
-            if self.service.is_gone(state, cursor):
-                raise NotFound("chat is over")
-            # customer_last_seq is the newest customer-audience event: nothing to read beyond it
-            records = (await tx.events.read_after(chat_id, cursor, Audience.CUSTOMER, MAX_BATCH_EVENTS)
-                       if cursor < state.customer_last_seq else [])
+        # the state with the other polls of this loop turn (one statement for all: state_reads)
+        state = self.service.owned_state(identity, await self._states.get(chat_id))
+        cursor = state.customer_cursor if after is None else after
+        if self.service.is_gone(state, cursor):
+            raise NotFound("chat is over")
+        # customer_last_seq is the newest customer-audience event: nothing to read beyond it
+        records: list[EventRecord] = []
+        if cursor < state.customer_last_seq:
+            async with self.service.journal.read(snapshot=False) as tx:
+                records = await tx.events.read_after(chat_id, cursor, Audience.CUSTOMER, MAX_BATCH_EVENTS)
         names = visible_names(identity.kind)
         events: list[JsonObject] = []
         appended_at: list[float] = []

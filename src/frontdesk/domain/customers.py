@@ -132,7 +132,10 @@ class CustomerService(EngineService):
     async def delivery_state(self, tx: Transaction, identity: CustomerIdentity, chat_id: str) -> DeliveryState:
         """What a poll or a history read needs of the caller's chat (not the whole row);
         ``NotFound`` when it is not there or not the caller's."""
-        state = await tx.sessions.delivery_state(chat_id)
+        return self.owned_state(identity, await tx.sessions.delivery_state(chat_id))
+
+    def owned_state(self, identity: CustomerIdentity, state: DeliveryState | None) -> DeliveryState:
+        """``state`` if it is of the caller's chat; ``NotFound`` when there is none or it is not theirs."""
         if state is None or not self.owns(identity, state):
             raise NotFound("chat not found")
         return state

@@ -50,6 +50,10 @@ class SessionStore(Protocol):
         """The few columns of the chat a customer poll reads (owner, cursor, customer tail,
         terminal), without loading or decoding the rest of its row; never locks it."""
         ...
+    async def delivery_states(self, chat_ids: Sequence[str]) -> dict[str, DeliveryState]:
+        """``delivery_state`` of many chats in one statement (the polls that read in the same loop
+        turn, ``delivery.state_reads``); a chat that is not there is left out."""
+        ...
     async def tails_moved(self, seen: Sequence[SeenTail]) -> list[str]:
         """Of the chats in ``seen``, those whose customer log has grown past the
         ``customer_last_seq`` given or that ended since (``terminal`` was false): one query for

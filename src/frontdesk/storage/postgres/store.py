@@ -191,6 +191,8 @@ def _session_update(names: tuple[str, ...]) -> str:
 
 _DELIVERY_STATE = ("SELECT tenant, app_id, client_id, visitor_cookie, customer_cursor, customer_last_seq, terminal "
                    "FROM sessions WHERE chat_id = $1")
+_DELIVERY_STATES = ("SELECT chat_id, tenant, app_id, client_id, visitor_cookie, customer_cursor, customer_last_seq, "
+                    "terminal FROM sessions WHERE chat_id = ANY($1::text[])")
 _TAILS_MOVED = ("SELECT s.chat_id FROM unnest($1::text[], $2::bigint[], $3::boolean[]) AS h(chat_id, last_seq, ended) "
                 "JOIN sessions s ON s.chat_id = h.chat_id WHERE s.customer_last_seq > h.last_seq "
                 "OR (s.terminal AND NOT h.ended)")
@@ -213,6 +215,12 @@ class _Sessions(_Store):
     async def delivery_state(self, chat_id: str) -> DeliveryState | None:
         row = await self._c.fetchrow(_DELIVERY_STATE, chat_id)
         return DeliveryState(row[0], row[1], row[2], row[3], row[4], row[5], row[6]) if row else None
+
+    async def delivery_states(self, chat_ids: Sequence[str]) -> dict[str, DeliveryState]:
+        if not chat_ids:
+            return {}
+        rows = await self._c.fetch(_DELIVERY_STATES, list(chat_ids))
+        return {str(r[0]): DeliveryState(r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows}
 
     async def tails_moved(self, seen: Sequence[SeenTail]) -> list[str]:
         if not seen:

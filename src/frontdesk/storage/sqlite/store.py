@@ -180,6 +180,8 @@ def _in_state(state: str) -> tuple[str, bool]:
 
 _DELIVERY_STATE = ("SELECT tenant, app_id, client_id, visitor_cookie, customer_cursor, customer_last_seq, terminal "
                    "FROM sessions WHERE chat_id = ?")
+_DELIVERY_STATES = ("SELECT chat_id, tenant, app_id, client_id, visitor_cookie, customer_cursor, customer_last_seq, "
+                    "terminal FROM sessions WHERE chat_id IN (SELECT value FROM json_each(?))")
 _TAILS_MOVED = ("SELECT s.chat_id FROM json_each(?) AS h JOIN sessions s ON s.chat_id = h.value ->> 0 "
                 "WHERE s.customer_last_seq > h.value ->> 1 OR s.terminal > h.value ->> 2")
 
@@ -204,6 +206,13 @@ class _Sessions:
     async def delivery_state(self, chat_id: str) -> DeliveryState | None:
         row = self._c.execute(_DELIVERY_STATE, (chat_id,)).fetchone()
         return DeliveryState(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6])) if row else None
+
+    async def delivery_states(self, chat_ids: Sequence[str]) -> dict[str, DeliveryState]:
+        if not chat_ids:
+            return {}
+        # one statement whatever the number of chats: the list goes in as one JSON parameter
+        rows = self._c.execute(_DELIVERY_STATES, (_dumps(list(chat_ids)),))
+        return {str(r[0]): DeliveryState(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows}
 
     async def tails_moved(self, seen: Sequence[SeenTail]) -> list[str]:
         if not seen:
