@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from frontdesk import __version__
 from frontdesk.agents.api import AgentApi, build_agent_app
 from frontdesk.agents.handoff_api import HandoffApi
+from frontdesk.agents.message_route import MessageRoute
 from frontdesk.agents.supervisor_api import overview_body
 from frontdesk.api.customer import ANY_METHOD, CustomerApi, LongPollRoute, build_customer_routes
 from frontdesk.api.middleware import BodySizeLimit, CollapseSlashes, CustomerCors
@@ -263,7 +264,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> Frontdesk:
         routes=[
             # first: every agent request (a message is one) is matched at once, not after the customer
             # routes; no other route matches a path under /agent/api/v1 (tests/test_route_order.py)
-            Mount("/agent/api/v1", app=BodySizeLimit(agent_app, AGENT_MAX_BODY_BYTES)),
+            Mount("/agent/api/v1", app=BodySizeLimit(MessageRoute(agent_app, agents, access), AGENT_MAX_BODY_BYTES)),
             Route("/api", index, methods=["GET"]),
             # outside /clientweb and /agent: no CORS, no tenant, no authentication (docs/operations.md)
             Route("/healthz", probes.healthz),

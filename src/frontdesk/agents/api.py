@@ -22,6 +22,7 @@ from fastapi import (
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.websockets import WebSocketState
 
+from frontdesk.agents import message_route
 from frontdesk.agents.admin_api import ConfigAdmin, build_admin_router
 from frontdesk.agents.docs import add_offline_docs
 from frontdesk.agents.handoff_api import HandoffApi, build_handoff_router
@@ -134,14 +135,12 @@ def build_agent_app(api: AgentApi) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.exception_handler(StorageUnavailable)
-    async def storage_unavailable(request: Request, exc: StorageUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": "the database is not reachable now; try again"}, status_code=503,
-                            headers={"Retry-After": "1"})
+    async def storage_unavailable(request: Request, exc: StorageUnavailable) -> Response:
+        return message_route.storage_unavailable()
 
     @app.exception_handler(ChatLockTimeout)
-    async def chat_busy(request: Request, exc: ChatLockTimeout) -> JSONResponse:
-        return JSONResponse({"detail": "the chat is busy on another server now; try again"}, status_code=503,
-                            headers={"Retry-After": "1"})
+    async def chat_busy(request: Request, exc: ChatLockTimeout) -> Response:
+        return message_route.chat_busy()
 
     current_credential = authentication(api.access)
 

@@ -64,7 +64,9 @@ COOKIE_SCHEME = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
                                          "HEAD and OPTIONS must carry the fd_csrf cookie's value in X-CSRF-Token")
 
 
-async def _credential(access: AccessService, request: Request) -> Credential:
+async def credential_of(access: AccessService, request: Request) -> Credential:
+    """The credential a request authenticates with (the rule of ``authentication``); ``HTTPException``
+    401 or 403 when it does not."""
     credentials = await _BEARER_SCHEME(request)
     token = credentials.credentials.strip() if credentials else ""
     from_cookie = not token and request.headers.get("authorization") is None
@@ -99,7 +101,7 @@ class _Authentication(SecurityBase):
 
 class CredentialDependency(_Authentication):
     async def __call__(self, request: Request) -> Credential:
-        return await _credential(self.access, request)
+        return await credential_of(self.access, request)
 
 
 class AgentDependency(_Authentication):
@@ -108,7 +110,7 @@ class AgentDependency(_Authentication):
         self.seen = seen
 
     async def __call__(self, request: Request) -> AgentRecord:
-        credential = await _credential(self.access, request)
+        credential = await credential_of(self.access, request)
         self.seen(request, credential)
         return credential.agent
 
