@@ -871,6 +871,15 @@ class SqliteTransaction:
         """Held already: the open write transaction is the database's only writer."""
 
 
+# WAL pages after which a commit copies the WAL back into the database file (a checkpoint, on the
+# committing writer, fsyncs included; SQLite's default is 1,000). A new chat writes about twenty
+# pages; the pages many commits write again (the tails of the tables and of their time indexes, the
+# agents' rows, inner pages) are copied once per checkpoint, so a longer interval copies fewer pages
+# per chat: measured at 10,000 live chats, 80-90 µs of CPU and 210-280 µs of the event loop per new
+# chat at 1,000 pages, 40-45 µs and 125-130 µs at 10,000. The WAL file grows to about 40 MiB.
+WAL_CHECKPOINT_PAGES = 10_000
+
+
 class SqliteStorage:
     """The SQLite backend. ``synchronous`` NORMAL survives a process crash; FULL also a power cut."""
 
@@ -881,6 +890,7 @@ class SqliteStorage:
         self._conn.execute(f"PRAGMA synchronous = {synchronous}")
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._conn.execute("PRAGMA busy_timeout = 5000")
+        self._conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         self.schema_version = migrate(self._conn)
         self._tx = SqliteTransaction(self._conn)
         self._lock = asyncio.Lock()
