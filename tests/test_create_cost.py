@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
 from frontdesk.client import CustomerClient
 from frontdesk.domain.config import QueueConfig
-from frontdesk.storage.sqlite.store import WAL_CHECKPOINT_PAGES, SqliteStorage, StatementCounts
+from frontdesk.storage.sqlite.store import SqliteStorage, StatementCounts
 from tests.center import TENANT, Center, agent_config, center_config, start_center
 from tests.conftest import StartServer
 
@@ -85,14 +84,3 @@ async def _agent_of(desk: Desk, chat_id: str) -> str:
     async with desk.storage.read() as tx:
         (party,) = await tx.parties.list_for_chat(chat_id)
     return party.agent_id
-
-
-def test_the_writer_checkpoints_the_wal_every_10000_pages(tmp_path: Path) -> None:
-    """Fewer pages copied back per new chat than at SQLite's default of 1,000 (see
-    ``WAL_CHECKPOINT_PAGES``); the reader connections never write, so never checkpoint."""
-    storage = SqliteStorage(tmp_path / "wal.sqlite3")
-    try:
-        assert WAL_CHECKPOINT_PAGES == 10_000
-        assert storage._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_CHECKPOINT_PAGES
-    finally:
-        storage._conn.close()

@@ -46,6 +46,7 @@ from frontdesk.storage.records import (
     last_customer_seq,
     numbered,
 )
+from frontdesk.storage.sqlite.checkpoint import WAL_SIZE_LIMIT_BYTES, WRITER_SAFETY_PAGES, WalCheckpointer
 from frontdesk.storage.sqlite.migrations import MIGRATIONS, migrate
 
 
@@ -871,15 +872,6 @@ class SqliteTransaction:
         """Held already: the open write transaction is the database's only writer."""
 
 
-# WAL pages after which a commit copies the WAL back into the database file (a checkpoint, on the
-# committing writer, fsyncs included; SQLite's default is 1,000). A new chat writes about twenty
-# pages; the pages many commits write again (the tails of the tables and of their time indexes, the
-# agents' rows, inner pages) are copied once per checkpoint, so a longer interval copies fewer pages
-# per chat: measured at 10,000 live chats, 80-90 µs of CPU and 210-280 µs of the event loop per new
-# chat at 1,000 pages, 40-45 µs and 125-130 µs at 10,000. The WAL file grows to about 40 MiB.
-WAL_CHECKPOINT_PAGES = 10_000
-
-
 class SqliteStorage:
     """The SQLite backend. ``synchronous`` NORMAL survives a process crash; FULL also a power cut."""
 
@@ -890,13 +882,16 @@ class SqliteStorage:
         self._conn.execute(f"PRAGMA synchronous = {synchronous}")
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._conn.execute("PRAGMA busy_timeout = 5000")
-        self._conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+        # checkpoints run in a thread of their own (checkpoint.py); the writer's is a safety net
+        self._conn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_SAFETY_PAGES}")
+        self._conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
         self.schema_version = migrate(self._conn)
         self._tx = SqliteTransaction(self._conn)
         self._lock = asyncio.Lock()
         # idle reader connections, each with its stores (made once: a poll's read allocates none)
         self._readers: list[tuple[sqlite3.Connection, SqliteTransaction]] = []
         self._counts: StatementCounts | None = None
+        self._checkpointer: WalCheckpointer | None = None  # started by open()
 
     def _reader(self) -> tuple[sqlite3.Connection, SqliteTransaction]:
         if self._readers:
@@ -907,7 +902,10 @@ class SqliteStorage:
         return conn, SqliteTransaction(conn)
 
     async def open(self) -> None:
-        """Nothing to do: the constructor connected and migrated."""
+        """Start the WAL checkpoints (the constructor connected and migrated)."""
+        if self._checkpointer is None:
+            self._checkpointer = WalCheckpointer(self._path)
+            self._checkpointer.start()
 
     @asynccontextmanager
     async def transaction(self, single_statement: bool = False) -> AsyncIterator[SqliteTransaction]:
@@ -964,7 +962,15 @@ class SqliteStorage:
             return f"storage: schema version {version}, expected {len(MIGRATIONS)}"
         return None
 
+    @property
+    def checkpointer(self) -> WalCheckpointer | None:
+        """The WAL checkpoint thread, once ``open()`` started it."""
+        return self._checkpointer
+
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)  # waits for a pass in progress
+            self._checkpointer = None
         async with self._lock:
             for reader, _ in self._readers:
                 reader.close()
