@@ -46,6 +46,7 @@ from frontdesk.storage.records import (
     last_customer_seq,
     numbered,
 )
+from frontdesk.storage.sqlite.checkpoint import WAL_SIZE_LIMIT_BYTES, WRITER_SAFETY_PAGES, WalCheckpointer
 from frontdesk.storage.sqlite.migrations import MIGRATIONS, migrate
 
 
@@ -890,12 +891,16 @@ class SqliteStorage:
         self._conn.execute(f"PRAGMA synchronous = {synchronous}")
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._conn.execute("PRAGMA busy_timeout = 5000")
+        # checkpoints run in a thread of their own (checkpoint.py); the writer's is a safety net
+        self._conn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_SAFETY_PAGES}")
+        self._conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
         self.schema_version = migrate(self._conn)
         self._tx = SqliteTransaction(self._conn)
         self._lock = asyncio.Lock()
         # idle reader connections, each with its stores (made once: a poll's read allocates none)
         self._readers: list[tuple[sqlite3.Connection, SqliteTransaction]] = []
         self._counts: StatementCounts | None = None
+        self._checkpointer: WalCheckpointer | None = None  # started by open()
 
     def _reader(self) -> tuple[sqlite3.Connection, SqliteTransaction]:
         if self._readers:
@@ -906,7 +911,10 @@ class SqliteStorage:
         return conn, SqliteTransaction(conn)
 
     async def open(self) -> None:
-        """Nothing to do: the constructor connected and migrated."""
+        """Start the WAL checkpoints (the constructor connected and migrated)."""
+        if self._checkpointer is None:
+            self._checkpointer = WalCheckpointer(self._path)
+            self._checkpointer.start()
 
     @asynccontextmanager
     async def transaction(self, single_statement: bool = False) -> AsyncIterator[SqliteTransaction]:
@@ -963,7 +971,15 @@ class SqliteStorage:
             return f"storage: schema version {version}, expected {len(MIGRATIONS)}"
         return None
 
+    @property
+    def checkpointer(self) -> WalCheckpointer | None:
+        """The WAL checkpoint thread, once ``open()`` started it."""
+        return self._checkpointer
+
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)  # waits for a pass in progress
+            self._checkpointer = None
         async with self._lock:
             for reader, _ in self._readers:
                 reader.close()
