@@ -103,10 +103,11 @@ async def test_the_hot_write_actions_send_a_pinned_number_of_statements(center: 
     found, sent = center
     cycle = await chat_cycle(found, sent)
     steps = cycle.steps
-    assert steps["agent message"] == ["BEGIN", "SELECT", "SELECT", "WITH", "COMMIT"]  # chat, parties, append (+ chat)
+    # chat, parties, the client's key looked up, the key stored, append (+ chat) as the action ends
+    assert steps["agent message"] == ["BEGIN", "SELECT", "SELECT", "SELECT", "INSERT", "WITH", "COMMIT"]
     assert steps["customer message"] == ["BEGIN", "SELECT", "WITH", "COMMIT"]  # chat, append
     assert {name: len(statements) for name, statements in steps.items()} == {
-        "create": 11, "accept": 12, "agent message": 5, "customer message": 4}
+        "create": 11, "accept": 12, "agent message": 7, "customer message": 4}
     # the new chat is stored once, as routing left it (offered), under routing's lock; accept holds
     # it from loading the agent
     assert cycle.locked == {"create": 8, "accept": 10}

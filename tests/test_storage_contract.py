@@ -16,6 +16,7 @@ from frontdesk.storage.records import (
     DeliveryState,
     FileRecord,
     FormRequestRecord,
+    KeyedMessageRecord,
     LeftMessageRecord,
     LoginFailuresRecord,
     NewEvent,
@@ -580,3 +581,20 @@ async def test_text_with_a_nul_character_is_stored_and_found_alike(storage: Stor
     assert stored is not None and stored.phone_number in ("12\x003", "12\ufffd3")  # PostgreSQL: U+FFFD
     assert by_client is not None and by_client.chat_id == "c1"
     assert failures is not None and failures.failures == 1
+
+
+async def test_keyed_messages_are_found_by_chat_party_and_key(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.keyed_messages.insert(KeyedMessageRecord("c1", "p1", "k", 7, "m7", "d7"))
+        await tx.keyed_messages.insert(KeyedMessageRecord("c1", "p2", "k", 8, "m8", "d8"))
+        await tx.keyed_messages.insert(KeyedMessageRecord("c2", "p1", "k", 3, "m3", "d3"))
+    async with storage.transaction() as tx:
+        assert await tx.keyed_messages.get("c1", "p1", "k") == KeyedMessageRecord("c1", "p1", "k", 7, "m7", "d7")
+        assert await tx.keyed_messages.get("c1", "p2", "k") == KeyedMessageRecord("c1", "p2", "k", 8, "m8", "d8")
+        assert await tx.keyed_messages.get("c2", "p1", "k") == KeyedMessageRecord("c2", "p1", "k", 3, "m3", "d3")
+        assert await tx.keyed_messages.get("c1", "p1", "other") is None
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):  # each backend raises its own integrity error
+        async with storage.transaction() as tx:
+            await tx.keyed_messages.insert(KeyedMessageRecord("c1", "p1", "k", 9, "m9", "d9"))
+    async with storage.transaction() as tx:
+        assert await tx.keyed_messages.get("c1", "p1", "k") == KeyedMessageRecord("c1", "p1", "k", 7, "m7", "d7")

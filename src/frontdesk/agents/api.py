@@ -165,8 +165,8 @@ def build_agent_app(api: AgentApi) -> FastAPI:
     # request is matched against the routes in order
     @app.post("/chats/{chat_id}/messages", response_model=wire.SentEvent, responses=errors)
     async def message(chat_id: str, body: wire.MessageRequest, agent: Agent) -> wire.SentEvent:
-        record = await api.agents.send_message(agent.agent_id, chat_id, body.text)
-        return wire.SentEvent(seq=record.seq, msg_id=str(record.payload["msg_id"]))
+        sent = await api.agents.send_message(agent.agent_id, chat_id, body.text, body.client_msg_id)
+        return wire.SentEvent(seq=sent.seq, msg_id=sent.msg_id)
 
     @app.post("/chats/{chat_id}/typing", response_model=wire.Ok, responses=errors)
     async def typing(chat_id: str, body: wire.TypingRequest, agent: Agent) -> wire.Ok:

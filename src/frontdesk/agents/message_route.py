@@ -104,7 +104,7 @@ class MessageRoute:
         except (orjson.JSONDecodeError, ValidationError):
             return None
         try:
-            return await self._send(scope, chat_id, request.text)
+            return await self._send(scope, chat_id, request)
         except (HTTPException, DomainError):
             return None
         except StorageUnavailable:
@@ -112,14 +112,14 @@ class MessageRoute:
         except ChatLockTimeout:
             return chat_busy()
 
-    async def _send(self, scope: Scope, chat_id: str, text: str) -> Response:
+    async def _send(self, scope: Scope, chat_id: str, request: wire.MessageRequest) -> Response:
         credential = await credential_of(self.access, Request(scope))
         agent = credential.agent
         scope["path_params"] = {"chat_id": chat_id}
         bind(tenant=agent.tenant, agent=agent.agent_id, chat=chat_id)
-        record = await self.agents.send_message(agent.agent_id, chat_id, text)
-        sent = wire.SentEvent(seq=record.seq, msg_id=str(record.payload["msg_id"]))
-        return Response(sent.model_dump_json(), media_type="application/json")
+        sent = await self.agents.send_message(agent.agent_id, chat_id, request.text, request.client_msg_id)
+        answer = wire.SentEvent(seq=sent.seq, msg_id=sent.msg_id)
+        return Response(answer.model_dump_json(), media_type="application/json")
 
 
 async def _read_body(receive: Receive, received: list[Message]) -> bytes | None:

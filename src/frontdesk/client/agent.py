@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +15,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from frontdesk.client._http import HttpClientOwner
 
 JsonObject = dict[str, Any]
+# a message whose request failed before any answer is sent again after these pauses, then once more
+SEND_RETRY_PAUSES_SECS = (0.2, 0.5, 1.0)
 
 
 class AgentError(Exception):
@@ -76,8 +80,17 @@ class AgentClient(HttpClientOwner):
         body = await self._call("GET", f"chats/{chat_id}/events", params={"after": after, "wait": wait})
         return list(body["events"])
 
-    async def send_message(self, chat_id: str, text: str) -> JsonObject:
-        return dict(await self._call("POST", f"chats/{chat_id}/messages", json={"text": text}))
+    async def send_message(self, chat_id: str, text: str, client_msg_id: str | None = None) -> JsonObject:
+        """Send a message once: under a key of its own (``client_msg_id``), so when the connection
+        fails before the answer (the node reached died, a balancer closed it) the same request is
+        sent again, and the server answers a resend with the message already sent."""
+        body = {"text": text, "client_msg_id": client_msg_id or uuid.uuid4().hex}
+        for pause in SEND_RETRY_PAUSES_SECS:
+            try:
+                return dict(await self._call("POST", f"chats/{chat_id}/messages", json=body))
+            except httpx.TransportError:
+                await asyncio.sleep(pause)
+        return dict(await self._call("POST", f"chats/{chat_id}/messages", json=body))
 
     async def typing(self, chat_id: str, typing: bool = True) -> None:
         await self._call("POST", f"chats/{chat_id}/typing", json={"typing": typing})

@@ -12,6 +12,7 @@ from frontdesk.domain.ids import (
     new_msg_id,
 )
 from frontdesk.domain.journal import ActionContext, to_customer, to_everyone
+from frontdesk.domain.keyed_messages import SentMessage, remember, sent_before
 from frontdesk.domain.lifecycle import (
     AGENT_LOST,
     OFFER_TIMEOUT,
@@ -214,14 +215,23 @@ class AgentService(EngineService):
         session, party, _ = await held_chat(ctx, agent_id, chat_id)
         return session, party
 
-    async def send_message(self, agent_id: str, chat_id: str, text: str) -> EventRecord:
+    async def send_message(self, agent_id: str, chat_id: str, text: str, client_msg_id: str = "") -> SentMessage:
+        """Send ``text`` to the chat; with ``client_msg_id`` at most once however often it is asked
+        (``keyed_messages``)."""
         if not text.strip():
             raise Invalid("a message needs text")
         async with self.journal.action() as ctx:
             session, party = await self._held(ctx, agent_id, chat_id)
+            if client_msg_id:
+                earlier = await sent_before(ctx, chat_id, party.party_id, client_msg_id, text)
+                if earlier is not None:
+                    return earlier
             payload = ev.message(party.party_id, new_msg_id(), ev.html_from_text(text), text, ctx.now)
             (record,) = await ctx.emit(session, to_everyone(payload, "agent"))
-            return record
+            sent = SentMessage(record.seq, str(payload["msg_id"]))
+            if client_msg_id:
+                await remember(ctx, chat_id, party.party_id, client_msg_id, text, sent)
+            return sent
 
     async def set_typing(self, agent_id: str, chat_id: str, typing: bool) -> None:
         async with self.journal.action() as ctx:

@@ -80,6 +80,9 @@ class ChatEvents(BaseModel):
 
 class MessageRequest(BaseModel):
     text: str = Field(min_length=1, max_length=32_000)
+    client_msg_id: str = Field("", max_length=128,
+                               description="the client's own key for this message: the same request sent again "
+                                           "(a retry) is answered with the message already sent")
 
 
 class SentEvent(BaseModel):

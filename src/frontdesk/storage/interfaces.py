@@ -21,6 +21,7 @@ from frontdesk.storage.records import (
     FileRecord,
     FormRequestRecord,
     JsonObject,
+    KeyedMessageRecord,
     LeftMessageRecord,
     LoginFailuresRecord,
     NewEvent,
@@ -112,6 +113,13 @@ class EventStore(Protocol):
     async def read_after(self, chat_id: str, after_seq: int, audience: Audience,
                          limit: int) -> list[EventRecord]: ...
     async def read_history(self, chat_id: str) -> list[EventRecord]: ...
+
+
+class KeyedMessageStore(Protocol):
+    """The agents' messages sent with a client's key, by (chat, party, key)."""
+
+    async def insert(self, message: KeyedMessageRecord) -> None: ...
+    async def get(self, chat_id: str, party_id: str, client_msg_id: str) -> KeyedMessageRecord | None: ...
 
 
 class PartyStore(Protocol):
@@ -299,6 +307,8 @@ class Transaction(Protocol):
     def sessions(self) -> SessionStore: ...
     @property
     def events(self) -> EventStore: ...
+    @property
+    def keyed_messages(self) -> KeyedMessageStore: ...
     @property
     def parties(self) -> PartyStore: ...
     @property

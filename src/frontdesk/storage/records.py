@@ -118,6 +118,20 @@ def last_customer_seq(records: Sequence[EventRecord]) -> int | None:
     return next((r.seq for r in reversed(records) if r.audience & Audience.CUSTOMER), None)
 
 
+@dataclass(frozen=True, slots=True)
+class KeyedMessageRecord:
+    """An agent's message sent with the client's own key (``client_msg_id``), so that the same
+    request sent again (a retry after a dropped connection) is answered with this message instead
+    of sending a second one. ``text_digest`` tells a resend from another message under a reused key."""
+
+    chat_id: str
+    party_id: str
+    client_msg_id: str
+    seq: int
+    msg_id: str
+    text_digest: str
+
+
 @dataclass(slots=True)
 class PartyRecord:
     party_id: str

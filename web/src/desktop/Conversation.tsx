@@ -4,6 +4,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { AGENT_API, ApiError, api } from "../shared/api";
+import { randomHex } from "../shared/random";
 import { Linkified, SafeLink, clock, valueText } from "./format";
 import { t } from "./i18n";
 import { type ChatState, type LoggedEvent, type Store, customerName, receiptsOf } from "./store";
@@ -168,6 +169,7 @@ function Composer({ chat, store }: { chat: ChatState; store: Store }) {
   const [uploading, setUploading] = useState<string | null>(null);
   const [dragging, setDragging] = useState(false);
   const typingSent = useRef(false);
+  const unsent = useRef<{ text: string; key: string } | null>(null);
   const idleTimer = useRef<number | undefined>(undefined);
   const fileInput = useRef<HTMLInputElement>(null);
   const path = `/chats/${encodeURIComponent(chat.id)}`;
@@ -198,9 +200,15 @@ function Composer({ chat, store }: { chat: ChatState; store: Store }) {
     window.clearTimeout(idleTimer.current);
     typingSent.current = false; // a message ends the agent's typing for the customer
     setText("");
+    // a message that failed keeps its key: sent again (the answer may have been lost, not the
+    // message), the server answers with the message already sent instead of sending it twice
+    const earlier = unsent.current;
+    const key = earlier && earlier.text === message ? earlier.key : randomHex(16);
     try {
-      await api("POST", `${path}/messages`, { text: message });
+      await api("POST", `${path}/messages`, { text: message, client_msg_id: key });
+      unsent.current = null;
     } catch (error) {
+      unsent.current = { text: message, key };
       setText(message);
       store.setNotice(t("error", { detail: errorText(error) }));
     }

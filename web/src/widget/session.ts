@@ -6,6 +6,7 @@
 //   reads the history once (with seqs) and then polls after it: every message is shown exactly once;
 // - the customer's own messages are shown when sent (the server never echoes them), and come back
 //   from history (party_id == chat id) after a reload.
+import { randomHex } from "../shared/random";
 import { ApiError, CHAT_GONE, CustomerApi } from "./api";
 import type { Translate } from "./i18n";
 import type { SavedChat, WidgetStore } from "./store";
@@ -106,12 +107,6 @@ const AGENT_TYPING_MS = 30_000;
 const DEFAULT_OFFLINE = "offline"; // the default configuration document's outOfHoursMsg ("Offline")
 
 type Listener = (state: ChatState) => void;
-
-function randomHex(bytes: number): string {
-  const values = new Uint8Array(bytes);
-  crypto.getRandomValues(values);
-  return Array.from(values, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 function secondsToMs(timestamp: string | undefined): number {
   const secs = Number(timestamp);

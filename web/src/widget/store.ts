@@ -3,6 +3,8 @@
 // so a reloaded page resumes the same chat and shows every message exactly once. The open chat's id
 // is also in localStorage, so a new tab of the same site shows that chat instead of a new one.
 
+import { randomHex } from "../shared/random";
+
 export interface SavedChat {
   chatId: string;
   lastSeq: number;
@@ -18,12 +20,6 @@ function safe<T>(read: () => T, fallback: T): T {
   }
 }
 
-function randomId(): string {
-  const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 export class WidgetStore {
   private readonly clientKey: string;
   private readonly chatKey: string;
@@ -37,7 +33,7 @@ export class WidgetStore {
   clientId(): string {
     if (this.memoryClientId) return this.memoryClientId;
     const stored = safe(() => localStorage.getItem(this.clientKey), null);
-    this.memoryClientId = stored && /^[0-9a-f]{32}$/.test(stored) ? stored : randomId();
+    this.memoryClientId = stored && /^[0-9a-f]{32}$/.test(stored) ? stored : randomHex(16);
     if (this.memoryClientId !== stored) safe(() => localStorage.setItem(this.clientKey, this.memoryClientId), undefined);
     return this.memoryClientId;
   }

@@ -470,6 +470,18 @@ MIGRATIONS: list[str] = [
     DROP TRIGGER agent_load_chat_inserted ON sessions;
     CREATE TRIGGER agent_load_chat_inserted AFTER INSERT ON sessions
         FOR EACH ROW WHEN (NOT NEW.terminal) EXECUTE FUNCTION agent_load_follow_chat();
+    """,    # 15: an agent's message sent with the client's own key (client_msg_id) is found again by it, so a
+    # retried request is answered with the message it sent (only keyed messages have a row)
+    """
+    CREATE TABLE keyed_messages (
+        chat_id TEXT NOT NULL,
+        party_id TEXT NOT NULL,
+        client_msg_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        msg_id TEXT NOT NULL,
+        text_digest TEXT NOT NULL,
+        PRIMARY KEY (chat_id, party_id, client_msg_id)
+    );
     """,
 ]
 

@@ -59,6 +59,7 @@ from frontdesk.storage.records import (
     FileRecord,
     FormRequestRecord,
     JsonObject,
+    KeyedMessageRecord,
     LeftMessageRecord,
     LoginFailuresRecord,
     NewEvent,
@@ -667,6 +668,21 @@ class _Push(_Store):
         return orjson.loads(value) if value is not None else None
 
 
+_KEYED_MESSAGE_COLUMNS = "chat_id, party_id, client_msg_id, seq, msg_id, text_digest"
+
+
+class _KeyedMessages(_Store):
+    async def insert(self, message: KeyedMessageRecord) -> None:
+        await self._c.execute(f"INSERT INTO keyed_messages ({_KEYED_MESSAGE_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6)",
+                              message.chat_id, message.party_id, message.client_msg_id, message.seq, message.msg_id,
+                              message.text_digest)
+
+    async def get(self, chat_id: str, party_id: str, client_msg_id: str) -> KeyedMessageRecord | None:
+        row = await self._c.fetchrow(f"SELECT {_KEYED_MESSAGE_COLUMNS} FROM keyed_messages WHERE chat_id = $1 "
+                                     "AND party_id = $2 AND client_msg_id = $3", chat_id, party_id, client_msg_id)
+        return KeyedMessageRecord(*row) if row else None
+
+
 class _Cases(_Store):
     async def ensure(self, tenant: str, case_id: str, created_at: float) -> None:
         await self._c.execute("INSERT INTO cases (tenant, case_id, created_at) VALUES ($1,$2,$3) "
@@ -843,6 +859,7 @@ class PostgresTransaction:
         self._c = conn = _Connection(pooled)
         self.sessions = _Sessions(conn, writes)
         self.events = _Events(conn, writes)
+        self.keyed_messages = _KeyedMessages(conn, writes)
         self.parties = _Parties(conn, writes)
         self.agents = _Agents(conn, writes)
         self.files = _Files(conn, writes)

@@ -447,6 +447,18 @@ MIGRATIONS: list[str] = [
         {_moved("IN (SELECT agent_id FROM parties WHERE chat_id = NEW.chat_id AND left_at IS NULL "
                 "AND agent_id != '')", "+ 1")};
     END
+    """,    # 15: an agent's message sent with the client's own key (client_msg_id) is found again by it, so a
+    # retried request is answered with the message it sent (only keyed messages have a row)
+    """
+    CREATE TABLE keyed_messages (
+        chat_id TEXT NOT NULL,
+        party_id TEXT NOT NULL,
+        client_msg_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        msg_id TEXT NOT NULL,
+        text_digest TEXT NOT NULL,
+        PRIMARY KEY (chat_id, party_id, client_msg_id)
+    ) WITHOUT ROWID
     """,
 ]
 

@@ -32,6 +32,7 @@ from frontdesk.storage.records import (
     FileRecord,
     FormRequestRecord,
     JsonObject,
+    KeyedMessageRecord,
     LeftMessageRecord,
     LoginFailuresRecord,
     NewEvent,
@@ -664,6 +665,24 @@ class _Push:
         return orjson.loads(row[0]) if row else None
 
 
+_KEYED_MESSAGE_COLUMNS = "chat_id, party_id, client_msg_id, seq, msg_id, text_digest"
+
+
+class _KeyedMessages:
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    async def insert(self, message: KeyedMessageRecord) -> None:
+        self._c.execute(f"INSERT INTO keyed_messages ({_KEYED_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?)",
+                        (message.chat_id, message.party_id, message.client_msg_id, message.seq, message.msg_id,
+                         message.text_digest))
+
+    async def get(self, chat_id: str, party_id: str, client_msg_id: str) -> KeyedMessageRecord | None:
+        row = self._c.execute(f"SELECT {_KEYED_MESSAGE_COLUMNS} FROM keyed_messages WHERE chat_id = ? "
+                              "AND party_id = ? AND client_msg_id = ?", (chat_id, party_id, client_msg_id)).fetchone()
+        return KeyedMessageRecord(*row) if row else None
+
+
 class _Cases:
     def __init__(self, conn: Connection) -> None:
         self._c = conn
@@ -862,6 +881,7 @@ class SqliteTransaction:
     def __init__(self, conn: Connection) -> None:
         self.sessions = _Sessions(conn)
         self.events = _Events(conn)
+        self.keyed_messages = _KeyedMessages(conn)
         self.parties = _Parties(conn)
         self.agents = _Agents(conn)
         self.files = _Files(conn)
