@@ -172,12 +172,11 @@ export class ChatSession {
   // ---- start-up ----------------------------------------------------------------------------
 
   async init(): Promise<void> {
-    this.document = await this.api.configuration().catch(() => null);
+    // a reloaded page shows its window as it was at once, not after the configuration arrived
     const saved = this.store.loadChat();
-    if (saved) {
-      this.update({ open: saved.open });
-      if (await this.resume(saved)) return;
-    }
+    if (saved) this.update({ open: saved.open });
+    this.document = await this.api.configuration().catch(() => null);
+    if (saved && await this.resume(saved)) return;
     // the chat this browser has open in another tab
     const elsewhere = this.store.openChatId();
     if (elsewhere && await this.resume({ chatId: elsewhere, lastSeq: 0, open: false, answers: {} })) return;
