@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import re
 import time
 import uuid
@@ -25,11 +24,12 @@ import orjson
 import uvicorn
 from starlette.types import Message, Receive, Scope, Send
 
+from frontdesk.collector import Collector
+
 MAX_BATCH_EVENTS = 500
 _CLIENT_ID = re.compile(r'clientId\s*=\s*"?([^",]*)')
 _JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
 _EMPTY = b'{"events":[]}'
-GC_THRESHOLDS = (50_000, 50, 100)  # as frontdesk.server.GC_THRESHOLDS: both run under the same collector settings
 
 
 class _Poll:
@@ -289,10 +289,12 @@ def main(argv: list[str] | None = None) -> None:
                             loop="uvloop", http="httptools", ws="websockets-sansio", access_log=False,
                             timeout_keep_alive=30)
     print(f"baseline on http://{args.host}:{args.port}", flush=True)
-    gc.collect()  # as frontdesk.server.tune_gc
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    uvicorn.Server(config).run()
+    collector = Collector()  # as frontdesk.server.serve: both run under the same collector policy
+    collector.start()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        collector.stop()
 
 
 if __name__ == "__main__":

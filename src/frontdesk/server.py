@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import gc
 import logging
 import os
 import signal
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from frontdesk.app import Frontdesk
+from frontdesk.collector import Collector
 from frontdesk.connections import ConnectionLimits, backlog_drain, fit_descriptor_limit, guarded_protocol
 from frontdesk.observability.logs import get_logger
 from frontdesk.observability.redact import RedactingFilter
@@ -28,11 +28,6 @@ log = get_logger(__name__)
 
 SHUTDOWN_GRACE_SECS = 5
 LISTEN_BACKLOG = 2048
-# Collector thresholds for a server holding thousands of polls. With the default (700, 10, 10)
-# the cyclic collector ran every few hundred requests and each pass walked the whole young and
-# middle generations, stalling the event loop for tens to a hundred ms (W3 p99 180 ms at 250
-# msg/s; bench/README.md). Collecting every 50,000 allocations keeps passes rare and short.
-GC_THRESHOLDS = (50_000, 50, 100)
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # uvicorn's loggers that print request lines (``WebSocket /agent/api/v1/ws?ticket=…``)
 UVICORN_LOGGERS = ("uvicorn.error", "uvicorn.access")
@@ -141,19 +136,15 @@ def _redact_uvicorn_logs() -> None:
             logger.addFilter(RedactingFilter())
 
 
-def tune_gc() -> None:
-    """Raise the collector's thresholds and move everything built so far (modules, routes, the
-    configuration) out of its sight: it lives as long as the process."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 def serve(frontdesk: Frontdesk, sock: socket.socket, server: DrainingServer | None = None) -> None:
     """Serve on the bound ``sock`` until SIGINT or SIGTERM."""
-    tune_gc()
-    host, port = bound_address(sock)
-    (server or make_server(frontdesk, host, port)).run(sockets=[sock])
+    collector = Collector()
+    collector.start()
+    try:
+        host, port = bound_address(sock)
+        (server or make_server(frontdesk, host, port)).run(sockets=[sock])
+    finally:
+        collector.stop()
 
 
 # ---- several workers on one machine (frontdesk serve --workers N) -----------------------------------
