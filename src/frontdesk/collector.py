@@ -30,7 +30,7 @@ from collections.abc import Callable
 # the default (700, 10, 10) the collector ran every few hundred requests (W3 p99 180 ms at 250
 # msg/s; bench/README.md).
 GC_THRESHOLDS = (50_000, 50, 100)
-FREEZE_SECS = 0.5
+FREEZE_SECS = 0.1
 FULL_PASS_SECS = 600.0
 
 
