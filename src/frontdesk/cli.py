@@ -20,7 +20,7 @@ from pathlib import Path
 from frontdesk import __version__
 from frontdesk.app import build_app
 from frontdesk.domain.ids import hash_password
-from frontdesk.observability.logs import LOG_FORMATS, LOG_LEVELS, configure_logging, get_logger
+from frontdesk.observability.logs import LOG_BATCH_SECS, LOG_FORMATS, LOG_LEVELS, configure_logging, get_logger
 from frontdesk.reload import reload_on_signal
 from frontdesk.server import (
     DrainingServer,
@@ -129,7 +129,7 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
                                  env=read_environment())
     except ConfigError as exc:
         return _invalid(exc)
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, batch_secs=LOG_BATCH_SECS)
     log = get_logger("frontdesk.cli")
     if args.workers != 1:
         return _serve_workers(argv, settings, args.workers)

@@ -17,6 +17,7 @@ logging sends them, like any other line. A line below the level costs one ``isEn
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -29,10 +30,13 @@ import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from frontdesk.observability.line_batch import LineBatch
 from frontdesk.observability.redact import RedactingFilter, redact_fields
 
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# how late a line below warning may reach the log of ``frontdesk serve`` (written in batches: line_batch)
+LOG_BATCH_SECS = 0.05
 # uvicorn's own lines that repeat what our access log and start-up lines say
 _QUIET_LOGGERS = ("uvicorn.access",)
 # structlog's method names (``exception`` is error with a traceback)
@@ -135,11 +139,14 @@ def render_json(logger: WrappedLogger, method: str, event_dict: EventDict) -> st
 
 class _FrontdeskHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The handler ``configure_logging`` installs (and replaces when called again); ``render`` is its
-    formatter's renderer, for the lines written directly."""
+    formatter's renderer, for the lines written directly. With ``batch_secs`` the lines below
+    warning wait up to that long and are written together (``line_batch``); a warning or an error
+    is written at once, after them."""
 
-    def __init__(self, stream: IO[str], render: Processor) -> None:
+    def __init__(self, stream: IO[str], render: Processor, batch_secs: float = 0.0) -> None:
         super().__init__(stream)
         self.render = render
+        self._batch = LineBatch(batch_secs, self.flush) if batch_secs > 0 else None
 
     def write_event(self, logger: WrappedLogger, method: str, event_dict: EventDict) -> None:
         """What ``emit`` does with a record, for an event dict: render it, write the line; a failure
@@ -148,13 +155,50 @@ class _FrontdeskHandler(logging.StreamHandler):  # type: ignore[type-arg]
         try:
             line = str(self.render(logger, method, event_dict)) + self.terminator
             with self.lock:  # type: ignore[union-attr]
-                self.stream.write(line)
-                self.stream.flush()  # (StreamHandler.flush, without taking the lock again)
+                self._write(line, _LEVEL_NUMBERS.get(method, logging.NOTSET) >= logging.WARNING)
         except RecursionError:  # (as emit does)
             raise
         except Exception:
             self.handleError(logging.makeLogRecord({"name": getattr(logger, "name", ""), "msg": "%s",
                                                     "args": (event_dict.get("event"),)}))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """A library's record (``handle`` holds the lock): the same way as frontdesk's own lines."""
+        try:
+            self._write(self.format(record) + self.terminator, record.levelno >= logging.WARNING)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def _write(self, line: str, urgent: bool) -> None:
+        """With the lock held: keep ``line`` for the batch, or write it now after what is kept."""
+        batch = self._batch
+        if batch is None:
+            self.stream.write(line)
+        elif urgent:
+            self.stream.write(batch.take() + line)
+        elif batch.add(line):  # the batch is full: write it, this line last
+            self.stream.write(batch.take())
+        else:
+            return
+        self.stream.flush()
+
+    def flush(self) -> None:
+        """Write the lines kept for the batch, then flush the stream."""
+        with self.lock:  # type: ignore[union-attr]
+            if self._batch is not None:
+                text = self._batch.take()
+                if text:
+                    self.stream.write(text)
+            if self.stream and hasattr(self.stream, "flush"):
+                self.stream.flush()
+
+    def close(self) -> None:
+        if self._batch is not None:
+            self._batch.stop()
+        self.flush()
+        super().close()
 
 
 class _Installed:
@@ -227,9 +271,11 @@ def _renderer(log_format: str, colors: bool) -> Processor:
     return render_text
 
 
-def configure_logging(log_format: str = "text", level: str = "info", stream: IO[str] | None = None) -> logging.Handler:
+def configure_logging(log_format: str = "text", level: str = "info", stream: IO[str] | None = None,
+                      batch_secs: float = 0.0) -> logging.Handler:
     """Send every log line at ``level`` or above to ``stream`` (default stderr) in ``log_format``;
-    returns the handler (tests remove it with ``remove_handler``)."""
+    returns the handler (tests remove it with ``remove_handler``). ``batch_secs``: lines below
+    warning are written together, at most that late (``frontdesk serve``: ``LOG_BATCH_SECS``)."""
     if log_format not in LOG_FORMATS:
         raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}")
     if level not in LOG_LEVELS:
@@ -240,12 +286,14 @@ def configure_logging(log_format: str = "text", level: str = "info", stream: IO[
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=list(_LINE_STEPS),
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer])
-    handler = _FrontdeskHandler(out, renderer)
+    handler = _FrontdeskHandler(out, renderer, batch_secs)
     handler.setFormatter(formatter)
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _FrontdeskHandler)]:
         root.removeHandler(old)
+        with contextlib.suppress(OSError, ValueError):  # (a stream closed meanwhile: nothing left to write to)
+            old.close()
     root.addHandler(handler)
     _Installed.handler = handler
     root.setLevel(level.upper())
