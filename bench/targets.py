@@ -77,6 +77,24 @@ def _absent(data: dict[str, Any], name: str) -> str:
     return f"{name} failed: {str(data.get('error'))[:120]}"
 
 
+def creation_cpu_net_of_polling(batch: dict[str, Any], idle_cpu_pct: dict[int, float]) -> float | None:
+    """A W1 batch's server CPU per chat without the idle polling it ran beside, estimated: the
+    sessions polled meanwhile grew from the batch's first level to its last, so the polling took
+    the mean of the idle CPU the W2 windows measured at those two levels (none before any session).
+    None when a level has no W2 window."""
+    start, end = batch["from_sessions"], batch["from_sessions"] + batch["created"]
+    if end not in idle_cpu_pct or (start and start not in idle_cpu_pct) or not batch.get("rate_per_sec"):
+        return None
+    polling_pct = ((idle_cpu_pct[start] if start else 0.0) + idle_cpu_pct[end]) / 2
+    return round(float(batch["cpu_us_per_chat"]) - polling_pct / 100 * 1e6 / float(batch["rate_per_sec"]), 1)
+
+
+def idle_cpu_by_sessions(data: dict[str, Any]) -> dict[int, float]:
+    """A system's idle server CPU % (W2 windows) by number of sessions."""
+    return {int(r["sessions"]): float(r["server_cpu_pct"]) for r in rows_of(data, "W2")
+            if r.get("server_cpu_pct") is not None}
+
+
 class _Targets:
     def __init__(self, results: Results) -> None:
         self.results = results
@@ -223,6 +241,11 @@ class _Targets:
         reached = int(last["from_sessions"]) + int(last["created"])
         value = ratio(last.get("rate_per_sec"), first.get("rate_per_sec"))
         measured = f"{fmt(last['from_sessions'])} → {fmt(reached)} chats: {fmt(last.get('rate_per_sec'))}/s"
+        idle = idle_cpu_by_sessions(data)
+        net_first, net_last = creation_cpu_net_of_polling(first, idle), creation_cpu_net_of_polling(last, idle)
+        if net_first is not None and net_last is not None and len(batches) > 1:
+            # what a chat's creation costs by itself, beside the polling the later batches compete with
+            measured += f"; CPU per chat net of idle polling (est.) {fmt(net_last)} µs, first batch {fmt(net_first)} µs"
         reference = f"0 → {fmt(first['created'])}: {fmt(first.get('rate_per_sec'))}/s"
         met: bool | None
         if reached < TARGET_SESSIONS or len(batches) < 2:

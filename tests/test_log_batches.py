@@ -120,7 +120,7 @@ def test_a_stopped_server_has_logged_every_request(tmp_path: Path) -> None:
     port = free_port()
     log_path = tmp_path / "server.log"
     with log_path.open("w") as out:
-        server = subprocess.Popen([sys.executable, "-m", "frontdesk", "serve", "--port", str(port),
+        server = subprocess.Popen([sys.executable, "-m", "frontdesk", "serve", "--port", str(port),  # noqa: S603
                                    "--data-dir", str(tmp_path / "data")], stdout=out, stderr=subprocess.STDOUT,
                                   env={**os.environ, "FRONTDESK_LOG_FORMAT": "text"})
     try:
