@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -153,6 +154,15 @@ async def start_server(request: pytest.FixtureRequest, tmp_path: Path,
     yield start
     for server, task in reversed(running):
         await _stop(server, task)
+
+
+@pytest.fixture
+def restore_root_level() -> Iterator[None]:
+    """The root logger's level is put back after the test (``configure_logging`` sets it)."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
 
 
 @pytest.fixture

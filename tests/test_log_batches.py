@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,19 +25,6 @@ from tests.conftest import free_port
 LOGGER = "frontdesk.test.batches"
 AUTH = {"Authorization": 'MOBILE-API-140-327-PLAIN appId="demo", clientId="batches-1"'}
 NEVER_BY_ITSELF = 3600.0  # a batch interval no test waits for: only a flush, a warning or a full batch writes
-
-
-@pytest.fixture
-def restore_root_level() -> Iterator[None]:
-    root = logging.getLogger()
-    level = root.level
-    yield
-    root.setLevel(level)
-
-
-def events(stream: io.StringIO) -> list[str]:
-    return [line.split("event=", 1)[1].split(" ", 1)[0] if "event=" in line else line
-            for line in stream.getvalue().splitlines()]
 
 
 @pytest.mark.usefixtures("restore_root_level")

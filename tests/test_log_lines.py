@@ -10,7 +10,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -30,14 +30,6 @@ from frontdesk.observability.redact import MASK, mask_every_pattern, redact_text
 
 LOGGER = "frontdesk.test.lines"
 Log = Callable[[], None]
-
-
-@pytest.fixture
-def restore_root_level() -> Iterator[None]:
-    root = logging.getLogger()
-    level = root.level
-    yield
-    root.setLevel(level)
 
 
 def _both_routes(log_format: str, log: Log) -> tuple[list[str], list[str]]:
