@@ -52,7 +52,37 @@ def identify(config: ContactCenterConfig, request: Request) -> tuple[CustomerIde
 
     A page on a site the entry does not allow (``allowed_origins``) never reaches the visitor
     cookie: it is neither read nor set, so such a request acts like a cookie-less SDK client (the
-    CORS middleware has already refused one that carried the cookie)."""
+    CORS middleware has already refused one that carried the cookie).
+
+    The identity depends only on the configuration and on what the request says about itself (query
+    string, scheme, ``Authorization``, ``Origin``, ``Host``, ``Cookie``), and a chat's requests all
+    say the same: it is worked out once per distinct statement and configuration (``_IDENTITIES``)."""
+    scope = request.scope
+    said = _what_it_says(scope)
+    known = _IDENTITIES.get(config, said)
+    if known is None:
+        known = _identify(config, request)
+        _IDENTITIES.put(config, said, known)
+    identity, wants_cookie = known
+    return identity, new_visitor_cookie() if wants_cookie else None
+
+
+_SAID_HEADERS = (b"authorization", b"origin", b"host", b"cookie")
+
+
+def _what_it_says(scope: Scope) -> tuple[object, ...]:
+    """The parts of a request an identity is worked out from, as sent (one pass over the headers;
+    a header sent twice makes the tuple longer, so it never matches a request that sent it once)."""
+    said: list[object] = [scope.get("query_string", b""), scope.get("scheme", "http")]
+    for name, value in scope["headers"]:
+        if name in _SAID_HEADERS:
+            said.append(name)
+            said.append(value)
+    return tuple(said)
+
+
+def _identify(config: ContactCenterConfig, request: Request) -> tuple[CustomerIdentity, bool]:
+    """The identity, and whether the caller is a WebChat browser without a visitor cookie."""
     tenant = resolve_tenant(config, request)
     credentials = parse_authorization(request.headers.get("authorization"))
     entry = tenant.entries.get(credentials.app_id)
@@ -65,10 +95,31 @@ def identify(config: ContactCenterConfig, request: Request) -> tuple[CustomerIde
     # the identity carries only a cookie the browser presented: a chat is bound to a visitor cookie
     # only when the browser showed it holds one (see domain/customers.py)
     cookie = request.cookies.get(VISITOR_COOKIE, "") if uses_cookie else ""
-    new_cookie = new_visitor_cookie() if uses_cookie and not cookie else None
     identity = CustomerIdentity(tenant=tenant, entry=entry, client_id=credentials.client_id,
                                 visitor_cookie=cookie)
-    return identity, new_cookie
+    return identity, uses_cookie and not cookie
+
+
+class _IdentityCache:
+    """Identities worked out for one configuration, by what their requests said. A new
+    configuration (a reload, an admin change) starts an empty cache; beyond ``MAX_KNOWN_IDENTITIES``
+    the cache starts again empty. A request that is refused (an ``ApiError``) is not remembered."""
+
+    def __init__(self) -> None:
+        self._config: ContactCenterConfig | None = None
+        self._known: dict[tuple[object, ...], tuple[CustomerIdentity, bool]] = {}
+
+    def get(self, config: ContactCenterConfig, said: tuple[object, ...]) -> tuple[CustomerIdentity, bool] | None:
+        return self._known.get(said) if config is self._config else None
+
+    def put(self, config: ContactCenterConfig, said: tuple[object, ...], known: tuple[CustomerIdentity, bool]) -> None:
+        if config is not self._config or len(self._known) >= MAX_KNOWN_IDENTITIES:
+            self._config, self._known = config, {}
+        self._known[said] = known
+
+
+MAX_KNOWN_IDENTITIES = 50_000  # about one per live session (a chat's requests share one)
+_IDENTITIES = _IdentityCache()
 
 
 def visitor_cookie_header(value: str, secure: bool) -> str:
