@@ -17,6 +17,7 @@ from frontdesk.api.overload import LATE_POLL_SECS, OverloadMonitor, PollDeadline
 from frontdesk.client import AgentClient
 from frontdesk.observability.metrics import Metrics
 from tests.conftest import LiveServer
+from tests.test_connection_limits import port_of, read_response
 from tests.test_overload import connected, customer_texts, metric
 
 WAITED_SECS = 0.3
@@ -68,13 +69,60 @@ async def test_a_poll_whose_bytes_waited_unseen_is_answered_empty_and_moves_no_c
         while await customer.poll(chat_id):  # take what is waiting; an empty answer: nothing left
             pass
         await anna.send_message(chat_id, "waited in the accept queue")
-        # the kernel says this poll's bytes arrived longer ago than the widget waits for an answer
+        # the kernel says this poll's bytes arrived longer ago than the widget waits for an answer:
+        # the poll comes on a new connection, whose first request may have waited in the accept queue
         def waited(sock: Any) -> float:
             return LATE_POLL_SECS + 1
         monkeypatch.setattr(connections, "received_age", waited)
-        assert await customer.poll(chat_id) == []
+        late = live.customer(client_id="shed-1")
+        try:
+            assert await late.poll(chat_id) == []
+        finally:
+            await late.aclose()
         monkeypatch.undo()
         assert customer_texts(await customer.poll(chat_id)) == ["waited in the accept queue"]
     finally:
         await customer.aclose()
     assert metric((await http.get(f"{live.base_url}/metrics")).text, "frontdesk_polls_withheld_late_total") == 1
+
+
+AVAILABILITY = (b"GET /clientweb/api/v2/availability?tenantUrl=demo.local HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Authorization: MOBILE-API-140-327-PLAIN appId=demo, clientId=age-1\r\n\r\n")
+POLL = ("GET /clientweb/api/v2/chats/{chat}/events?tenantUrl=demo.local HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Authorization: MOBILE-API-140-327-PLAIN appId=demo, clientId=age-1\r\n\r\n")
+
+
+async def test_the_kernel_is_asked_only_while_it_may_have_held_a_request(
+        live: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kept-alive connection's later requests were read as they arrived: no system call for their
+    age. Its first request, and every request once reading was paused (pipelining), ask the kernel."""
+    asked: list[object] = []
+    real = connections.received_age
+
+    def counted(sock: Any) -> float | None:
+        asked.append(sock)
+        return real(sock)
+
+    monkeypatch.setattr(connections, "received_age", counted)
+    customer = live.customer("age-1")
+    chat = await customer.request_chat()
+    await customer.aclose()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(live))
+    try:
+        poll = POLL.format(chat=chat["chat_id"]).encode()
+        for n in range(3):  # one request at a time: only the first asks
+            writer.write(poll)
+            await read_response(reader)
+            assert len(asked) == 1, n
+        # two requests at once: the second is queued with reading paused, and from now on every
+        # request of the connection asks the kernel
+        writer.write(poll + AVAILABILITY)
+        await read_response(reader)
+        await read_response(reader)
+        pipelined = len(asked)
+        assert pipelined >= 2
+        writer.write(poll)
+        await read_response(reader)
+        assert len(asked) == pipelined + 1
+    finally:
+        writer.close()

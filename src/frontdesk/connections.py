@@ -280,6 +280,10 @@ class GuardedProtocol(HttpToolsProtocol):
         self._message_done = True  # the parser has finished the last request, body included
         self._admitted = True
         self._on_lost: Callable[[], None] | None = None  # the disconnect watch of the request in progress
+        # the kernel may have held this connection's request unseen: before its first response (the
+        # accept queue), and for good once reading was ever paused (a pipelined request, a big body)
+        self._first_response_done = False
+        self._reading_paused_once = False
         # the ASGI scope extensions of this connection's requests: made once per connection, not per
         # request (every request's scope holds them; its app reads them, never changes them)
         self._extensions: dict[str, dict[object, object]] = {DISCONNECT_WATCH: {"watch": self._watch_disconnect},
@@ -326,8 +330,18 @@ class GuardedProtocol(HttpToolsProtocol):
         return stop
 
     def _request_age(self) -> float | None:
-        """``protocol.asgi.RequestAge`` for this connection's request in progress."""
+        """``protocol.asgi.RequestAge`` for this connection's request in progress. The kernel is
+        asked (a system call) only while it may have held the request unseen: a connection's first
+        request may have waited in the accept queue, and one that came while reading was paused
+        in its socket. Any later request of a kept-alive connection was read the loop turn its bytes
+        arrived in, which the loop-lag estimate of ``api.overload`` covers: None (no age) then."""
+        if self._first_response_done and not self._reading_paused_once:
+            return None
         return received_age(self.transport.get_extra_info("socket"))
+
+    def on_response_complete(self) -> None:
+        self._first_response_done = True
+        super().on_response_complete()
 
     # -- reading headers ----------------------------------------------------------------------------------
 
@@ -348,6 +362,8 @@ class GuardedProtocol(HttpToolsProtocol):
             # the first bytes after a finished exchange: the next request on a kept-alive connection
             self._start_header_clock()
         super().data_received(data)
+        if self.flow.read_paused:  # (pipelined requests queued, or a body beyond uvicorn's high-water mark)
+            self._reading_paused_once = True
         if self._in_headers and not self.transport.is_closing():
             self._header_bytes += len(data)
             if self._header_bytes > self.limits.max_header_bytes:

@@ -43,10 +43,12 @@ and a write completes into the kernel buffer of a connection whose client alread
 answer reached more than ``LATE_POLL_SECS`` after the request arrived answers ``{"events": []}`` and
 commits nothing (``PollDeadline``): its events go to the client's next poll. The arrival is when the kernel
 received the request's bytes (TCP's own clock, ``protocol.asgi.request_age``), which counts a wait in the
-listening socket's accept queue that a saturated process cannot see otherwise; without it (not TCP), or
-where it says less, the arrival is estimated back from the moment the request is handled by twice the
-largest recent loop lag: its bytes may have waited a loop turn in the socket before they were read, and
-its task another before it ran.
+listening socket's accept queue that a saturated process cannot see otherwise. The kernel is asked only
+for a connection's first request and, once reading was paused on it, for every later one
+(``connections.GuardedProtocol``): any other request of a kept-alive connection was read in the loop turn
+its bytes arrived in. Without that age (not TCP, not asked), or where it says less, the arrival is
+estimated back from the moment the request is handled by twice the largest recent loop lag: its bytes
+may have waited a loop turn in the socket before they were read, and its task another before it ran.
 """
 
 from __future__ import annotations
