@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import httpx
 
-from frontdesk.api.identity import VISITOR_COOKIE
+from frontdesk.api.identity import VISITOR_COOKIE, _what_it_says
 from frontdesk.domain.config import ContactCenterConfig
 from tests.conftest import LiveServer
 
@@ -75,3 +75,23 @@ async def test_requests_differing_in_what_an_identity_depends_on_are_told_apart(
         tenant = await http.get(path, params={"tenantUrl": "nowhere.example"}, headers=mobile(client_id="cache-2"))
         assert tenant.json()["error_code"] == "1000"
     await customer.aclose()
+
+
+def test_what_a_request_says_is_told_apart_part_by_part() -> None:
+    def scope(query: bytes, *headers: tuple[bytes, bytes]) -> dict[str, object]:
+        return {"query_string": query, "scheme": "http", "headers": list(headers)}
+
+    said = [
+        _what_it_says(scope(b"tenantUrl=a", (b"authorization", b"ab"))),
+        _what_it_says(scope(b"tenantUrl=a", (b"authorization", b"a"), (b"origin", b"b"))),
+        _what_it_says(scope(b"tenantUrl=a", (b"authorization", b"a"), (b"host", b"b"))),
+        _what_it_says(scope(b"tenantUrl=a", (b"authorization", b""))),
+        _what_it_says(scope(b"tenantUrl=a")),
+        _what_it_says(scope(b"tenantUrl=ab")),
+    ]
+    assert len(set(said)) == len(said)
+    # the same statement in another header order, with headers that do not matter: the same
+    assert _what_it_says(scope(b"q", (b"host", b"h"), (b"x-other", b"1"), (b"authorization", b"a"))) == \
+        _what_it_says(scope(b"q", (b"authorization", b"a"), (b"host", b"h")))
+    # a header sent twice: worked out afresh every time, never remembered
+    assert _what_it_says(scope(b"q", (b"authorization", b"a"), (b"authorization", b"b"))) is None

@@ -57,28 +57,34 @@ def identify(config: ContactCenterConfig, request: Request) -> tuple[CustomerIde
     The identity depends only on the configuration and on what the request says about itself (query
     string, scheme, ``Authorization``, ``Origin``, ``Host``, ``Cookie``), and a chat's requests all
     say the same: it is worked out once per distinct statement and configuration (``_IDENTITIES``)."""
-    scope = request.scope
-    said = _what_it_says(scope)
-    known = _IDENTITIES.get(config, said)
+    said = _what_it_says(request.scope)
+    known = _IDENTITIES.get(config, said) if said is not None else None
     if known is None:
         known = _identify(config, request)
-        _IDENTITIES.put(config, said, known)
+        if said is not None:
+            _IDENTITIES.put(config, said, known)
     identity, wants_cookie = known
     return identity, new_visitor_cookie() if wants_cookie else None
 
 
-_SAID_HEADERS = (b"authorization", b"origin", b"host", b"cookie")
+_SAID_HEADERS = {b"authorization": 0, b"origin": 1, b"host": 2, b"cookie": 3}
 
 
-def _what_it_says(scope: Scope) -> tuple[object, ...]:
-    """The parts of a request an identity is worked out from, as sent (one pass over the headers;
-    a header sent twice makes the tuple longer, so it never matches a request that sent it once)."""
-    said: list[object] = [scope.get("query_string", b""), scope.get("scheme", "http")]
+def _what_it_says(scope: Scope) -> bytes | None:
+    """The parts of a request an identity is worked out from, as sent, in one bytes object (one
+    pass over the headers; about 0.3 KiB kept per live session): the query string, the scheme, then
+    each header's value, each part after its length (``-`` for an absent header), so that no two
+    different requests make the same bytes. None (not remembered) for a request that sends one of
+    the headers twice."""
+    values: list[bytes | None] = [None, None, None, None]
     for name, value in scope["headers"]:
-        if name in _SAID_HEADERS:
-            said.append(name)
-            said.append(value)
-    return tuple(said)
+        slot = _SAID_HEADERS.get(name)
+        if slot is not None:
+            if values[slot] is not None:
+                return None
+            values[slot] = value
+    parts = (bytes(scope.get("query_string", b"")), str(scope.get("scheme", "http")).encode(), *values)
+    return b"".join(b"-" if part is None else b"%d:%b" % (len(part), part) for part in parts)
 
 
 def _identify(config: ContactCenterConfig, request: Request) -> tuple[CustomerIdentity, bool]:
@@ -107,12 +113,12 @@ class _IdentityCache:
 
     def __init__(self) -> None:
         self._config: ContactCenterConfig | None = None
-        self._known: dict[tuple[object, ...], tuple[CustomerIdentity, bool]] = {}
+        self._known: dict[bytes, tuple[CustomerIdentity, bool]] = {}
 
-    def get(self, config: ContactCenterConfig, said: tuple[object, ...]) -> tuple[CustomerIdentity, bool] | None:
+    def get(self, config: ContactCenterConfig, said: bytes) -> tuple[CustomerIdentity, bool] | None:
         return self._known.get(said) if config is self._config else None
 
-    def put(self, config: ContactCenterConfig, said: tuple[object, ...], known: tuple[CustomerIdentity, bool]) -> None:
+    def put(self, config: ContactCenterConfig, said: bytes, known: tuple[CustomerIdentity, bool]) -> None:
         if config is not self._config or len(self._known) >= MAX_KNOWN_IDENTITIES:
             self._config, self._known = config, {}
         self._known[said] = known
