@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from frontdesk.bus.redis import CommandTimeout, LinkDown, RedisBus, RedisLink
+from frontdesk.bus.redis import CommandTimeout, LinkDown, RedisBus, RedisLink, stop_loop
 from tests.cluster import MACHINE_REDIS_URL, unique_prefix, unused_redis_url, wait_for
 from tests.slow_redis import COMMAND_TIMEOUT_SECS, pause, private_redis
 
@@ -68,3 +68,34 @@ async def test_a_link_marked_down_comes_back_while_wake_ups_keep_arriving() -> N
         for bus in (here, other):
             await bus.close()
             await bus.link.close()
+
+
+async def test_a_loop_that_survives_a_cancellation_is_still_stopped() -> None:
+    """``stop_loop``: a loop that took a cancellation for one of its commands' errors (as a
+    cancelled Redis command can surface) and went on is cancelled again until it ends."""
+    survived: list[bool] = []
+
+    async def renewing() -> None:
+        while True:
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                if not survived:  # the first cancellation comes out as a command's error
+                    survived.append(True)
+                    continue
+                raise
+
+    task = asyncio.ensure_future(renewing())
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(stop_loop(task), 30)
+    assert survived and task.cancelled()
+
+
+async def test_stopping_a_loop_raises_what_it_failed_with() -> None:
+    async def failing() -> None:
+        raise RuntimeError("broken")
+
+    task = asyncio.ensure_future(failing())
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="broken"):
+        await stop_loop(task)

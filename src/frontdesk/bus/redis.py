@@ -129,6 +129,23 @@ class RedisLink:
         await self.client.aclose()
 
 
+STOP_RETRY_SECS = 1.0  # how long a cancelled loop may take to end before it is cancelled again
+
+
+async def stop_loop(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task``, a loop that runs Redis commands and carries on after their errors, and wait
+    until it has ended. A cancellation that arrives inside a command can come out of the client as
+    one of its own errors (a command whose timeout expires as it arrives: Python 3.11's
+    ``asyncio.timeout`` then raises ``TimeoutError``), which such a loop takes for a failed command
+    and survives; so the task is cancelled again every ``STOP_RETRY_SECS`` until it ends. The
+    task's own exception, if it failed, is raised here."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=STOP_RETRY_SECS)
+    if not task.cancelled():
+        task.result()
+
+
 class NoAnswer(Exception):
     """A command got no answer from Redis (``LinkDown`` or ``CommandTimeout``)."""
 
@@ -178,8 +195,7 @@ class RedisBus:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_loop(task)
         self._tasks = []
         self._listeners.clear()
 

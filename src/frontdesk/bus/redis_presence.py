@@ -32,7 +32,7 @@ import logging
 import time
 
 from frontdesk.bus.interfaces import LapsedClaim
-from frontdesk.bus.redis import NoAnswer, RedisLink
+from frontdesk.bus.redis import NoAnswer, RedisLink, stop_loop
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,5 @@ class RedisPresence:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_loop(self._task)
             self._task = None
