@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk.api.ice import MAX_SESSION_ID_CHARS, IceSealer
-from frontdesk.api.identity import identify, query_params, resolve_tenant, visitor_cookie_header
+from frontdesk.api.identity import IdentityCache, identify, query_params, resolve_tenant, visitor_cookie_header
 from frontdesk.api.overload import PollDeadline
 from frontdesk.api.photos import initials_svg
 from frontdesk.api.widget import widget_document
@@ -58,6 +58,7 @@ class CustomerApi:
     # the deadline of a poll arriving now (an overloaded server estimates its arrival back by the loop lag)
     poll_deadline: Callable[[float], PollDeadline] = PollDeadline.from_now
     ice: IceSealer = field(default_factory=IceSealer)
+    identities: IdentityCache = field(default_factory=IdentityCache)  # identify() remembers them here
 
     @property
     def config(self) -> ContactCenterConfig:
@@ -114,7 +115,7 @@ def endpoint(not_found: ErrorCode = ErrorCode.CHAT_NOT_FOUND,
 
 def build_customer_routes(api: CustomerApi) -> list[BaseRoute]:
     def who(request: Request) -> tuple[CustomerIdentity, dict[str, str]]:
-        identity, new_cookie = identify(api.config, request)
+        identity, new_cookie = identify(api.config, request, api.identities)
         bind(tenant=identity.tenant.name)
         headers = {"Set-Cookie": visitor_cookie_header(new_cookie, api.cookie_secure)} if new_cookie else {}
         return identity, headers

@@ -47,7 +47,8 @@ def resolve_tenant(config: ContactCenterConfig, request: Request) -> TenantConfi
     return tenant
 
 
-def identify(config: ContactCenterConfig, request: Request) -> tuple[CustomerIdentity, str | None]:
+def identify(config: ContactCenterConfig, request: Request,
+             known_identities: IdentityCache) -> tuple[CustomerIdentity, str | None]:
     """The caller's identity, and a new visitor cookie to set when a WebChat browser has none.
 
     A page on a site the entry does not allow (``allowed_origins``) never reaches the visitor
@@ -56,13 +57,14 @@ def identify(config: ContactCenterConfig, request: Request) -> tuple[CustomerIde
 
     The identity depends only on the configuration and on what the request says about itself (query
     string, scheme, ``Authorization``, ``Origin``, ``Host``, ``Cookie``), and a chat's requests all
-    say the same: it is worked out once per distinct statement and configuration (``_IDENTITIES``)."""
+    say the same: it is worked out once per distinct statement and configuration and kept in
+    ``known_identities`` (the customer API's)."""
     said = _what_it_says(request.scope)
-    known = _IDENTITIES.get(config, said) if said is not None else None
+    known = known_identities.get(config, said) if said is not None else None
     if known is None:
         known = _identify(config, request)
         if said is not None:
-            _IDENTITIES.put(config, said, known)
+            known_identities.put(config, said, known)
     identity, wants_cookie = known
     return identity, new_visitor_cookie() if wants_cookie else None
 
@@ -106,7 +108,7 @@ def _identify(config: ContactCenterConfig, request: Request) -> tuple[CustomerId
     return identity, uses_cookie and not cookie
 
 
-class _IdentityCache:
+class IdentityCache:
     """Identities worked out for one configuration, by what their requests said. A new
     configuration (a reload, an admin change) starts an empty cache; beyond ``MAX_KNOWN_IDENTITIES``
     the cache starts again empty. A request that is refused (an ``ApiError``) is not remembered."""
@@ -125,7 +127,6 @@ class _IdentityCache:
 
 
 MAX_KNOWN_IDENTITIES = 50_000  # about one per live session (a chat's requests share one)
-_IDENTITIES = _IdentityCache()
 
 
 def visitor_cookie_header(value: str, secure: bool) -> str:
